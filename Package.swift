@@ -1,0 +1,45 @@
+// swift-tools-version: 6.0
+import PackageDescription
+import Foundation
+
+// The kernels decide the speed of everything: without a target CPU, Swift lowers
+// SIMD16<Float> to scalar fma() calls (0.8 GFLOP/s instead of ~90). Release builds
+// of GPTKernels therefore target the build machine (`-march=native`) and drop bounds
+// checks inside the kernels only. Set SWIFT_GPT_PORTABLE=1 to build for any x86-64-v3
+// (AVX2 + FMA) machine instead.
+let portable = ProcessInfo.processInfo.environment["SWIFT_GPT_PORTABLE"] != nil
+let kernelFlags: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-Xcc", portable ? "-march=x86-64-v3" : "-march=native"],
+                 .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "swift-gpt",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "gpt", targets: ["gpt"]),
+        .library(name: "GPTCore", targets: ["GPTCore"]),
+        .library(name: "GPTTokenizer", targets: ["GPTTokenizer"]),
+        .library(name: "GPTData", targets: ["GPTData"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "GPTKernels", swiftSettings: kernelFlags),
+        .target(name: "GPTIO"),
+        .target(name: "GPTCore", dependencies: ["GPTKernels", "GPTIO"]),
+        .target(name: "GPTTokenizer"),
+        .target(name: "GPTData", dependencies: ["GPTTokenizer"]),
+        .executableTarget(name: "gpt", dependencies: [
+            "GPTCore", "GPTIO", "GPTKernels", "GPTTokenizer", "GPTData",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "GPTKernelsTests", dependencies: ["GPTKernels"]),
+        .testTarget(name: "GPTIOTests", dependencies: ["GPTIO"]),
+        .testTarget(name: "GPTCoreTests", dependencies: ["GPTCore", "GPTIO", "GPTKernels"]),
+        .testTarget(name: "GPTTokenizerTests", dependencies: ["GPTTokenizer"]),
+        .testTarget(name: "GPTDataTests", dependencies: ["GPTData", "GPTTokenizer"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

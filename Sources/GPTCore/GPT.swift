@@ -1,0 +1,316 @@
+// The GPT-2 model: token + position embedding, pre-LayerNorm transformer blocks
+// (causal self-attention, then a 4x MLP, each inside a residual connection), a final
+// LayerNorm, and an LM head tied to the token embedding. Forward and backward are
+// written out op by op (as llm.c does), each op a kernel of GPTKernels; the numbers
+// match Hugging Face's GPT2LMHeadModel (see the reference tests).
+import GPTKernels
+
+public enum GPTError: Error, CustomStringConvertible, Equatable {
+    case sequenceTooLong(length: Int, contextLength: Int)
+    case tokenOutOfRange(position: Int, token: Int, vocabSize: Int)
+    case shapeMismatch(expected: Int, got: Int, what: String)
+    case backwardWithoutTargets
+
+    public var description: String {
+        switch self {
+        case let .sequenceTooLong(length, context):
+            return "sequence of \(length) tokens exceeds the model's context length \(context)"
+        case let .tokenOutOfRange(position, token, vocab):
+            return "token \(token) at position \(position) is outside the vocabulary (0..<\(vocab))"
+        case let .shapeMismatch(expected, got, what):
+            return "\(what): expected \(expected) values, got \(got)"
+        case .backwardWithoutTargets:
+            return "backward() needs a forward pass with targets"
+        }
+    }
+}
+
+public final class GPT {
+    public let config: GPTConfig
+    public let layout: ParameterLayout
+    /// All parameters, in `layout` order.
+    public let parameters: UnsafeMutablePointer<Float>
+    /// Gradients in the same layout; allocated by the first `backward`/`zeroGradients`.
+    public private(set) var gradients: UnsafeMutablePointer<Float>?
+    public let pool: ThreadPool
+
+    /// Dropout is applied only while training.
+    public var isTraining = false
+    /// Seeds dropout; with `passCount`, fixes every dropout mask.
+    public var dropoutSeed: UInt64 = 0
+    /// Training forward passes run so far (each draws fresh dropout masks).
+    public var passCount: UInt64 = 0
+
+    private var activations: Activations?
+    private var positionTable: UnsafeMutablePointer<Float>?
+    private var validTargets = 0
+    private var currentPass: UInt64 = 0
+
+    /// A model with GPT-2's initialisation: N(0, 0.02) weights, residual projections
+    /// N(0, 0.02/√(2·n_layer)), zero biases, unit LayerNorm gains.
+    public convenience init(config: GPTConfig, seed: UInt64, pool: ThreadPool) throws {
+        try self.init(config: config, pool: pool)
+        var rng = SplitMix64(seed: seed)
+        let residualStd = 0.02 / Float(2 * config.layerCount).squareRoot()
+        for tensor in layout.tensors {
+            let p = parameters + tensor.offset
+            if tensor.shape.count >= 2 {
+                let std = ParameterLayout.isResidualProjection(tensor.name) ? residualStd : 0.02
+                rng.fillNormal(p, count: tensor.count, std: std)
+            } else {
+                p.update(repeating: tensor.name.hasSuffix(".weight") ? 1 : 0, count: tensor.count)
+            }
+        }
+    }
+
+    /// A model with all parameters zero, to be filled by a loader.
+    public init(config: GPTConfig, pool: ThreadPool) throws {
+        try config.validate()
+        self.config = config
+        self.layout = ParameterLayout(config)
+        self.pool = pool
+        parameters = Self.allocate(layout.count)
+        parameters.update(repeating: 0, count: layout.count)
+        if config.positions == .sinusoidal {
+            let table = Self.allocate(config.contextLength * config.embeddingSize)
+            Embedding.sinusoidalTable(table, positions: config.contextLength, channels: config.embeddingSize)
+            positionTable = table
+        }
+    }
+
+    deinit {
+        parameters.deallocate()
+        gradients?.deallocate()
+        positionTable?.deallocate()
+    }
+
+    static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64)
+            .bindMemory(to: Float.self, capacity: max(1, count))
+    }
+
+    /// A tensor's values.
+    public func parameter(_ name: String) -> UnsafeMutableBufferPointer<Float>? {
+        layout[name].map { UnsafeMutableBufferPointer(start: parameters + $0.offset, count: $0.count) }
+    }
+
+    public func gradient(_ name: String) -> UnsafeMutableBufferPointer<Float>? {
+        guard let gradients, let t = layout[name] else { return nil }
+        return UnsafeMutableBufferPointer(start: gradients + t.offset, count: t.count)
+    }
+
+    /// Logits of the last forward pass: [B, T, V]. Invalid after `backward` (it reuses the buffer).
+    public var logits: UnsafeBufferPointer<Float> {
+        guard let a = activations else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: a.logits, count: a.batch * a.seq * config.vocabSize)
+    }
+
+    public func zeroGradients() {
+        if gradients == nil { gradients = Self.allocate(layout.count) }
+        gradients!.update(repeating: 0, count: layout.count)
+    }
+
+    // MARK: Forward
+
+    /// Runs the model on `tokens` ([B, T], row-major). With `targets` ([B, T]; −1 = ignore),
+    /// returns the mean cross-entropy over the non-ignored positions.
+    @discardableResult
+    public func forward(tokens: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>?,
+                        batch: Int, seq: Int) throws -> Float? {
+        let n = batch * seq, c = config.embeddingSize, v = config.vocabSize
+        guard seq <= config.contextLength else { throw GPTError.sequenceTooLong(length: seq, contextLength: config.contextLength) }
+        guard tokens.count == n else { throw GPTError.shapeMismatch(expected: n, got: tokens.count, what: "tokens") }
+        if let targets, targets.count != n { throw GPTError.shapeMismatch(expected: n, got: targets.count, what: "targets") }
+        for (i, token) in tokens.enumerated() where token < 0 || Int(token) >= v {
+            throw GPTError.tokenOutOfRange(position: i, token: Int(token), vocabSize: v)
+        }
+        if let targets {
+            for (i, t) in targets.enumerated() where Int(t) >= v || t < -1 {
+                throw GPTError.tokenOutOfRange(position: i, token: Int(t), vocabSize: v)
+            }
+        }
+        let a = plan(batch: batch, seq: seq)
+        a.tokens.update(from: tokens.baseAddress!, count: n)
+        if isTraining { passCount += 1 }
+        currentPass = passCount
+
+        let p = parameters
+        let wpe = layout.wpe.map { UnsafePointer(p + $0) } ?? UnsafePointer(positionTable!)
+        Embedding.forward(out: a.encoded, tokens: a.tokens, wte: p + layout.wte, wpe: wpe,
+                          batch: batch, seq: seq, channels: c, pool: pool)
+        dropout(a.encoded, n * c, config.embeddingDropout, site: 0)
+
+        var residual = UnsafePointer(a.encoded)
+        for (l, w) in layout.blocks.enumerated() {
+            let s = a.blocks[l]
+            blockForward(s, w, residual: residual, layer: l, batch: batch, seq: seq)
+            residual = UnsafePointer(s.residual3)
+        }
+        LayerNorm.forward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, inp: residual, weight: p + layout.lnfWeight,
+                          bias: layout.lnfBias.map { UnsafePointer(p + $0) }, rows: n, channels: c,
+                          eps: config.layerNormEpsilon, pool: pool)
+        // Tied LM head: logits[N, V] = lnf[N, C] · wte[V, C]ᵀ
+        GEMM.multiply(a.logits, ldc: v, a.lnf, lda: c, .normal, p + layout.wte, ldb: c, .transposed,
+                      m: n, n: v, k: c, accumulate: false, pool: pool)
+
+        guard let targets else { validTargets = 0; return nil }
+        a.targets.update(from: targets.baseAddress!, count: n)
+        CrossEntropy.forward(losses: a.losses, logits: a.logits, targets: a.targets, rows: n, vocab: v, pool: pool)
+        validTargets = targets.reduce(0) { $0 + ($1 >= 0 ? 1 : 0) }
+        var total: Double = 0
+        for i in 0..<n { total += Double(a.losses[i]) }
+        return validTargets > 0 ? Float(total / Double(validTargets)) : 0
+    }
+
+    /// Convenience for arrays.
+    @discardableResult
+    public func forward(tokens: [Int32], targets: [Int32]?, batch: Int, seq: Int) throws -> Float? {
+        try tokens.withUnsafeBufferPointer { tp in
+            if let targets {
+                return try targets.withUnsafeBufferPointer { try forward(tokens: tp, targets: $0, batch: batch, seq: seq) }
+            }
+            return try forward(tokens: tp, targets: nil, batch: batch, seq: seq)
+        }
+    }
+
+    private func blockForward(_ s: Activations.Block, _ w: ParameterLayout.Block, residual: UnsafePointer<Float>,
+                              layer: Int, batch: Int, seq: Int) {
+        let n = batch * seq, c = config.embeddingSize, p = parameters
+        func bias(_ o: Int?) -> UnsafePointer<Float>? { o.map { UnsafePointer(p + $0) } }
+        LayerNorm.forward(out: s.ln1, mean: s.ln1Mean, rstd: s.ln1Rstd, inp: residual, weight: p + w.ln1Weight,
+                          bias: bias(w.ln1Bias), rows: n, channels: c, eps: config.layerNormEpsilon, pool: pool)
+        Linear.forward(out: s.qkv, inp: s.ln1, weight: p + w.attnWeight, bias: bias(w.attnBias),
+                       rows: n, inChannels: c, outChannels: 3 * c, pool: pool)
+        let attnP = isTraining ? config.attentionDropout : 0
+        Attention.forward(out: s.atty, att: s.att, qkv: s.qkv, batch: batch, seq: seq, channels: c,
+                          heads: config.headCount, dropout: attnP, key: key(site: 1 + 3 * UInt64(layer)), pool: pool)
+        Linear.forward(out: s.attProj, inp: s.atty, weight: p + w.attnProjWeight, bias: bias(w.attnProjBias),
+                       rows: n, inChannels: c, outChannels: c, pool: pool)
+        dropout(s.attProj, n * c, config.residualDropout, site: 2 + 3 * UInt64(layer))
+        Residual.forward(out: s.residual2, residual, s.attProj, count: n * c, pool: pool)
+        LayerNorm.forward(out: s.ln2, mean: s.ln2Mean, rstd: s.ln2Rstd, inp: s.residual2, weight: p + w.ln2Weight,
+                          bias: bias(w.ln2Bias), rows: n, channels: c, eps: config.layerNormEpsilon, pool: pool)
+        Linear.forward(out: s.fc, inp: s.ln2, weight: p + w.fcWeight, bias: bias(w.fcBias),
+                       rows: n, inChannels: c, outChannels: 4 * c, pool: pool)
+        switch config.activation {
+        case .gelu: GELU.forward(out: s.fcAct, inp: s.fc, count: n * 4 * c, pool: pool)
+        case .relu: ReLU.forward(out: s.fcAct, inp: s.fc, count: n * 4 * c, pool: pool)
+        }
+        Linear.forward(out: s.fcProj, inp: s.fcAct, weight: p + w.fcProjWeight, bias: bias(w.fcProjBias),
+                       rows: n, inChannels: 4 * c, outChannels: c, pool: pool)
+        dropout(s.fcProj, n * c, config.residualDropout, site: 3 + 3 * UInt64(layer))
+        Residual.forward(out: s.residual3, s.residual2, s.fcProj, count: n * c, pool: pool)
+    }
+
+    // MARK: Backward
+
+    /// Adds the gradient of the last forward's mean loss to `gradients` (call
+    /// `zeroGradients` first unless accumulating). Overwrites the logits.
+    public func backward() throws {
+        guard let a = activations, validTargets > 0 else { throw GPTError.backwardWithoutTargets }
+        if gradients == nil { zeroGradients() }
+        let batch = a.batch, seq = a.seq, n = batch * seq, c = config.embeddingSize, v = config.vocabSize
+        let p = parameters, g = gradients!
+
+        CrossEntropy.backward(dlogits: a.logits, logits: a.logits, targets: a.targets, rows: n, vocab: v,
+                              dloss: 1 / Float(validTargets), pool: pool)
+        // dlnf[N, C] = dlogits[N, V] · wte[V, C];  dwte[V, C] += dlogits[N, V]ᵀ · lnf[N, C]
+        GEMM.multiply(a.dC, ldc: c, a.logits, lda: v, .normal, p + layout.wte, ldb: c, .normal,
+                      m: n, n: c, k: v, accumulate: false, pool: pool)
+        GEMM.multiply(g + layout.wte, ldc: c, a.logits, lda: v, .transposed, a.lnf, ldb: c, .normal,
+                      m: v, n: c, k: n, accumulate: true, pool: pool)
+        a.dResidual.update(repeating: 0, count: n * c)
+        let lastResidual = layout.blocks.isEmpty ? a.encoded : a.blocks[layout.blocks.count - 1].residual3
+        LayerNorm.backward(dinp: a.dResidual, dweight: g + layout.lnfWeight, dbias: layout.lnfBias.map { g + $0 },
+                           dout: a.dC, inp: lastResidual, weight: p + layout.lnfWeight,
+                           mean: a.lnfMean, rstd: a.lnfRstd, rows: n, channels: c, pool: pool)
+
+        for l in stride(from: layout.blocks.count - 1, through: 0, by: -1) {
+            let input = l == 0 ? a.encoded : a.blocks[l - 1].residual3
+            blockBackward(a, a.blocks[l], layout.blocks[l], input: input, layer: l, batch: batch, seq: seq)
+        }
+        dropoutBackward(a.dResidual, n * c, config.embeddingDropout, site: 0)
+        Embedding.backward(dwte: g + layout.wte, dwpe: layout.wpe.map { g + $0 }, dout: a.dResidual, tokens: a.tokens,
+                           batch: batch, seq: seq, channels: c, pool: pool)
+    }
+
+    /// On entry a.dResidual holds d(residual3); on exit d(input).
+    private func blockBackward(_ a: Activations, _ s: Activations.Block, _ w: ParameterLayout.Block,
+                               input: UnsafeMutablePointer<Float>, layer: Int, batch: Int, seq: Int) {
+        let n = batch * seq, c = config.embeddingSize, p = parameters, g = gradients!
+        func gbias(_ o: Int?) -> UnsafeMutablePointer<Float>? { o.map { g + $0 } }
+        // MLP branch: residual3 = residual2 + dropout(c_proj(act(c_fc(ln_2(residual2))))).
+        let dFcProj = branchGradient(a, config.residualDropout, site: 3 + 3 * UInt64(layer))
+        Linear.backward(dinp: a.d4C, dweight: g + w.fcProjWeight, dbias: gbias(w.fcProjBias), dout: dFcProj,
+                        inp: s.fcAct, weight: p + w.fcProjWeight, rows: n, inChannels: 4 * c, outChannels: c,
+                        accumulateInput: false, pool: pool)
+        switch config.activation {
+        case .gelu: GELU.backward(dinp: a.d4C, dout: a.d4C, inp: s.fc, count: n * 4 * c, pool: pool)
+        case .relu: ReLU.backward(dinp: a.d4C, dout: a.d4C, inp: s.fc, count: n * 4 * c, pool: pool)
+        }
+        Linear.backward(dinp: a.dC2, dweight: g + w.fcWeight, dbias: gbias(w.fcBias), dout: a.d4C,
+                        inp: s.ln2, weight: p + w.fcWeight, rows: n, inChannels: c, outChannels: 4 * c,
+                        accumulateInput: false, pool: pool)
+        LayerNorm.backward(dinp: a.dResidual, dweight: g + w.ln2Weight, dbias: gbias(w.ln2Bias), dout: a.dC2,
+                           inp: s.residual2, weight: p + w.ln2Weight, mean: s.ln2Mean, rstd: s.ln2Rstd,
+                           rows: n, channels: c, pool: pool)
+        // Attention branch: residual2 = input + dropout(c_proj(attention(c_attn(ln_1(input))))).
+        let dAttProj = branchGradient(a, config.residualDropout, site: 2 + 3 * UInt64(layer))
+        Linear.backward(dinp: a.dC2, dweight: g + w.attnProjWeight, dbias: gbias(w.attnProjBias), dout: dAttProj,
+                        inp: s.atty, weight: p + w.attnProjWeight, rows: n, inChannels: c, outChannels: c,
+                        accumulateInput: false, pool: pool)
+        let attnP = isTraining ? config.attentionDropout : 0
+        Attention.backward(dqkv: a.d3C, dout: a.dC2, att: s.att, qkv: s.qkv, scratch: a.attentionScratch,
+                           batch: batch, seq: seq, channels: c, heads: config.headCount,
+                           dropout: attnP, key: key(site: 1 + 3 * UInt64(layer)), pool: pool)
+        Linear.backward(dinp: a.dC2, dweight: g + w.attnWeight, dbias: gbias(w.attnBias), dout: a.d3C,
+                        inp: s.ln1, weight: p + w.attnWeight, rows: n, inChannels: c, outChannels: 3 * c,
+                        accumulateInput: false, pool: pool)
+        LayerNorm.backward(dinp: a.dResidual, dweight: g + w.ln1Weight, dbias: gbias(w.ln1Bias), dout: a.dC2,
+                           inp: input, weight: p + w.ln1Weight, mean: s.ln1Mean, rstd: s.ln1Rstd,
+                           rows: n, channels: c, pool: pool)
+    }
+
+    /// The gradient entering a residual branch: d(residual) itself, or a copy through the branch's dropout mask.
+    private func branchGradient(_ a: Activations, _ p: Float, site: UInt64) -> UnsafeMutablePointer<Float> {
+        let count = a.batch * a.seq * config.embeddingSize
+        guard isTraining && p > 0 else { return a.dResidual }
+        Dropout.backward(dinp: a.dC, dout: a.dResidual, count: count, probability: p, key: key(site: site), pool: pool)
+        return a.dC
+    }
+
+    // MARK: Helpers
+
+    private func plan(batch: Int, seq: Int) -> Activations {
+        if let a = activations, a.batch == batch, a.seq == seq { return a }
+        activations = nil  // release the old plan before allocating the new one
+        let a = Activations(config: config, batch: batch, seq: seq, threads: pool.threadCount)
+        activations = a
+        return a
+    }
+
+    private func key(site: UInt64) -> UInt64 {
+        Dropout.key(seed: dropoutSeed, pass: currentPass, site: site)
+    }
+
+    private func dropout(_ x: UnsafeMutablePointer<Float>, _ count: Int, _ p: Float, site: UInt64) {
+        guard isTraining && p > 0 else { return }
+        Dropout.forward(out: x, inp: x, count: count, probability: p, key: key(site: site), pool: pool)
+    }
+
+    private func dropoutBackward(_ x: UnsafeMutablePointer<Float>, _ count: Int, _ p: Float, site: UInt64) {
+        guard isTraining && p > 0 else { return }
+        Dropout.backward(dinp: x, dout: x, count: count, probability: p, key: key(site: site), pool: pool)
+    }
+
+    /// Scales gradients so their global L2 norm is at most `maxNorm`; returns the norm before clipping.
+    @discardableResult
+    public func clipGradients(maxNorm: Float) -> Double {
+        guard let g = gradients else { return 0 }
+        let norm = Reduction.sumOfSquares(g, count: layout.count, pool: pool).squareRoot()
+        if maxNorm > 0 && norm > Double(maxNorm) {
+            Reduction.scale(g, count: layout.count, by: Float(Double(maxNorm) / (norm + 1e-6)), pool: pool)
+        }
+        return norm
+    }
+}

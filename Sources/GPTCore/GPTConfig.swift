@@ -1,0 +1,133 @@
+// The shape of a GPT model. Field names on disk are Hugging Face GPT2Config's
+// (`n_embd`, `n_layer`, …) so a config.json moves between the two worlds unchanged;
+// the two choices GPT2Config lacks (bias, position encoding) are stored under names
+// of our own, and absent keys take GPT-2's defaults.
+import GPTKernels
+
+public enum PositionEncoding: String, Codable, Sendable {
+    case learned, sinusoidal
+}
+
+public struct GPTConfig: Equatable, Sendable {
+    public var vocabSize: Int
+    public var contextLength: Int
+    public var embeddingSize: Int
+    public var layerCount: Int
+    public var headCount: Int
+    public var embeddingDropout: Float
+    public var attentionDropout: Float
+    public var residualDropout: Float
+    public var bias: Bool
+    public var activation: Activation
+    public var positions: PositionEncoding
+    public var layerNormEpsilon: Float
+
+    public init(vocabSize: Int = 50257, contextLength: Int = 1024, embeddingSize: Int = 768,
+                layerCount: Int = 12, headCount: Int = 12, dropout: Float = 0,
+                bias: Bool = true, activation: Activation = .gelu, positions: PositionEncoding = .learned,
+                layerNormEpsilon: Float = 1e-5) {
+        self.vocabSize = vocabSize; self.contextLength = contextLength; self.embeddingSize = embeddingSize
+        self.layerCount = layerCount; self.headCount = headCount
+        embeddingDropout = dropout; attentionDropout = dropout; residualDropout = dropout
+        self.bias = bias; self.activation = activation; self.positions = positions
+        self.layerNormEpsilon = layerNormEpsilon
+    }
+
+    /// GPT-2 124M (the smallest OpenAI release).
+    public static let gpt2 = GPTConfig()
+
+    public var headSize: Int { embeddingSize / headCount }
+
+    /// Checks every field; the error names the field, its value and what is allowed.
+    public func validate() throws {
+        func fail(_ field: String, _ value: Any, _ rule: String) -> GPTConfigError {
+            GPTConfigError(field: field, value: "\(value)", rule: rule)
+        }
+        if vocabSize < 1 || vocabSize > Int(Int32.max) { throw fail("vocab_size", vocabSize, "must be in 1...\(Int32.max)") }
+        if contextLength < 1 { throw fail("n_positions", contextLength, "must be at least 1") }
+        if embeddingSize < 1 { throw fail("n_embd", embeddingSize, "must be at least 1") }
+        if layerCount < 1 { throw fail("n_layer", layerCount, "must be at least 1") }
+        if headCount < 1 { throw fail("n_head", headCount, "must be at least 1") }
+        if embeddingSize % headCount != 0 {
+            throw fail("n_embd", embeddingSize, "must be divisible by n_head (\(headCount))")
+        }
+        for (field, p) in [("embd_pdrop", embeddingDropout), ("attn_pdrop", attentionDropout), ("resid_pdrop", residualDropout)]
+        where !(p >= 0 && p < 1) {
+            throw fail(field, p, "must be in [0, 1)")
+        }
+        if !(layerNormEpsilon > 0) { throw fail("layer_norm_epsilon", layerNormEpsilon, "must be positive") }
+    }
+}
+
+public struct GPTConfigError: Error, CustomStringConvertible, Equatable {
+    public let field: String
+    public let value: String
+    public let rule: String
+    public var description: String { "invalid config: \(field) = \(value): \(rule)" }
+}
+
+extension GPTConfig: Codable {
+    enum CodingKeys: String, CodingKey {
+        case vocabSize = "vocab_size", contextLength = "n_positions", embeddingSize = "n_embd"
+        case layerCount = "n_layer", headCount = "n_head", embeddingDropout = "embd_pdrop"
+        case attentionDropout = "attn_pdrop", residualDropout = "resid_pdrop", bias
+        case activation = "activation_function", positions = "position_embedding"
+        case layerNormEpsilon = "layer_norm_epsilon"
+        case modelType = "model_type", architectures, tieWordEmbeddings = "tie_word_embeddings", nInner = "n_inner"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = GPTConfig(dropout: 0.1)
+        vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize) ?? d.vocabSize
+        contextLength = try c.decodeIfPresent(Int.self, forKey: .contextLength) ?? d.contextLength
+        embeddingSize = try c.decodeIfPresent(Int.self, forKey: .embeddingSize) ?? d.embeddingSize
+        layerCount = try c.decodeIfPresent(Int.self, forKey: .layerCount) ?? d.layerCount
+        headCount = try c.decodeIfPresent(Int.self, forKey: .headCount) ?? d.headCount
+        embeddingDropout = try c.decodeIfPresent(Float.self, forKey: .embeddingDropout) ?? d.embeddingDropout
+        attentionDropout = try c.decodeIfPresent(Float.self, forKey: .attentionDropout) ?? d.attentionDropout
+        residualDropout = try c.decodeIfPresent(Float.self, forKey: .residualDropout) ?? d.residualDropout
+        bias = try c.decodeIfPresent(Bool.self, forKey: .bias) ?? true
+        positions = try c.decodeIfPresent(PositionEncoding.self, forKey: .positions) ?? .learned
+        layerNormEpsilon = try c.decodeIfPresent(Float.self, forKey: .layerNormEpsilon) ?? d.layerNormEpsilon
+        let name = try c.decodeIfPresent(String.self, forKey: .activation) ?? "gelu_new"
+        guard let activation = GPTConfig.activation(named: name) else {
+            throw GPTConfigError(field: "activation_function", value: name,
+                                 rule: "must be gelu_new (tanh GELU, GPT-2's) or relu")
+        }
+        self.activation = activation
+        if let inner = try c.decodeIfPresent(Int.self, forKey: .nInner), inner != 4 * embeddingSize {
+            throw GPTConfigError(field: "n_inner", value: "\(inner)", rule: "must be null or 4 · n_embd (\(4 * embeddingSize))")
+        }
+        if let tied = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings), !tied {
+            throw GPTConfigError(field: "tie_word_embeddings", value: "false", rule: "GPT-2's LM head is tied to wte; must be true")
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(vocabSize, forKey: .vocabSize)
+        try c.encode(contextLength, forKey: .contextLength)
+        try c.encode(embeddingSize, forKey: .embeddingSize)
+        try c.encode(layerCount, forKey: .layerCount)
+        try c.encode(headCount, forKey: .headCount)
+        try c.encode(embeddingDropout, forKey: .embeddingDropout)
+        try c.encode(attentionDropout, forKey: .attentionDropout)
+        try c.encode(residualDropout, forKey: .residualDropout)
+        try c.encode(bias, forKey: .bias)
+        try c.encode(activation == .gelu ? "gelu_new" : "relu", forKey: .activation)
+        try c.encode(positions, forKey: .positions)
+        try c.encode(layerNormEpsilon, forKey: .layerNormEpsilon)
+        try c.encode("gpt2", forKey: .modelType)
+        try c.encode(["GPT2LMHeadModel"], forKey: .architectures)
+        try c.encode(true, forKey: .tieWordEmbeddings)
+    }
+
+    static func activation(named name: String) -> Activation? {
+        switch name {
+        case "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu": return name == "gelu" ? nil : .gelu
+        case "relu": return .relu
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,95 @@
+// The one place that maps between our parameter layout and a Hugging Face GPT-2
+// directory (config.json + model.safetensors, as GPT2LMHeadModel.save_pretrained
+// writes it). Names come as `transformer.h.0.attn.c_attn.weight` or bare
+// `h.0.attn.c_attn.weight`; Conv1D weights are stored [in, out], which is our
+// layout, so nothing is transposed; `lm_head.weight` is tied to `wte` and the causal
+// mask buffers (`attn.bias`, `attn.masked_bias`) are not parameters.
+import Foundation
+import GPTIO
+import GPTKernels
+
+public enum CheckpointError: Error, CustomStringConvertible, Equatable {
+    case missingFile(String)
+    case invalidConfig(path: String, reason: String)
+    case missingTensor(String)
+    case shapeMismatch(tensor: String, expected: [Int], found: [Int])
+    case unexpectedTensor(String)
+
+    public var description: String {
+        switch self {
+        case let .missingFile(path): return "checkpoint file missing: \(path)"
+        case let .invalidConfig(path, reason): return "invalid model config \(path): \(reason)"
+        case let .missingTensor(name): return "checkpoint has no tensor '\(name)'"
+        case let .shapeMismatch(name, expected, found):
+            return "tensor '\(name)' has shape \(found) in the checkpoint, but the config needs \(expected)"
+        case let .unexpectedTensor(name): return "checkpoint tensor '\(name)' is not part of this model"
+        }
+    }
+}
+
+public enum HuggingFaceGPT2 {
+    /// Reads `directory/config.json` and `directory/model.safetensors` into a new model.
+    public static func load(directory: URL, pool: ThreadPool) throws -> GPT {
+        let config = try loadConfig(directory.appendingPathComponent("config.json"))
+        let weightsURL = directory.appendingPathComponent("model.safetensors")
+        guard FileManager.default.fileExists(atPath: weightsURL.path) else { throw CheckpointError.missingFile(weightsURL.path) }
+        let model = try GPT(config: config, pool: pool)
+        try loadWeights(SafeTensorsFile(contentsOf: weightsURL), into: model)
+        return model
+    }
+
+    public static func loadConfig(_ url: URL) throws -> GPTConfig {
+        guard let data = FileManager.default.contents(atPath: url.path) else { throw CheckpointError.missingFile(url.path) }
+        let config: GPTConfig
+        do { config = try JSONDecoder().decode(GPTConfig.self, from: data) } catch let error as GPTConfigError {
+            throw error
+        } catch {
+            throw CheckpointError.invalidConfig(path: url.path, reason: "\(error)")
+        }
+        try config.validate()
+        return config
+    }
+
+    /// Our name for a checkpoint tensor name, or nil for names that are not parameters.
+    public static func parameterName(_ stored: String) -> String? {
+        let name = stored.hasPrefix("transformer.") ? String(stored.dropFirst("transformer.".count)) : stored
+        if name == "lm_head.weight" || name.hasSuffix(".attn.bias") && !name.contains("c_attn") || name.hasSuffix(".attn.masked_bias") {
+            return nil
+        }
+        return name
+    }
+
+    /// Copies every parameter of `model` from `file`, converting F16/BF16; checks names and shapes.
+    public static func loadWeights(_ file: SafeTensorsFile, into model: GPT) throws {
+        var found = Set<String>()
+        for entry in file.entries {
+            guard let name = parameterName(entry.name) else { continue }
+            guard let tensor = model.layout[name] else { throw CheckpointError.unexpectedTensor(entry.name) }
+            guard entry.shape == tensor.shape else {
+                throw CheckpointError.shapeMismatch(tensor: entry.name, expected: tensor.shape, found: entry.shape)
+            }
+            let values = try file.floats(entry.name)
+            (model.parameters + tensor.offset).update(from: values, count: tensor.count)
+            found.insert(name)
+        }
+        if let missing = model.layout.tensors.first(where: { !found.contains($0.name) }) {
+            throw CheckpointError.missingTensor(missing.name)
+        }
+    }
+
+    /// Writes `directory/config.json` and `directory/model.safetensors` that `GPT2LMHeadModel.from_pretrained` loads.
+    public static func save(_ model: GPT, to directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(encoder.encode(model.config), to: directory.appendingPathComponent("config.json"))
+        var writer = SafeTensorsWriter()
+        writer.metadata = ["format": "pt"]
+        for tensor in model.layout.tensors {
+            writer.add("transformer." + tensor.name,
+                       floats: UnsafeBufferPointer(start: model.parameters + tensor.offset, count: tensor.count),
+                       shape: tensor.shape)
+        }
+        try writer.write(to: directory.appendingPathComponent("model.safetensors"))
+    }
+}

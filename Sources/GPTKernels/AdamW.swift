@@ -1,0 +1,85 @@
+// The AdamW update (Loshchilov & Hutter 2019) in the order torch.optim.AdamW
+// applies it, so a step reproduces PyTorch's to float rounding:
+//   p ← p·(1 − lr·λ);  m ← m + (1−β1)(g − m);  v ← β2·v + (1−β2)·g²
+//   p ← p − (lr / (1−β1ᵗ)) · m / (√v / √(1−β2ᵗ) + ε)
+import Foundation
+
+public struct AdamWHyperparameters: Codable, Equatable, Sendable {
+    public var beta1: Float
+    public var beta2: Float
+    public var eps: Float
+    public var weightDecay: Float
+
+    public init(beta1: Float = 0.9, beta2: Float = 0.95, eps: Float = 1e-8, weightDecay: Float = 0.1) {
+        self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay
+    }
+}
+
+public enum AdamWKernel {
+    /// params, m, v: [N] updated in place; grads: [N]. `step` counts from 1.
+    public static func update(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>,
+                              m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int,
+                              learningRate lr: Float, hyper: AdamWHyperparameters, decay: Bool, step: Int,
+                              pool: ThreadPool) {
+        let bias1 = 1 - pow(Double(hyper.beta1), Double(step))
+        let bias2Sqrt = (1 - pow(Double(hyper.beta2), Double(step))).squareRoot()
+        let stepSize = Float(Double(lr) / bias1)
+        let shrink = decay ? 1 - lr * hyper.weightDecay : 1
+        let w1 = 1 - hyper.beta1, b2 = hyper.beta2, w2 = 1 - hyper.beta2, eps = hyper.eps
+        let bias2SqrtF = Float(bias2Sqrt)
+        pool.parallelFor(count, granule: 1024) { range in
+            var i = range.lowerBound
+            while i + 16 <= range.upperBound {
+                let g = load16(grads + i)
+                var mi = load16(m + i)
+                mi = mi + w1 * (g - mi)
+                let vi = b2 * load16(v + i) + w2 * (g * g)
+                let denom = vi.squareRoot() / bias2SqrtF + eps
+                store16(load16(params + i) * shrink - stepSize * (mi / denom), params + i)
+                store16(mi, m + i); store16(vi, v + i)
+                i += 16
+            }
+            while i < range.upperBound {
+                let g = grads[i]
+                m[i] = m[i] + w1 * (g - m[i])
+                v[i] = b2 * v[i] + w2 * (g * g)
+                let denom = v[i].squareRoot() / bias2SqrtF + eps
+                params[i] = params[i] * shrink - stepSize * (m[i] / denom)
+                i += 1
+            }
+        }
+    }
+}
+
+public enum Reduction {
+    static let chunk = 1 << 14
+
+    /// Σ x² in Double over fixed-size chunks summed in index order: the same value for any thread count.
+    public static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int, pool: ThreadPool) -> Double {
+        let chunks = (count + chunk - 1) / chunk
+        guard chunks > 0 else { return 0 }
+        let partial = UnsafeMutablePointer<Double>.allocate(capacity: chunks)
+        defer { partial.deallocate() }
+        pool.parallelFor(chunks) { range in
+            for q in range {
+                let lo = q * chunk, hi = min(count, lo + chunk)
+                var acc = Vec16()
+                var i = lo
+                while i + 16 <= hi { let v = load16(x + i); acc.addProduct(v, v); i += 16 }
+                var s = Double(acc.sum())
+                while i < hi { s += Double(x[i] * x[i]); i += 1 }
+                partial[q] = s
+            }
+        }
+        var total = 0.0
+        for q in 0..<chunks { total += partial[q] }
+        return total
+    }
+
+    /// x[i] *= s
+    public static func scale(_ x: UnsafeMutablePointer<Float>, count: Int, by s: Float, pool: ThreadPool) {
+        pool.parallelFor(count, granule: 1024) { range in
+            for i in range { x[i] *= s }
+        }
+    }
+}

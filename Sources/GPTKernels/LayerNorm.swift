@@ -1,0 +1,136 @@
+// Layer normalisation over the channel dimension, as torch.nn.LayerNorm:
+// y = (x − mean) / sqrt(var + eps) · weight + bias, with the biased variance.
+// The forward pass keeps mean and 1/std per row for the backward pass.
+
+public enum LayerNorm {
+    /// out: [N, C], mean: [N], rstd: [N], inp: [N, C], weight: [C], bias: [C] or nil
+    public static func forward(
+        out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
+        inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+        rows: Int, channels c: Int, eps: Float, pool: ThreadPool
+    ) {
+        pool.parallelFor(rows) { range in
+            for row in range {
+                let x = inp + row * c, y = out + row * c
+                let mu = sum(x, c) / Float(c)
+                var acc = Vec16()
+                var i = 0
+                while i + 16 <= c { let d = load16(x + i) - mu; acc.addProduct(d, d); i += 16 }
+                var variance = acc.sum()
+                while i < c { let d = x[i] - mu; variance += d * d; i += 1 }
+                variance /= Float(c)
+                let s = 1 / (variance + eps).squareRoot()
+                i = 0
+                while i + 16 <= c {
+                    var v = (load16(x + i) - mu) * s * load16(weight + i)
+                    if let bias { v += load16(bias + i) }
+                    store16(v, y + i)
+                    i += 16
+                }
+                while i < c { y[i] = (x[i] - mu) * s * weight[i] + (bias?[i] ?? 0); i += 1 }
+                mean[row] = mu
+                rstd[row] = s
+            }
+        }
+    }
+
+    /// dinp: [N, C] (+=), dweight: [C] (+=), dbias: [C] (+=) or nil,
+    /// dout: [N, C], inp: [N, C], weight: [C], mean, rstd: [N]
+    public static func backward(
+        dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
+        dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+        mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int, channels c: Int, pool: ThreadPool
+    ) {
+        // dinp: per row, dx = rstd · (dnorm − mean(dnorm) − xhat · mean(dnorm · xhat)), dnorm = dy · w.
+        pool.parallelFor(rows) { range in
+            for row in range {
+                let x = inp + row * c, dy = dout + row * c, dx = dinp + row * c
+                let mu = mean[row], s = rstd[row]
+                var accD = Vec16(), accDX = Vec16()
+                var i = 0
+                while i + 16 <= c {
+                    let xhat = (load16(x + i) - mu) * s
+                    let dn = load16(dy + i) * load16(weight + i)
+                    accD += dn; accDX.addProduct(dn, xhat)
+                    i += 16
+                }
+                var sumD = accD.sum(), sumDX = accDX.sum()
+                while i < c { let xhat = (x[i] - mu) * s; let dn = dy[i] * weight[i]; sumD += dn; sumDX += dn * xhat; i += 1 }
+                let meanD = sumD / Float(c), meanDX = sumDX / Float(c)
+                i = 0
+                while i + 16 <= c {
+                    let xhat = (load16(x + i) - mu) * s
+                    let dn = load16(dy + i) * load16(weight + i)
+                    store16(load16(dx + i) + (dn - meanD - xhat * meanDX) * s, dx + i)
+                    i += 16
+                }
+                while i < c {
+                    let xhat = (x[i] - mu) * s
+                    dx[i] += (dy[i] * weight[i] - meanD - xhat * meanDX) * s
+                    i += 1
+                }
+            }
+        }
+        // dweight, dbias: column sums over rows; split by columns so each sum has one owner.
+        pool.parallelFor(c, granule: 16) { cols in
+            for row in 0..<rows {
+                let x = inp + row * c, dy = dout + row * c
+                let mu = mean[row], s = rstd[row]
+                for j in cols {
+                    dweight[j] += dy[j] * (x[j] - mu) * s
+                    dbias?[j] += dy[j]
+                }
+            }
+        }
+    }
+
+    /// The specification in Double: returns out, mean, rstd.
+    public static func forwardReference(inp: [Double], weight: [Double], bias: [Double]?, rows: Int, channels c: Int,
+                                        eps: Double) -> (out: [Double], mean: [Double], rstd: [Double]) {
+        var out = [Double](repeating: 0, count: rows * c), means = [Double](), rstds = [Double]()
+        for r in 0..<rows {
+            let x = inp[(r * c)..<(r * c + c)]
+            let mu = x.reduce(0, +) / Double(c)
+            let variance = x.reduce(0) { $0 + ($1 - mu) * ($1 - mu) } / Double(c)
+            let s = 1 / (variance + eps).squareRoot()
+            for j in 0..<c { out[r * c + j] = (inp[r * c + j] - mu) * s * weight[j] + (bias?[j] ?? 0) }
+            means.append(mu); rstds.append(s)
+        }
+        return (out, means, rstds)
+    }
+
+    /// Gradients in Double, derived directly from the forward formula.
+    public static func backwardReference(dout: [Double], inp: [Double], weight: [Double], rows: Int, channels c: Int,
+                                         eps: Double) -> (dinp: [Double], dweight: [Double], dbias: [Double]) {
+        let f = forwardReference(inp: inp, weight: weight, bias: nil, rows: rows, channels: c, eps: eps)
+        var dinp = [Double](repeating: 0, count: rows * c)
+        var dweight = [Double](repeating: 0, count: c), dbias = [Double](repeating: 0, count: c)
+        for r in 0..<rows {
+            let s = f.rstd[r], mu = f.mean[r]
+            var meanD = 0.0, meanDX = 0.0
+            for j in 0..<c {
+                let xhat = (inp[r * c + j] - mu) * s
+                let dn = dout[r * c + j] * weight[j]
+                meanD += dn / Double(c); meanDX += dn * xhat / Double(c)
+                dweight[j] += dout[r * c + j] * xhat
+                dbias[j] += dout[r * c + j]
+            }
+            for j in 0..<c {
+                let xhat = (inp[r * c + j] - mu) * s
+                dinp[r * c + j] = (dout[r * c + j] * weight[j] - meanD - xhat * meanDX) * s
+            }
+        }
+        return (dinp, dweight, dbias)
+    }
+}
+
+/// Sum of `count` floats: 16 lanes, then the tail, in a fixed order.
+@inline(__always)
+func sum(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
+    var acc = Vec16()
+    var i = 0
+    while i + 16 <= count { acc += load16(x + i); i += 16 }
+    var s = acc.sum()
+    while i < count { s += x[i]; i += 1 }
+    return s
+}

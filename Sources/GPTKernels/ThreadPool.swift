@@ -1,0 +1,127 @@
+// A persistent pool of worker threads for the kernels.
+//
+// Every parallel kernel splits its work statically: worker w of n always gets the
+// same slice, and no reduction order depends on timing. Results are therefore
+// bit-identical run to run for a given thread count, which exact resume relies on.
+// Dispatch is a generation counter that idle workers spin on briefly (a training
+// step issues hundreds of short parallel regions) before sleeping on a condition.
+import Foundation
+import Synchronization
+
+public final class ThreadPool: @unchecked Sendable {
+    /// Number of workers, the calling thread included.
+    public let threadCount: Int
+    private let shared = SharedState()
+    private var inRegion = false
+
+    /// Spin iterations before an idle worker sleeps (~50 µs on this class of CPU).
+    fileprivate static let spinLimit = 20_000
+
+    /// Creates a pool of `threads` workers (default: one per core).
+    public init(threads: Int = ThreadPool.coreCount) {
+        threadCount = max(1, threads)
+        for worker in 1..<max(1, threadCount) {
+            let state = shared
+            let thread = Thread { state.workerLoop(worker) }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+    }
+
+    deinit {
+        shared.stopping.store(true, ordering: .releasing)
+        shared.lock.lock(); shared.lock.broadcast(); shared.lock.unlock()
+    }
+
+    /// Cores available to this process.
+    public static var coreCount: Int { ProcessInfo.processInfo.activeProcessorCount }
+
+    /// Runs `body(worker)` once on every worker, the caller being worker 0, and
+    /// returns when all have finished. A nested call runs serially on the caller.
+    public func run(_ body: (Int) -> Void) {
+        if threadCount == 1 || inRegion {
+            for w in 0..<threadCount { body(w) }
+            return
+        }
+        withoutActuallyEscaping(body) { escapable in
+            inRegion = true
+            shared.job = escapable
+            shared.pending.store(threadCount - 1, ordering: .relaxed)
+            shared.generation.add(1, ordering: .releasing)
+            shared.lock.lock(); shared.lock.broadcast(); shared.lock.unlock()
+            escapable(0)
+            var spins = 0
+            while shared.pending.load(ordering: .acquiring) != 0 {
+                spins += 1
+                if spins > ThreadPool.spinLimit { sched_yield() }
+            }
+            shared.job = nil
+            inRegion = false
+        }
+    }
+
+    /// Splits `0..<count` into `threadCount` contiguous ranges whose bounds are
+    /// multiples of `granule` and runs `body` on each range in parallel.
+    public func parallelFor(_ count: Int, granule: Int = 1, _ body: (Range<Int>) -> Void) {
+        parallelFor(count, granule: granule) { range, _ in body(range) }
+    }
+
+    /// As `parallelFor(_:granule:_:)`, also passing the index of the worker that runs
+    /// the range (for per-worker scratch memory).
+    public func parallelFor(_ count: Int, granule: Int = 1, _ body: (Range<Int>, _ worker: Int) -> Void) {
+        guard count > 0 else { return }
+        let chunks = (count + granule - 1) / granule
+        let workers = min(threadCount, chunks)
+        if workers == 1 { body(0..<count, 0); return }
+        run { w in
+            guard w < workers else { return }
+            let range = ThreadPool.staticRange(chunks: chunks, workers: workers, worker: w)
+            let lo = min(count, range.lowerBound * granule)
+            let hi = min(count, range.upperBound * granule)
+            if lo < hi { body(lo..<hi, w) }
+        }
+    }
+
+    /// The slice of `chunks` that `worker` of `workers` owns: as equal as possible,
+    /// earlier workers taking the remainder.
+    public static func staticRange(chunks: Int, workers: Int, worker: Int) -> Range<Int> {
+        let base = chunks / workers, extra = chunks % workers
+        let lo = worker * base + min(worker, extra)
+        return lo..<(lo + base + (worker < extra ? 1 : 0))
+    }
+}
+
+/// What the workers share with the pool; kept apart so that workers never hold the
+/// pool itself and it can be released while they sleep.
+private final class SharedState: @unchecked Sendable {
+    let generation = Atomic<Int>(0)
+    let pending = Atomic<Int>(0)
+    let stopping = Atomic<Bool>(false)
+    let lock = NSCondition()
+    var job: ((Int) -> Void)?
+
+    func workerLoop(_ worker: Int) {
+        var seen = 0
+        while true {
+            var spins = 0
+            var current = generation.load(ordering: .acquiring)
+            while current == seen && spins < ThreadPool.spinLimit {
+                if stopping.load(ordering: .relaxed) { return }
+                spins += 1
+                current = generation.load(ordering: .acquiring)
+            }
+            if current == seen {
+                lock.lock()
+                while generation.load(ordering: .acquiring) == seen && !stopping.load(ordering: .relaxed) {
+                    lock.wait()
+                }
+                lock.unlock()
+                if stopping.load(ordering: .relaxed) { return }
+                current = generation.load(ordering: .acquiring)
+            }
+            seen = current
+            job?(worker)
+            pending.subtract(1, ordering: .releasing)
+        }
+    }
+}

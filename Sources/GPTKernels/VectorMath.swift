@@ -1,0 +1,73 @@
+// SIMD building blocks shared by the kernels: 16-lane loads and stores at any
+// address, and exp/tanh accurate to a few ulp (Swift's SIMD types have no
+// transcendental functions, and calling libm per lane is ~20x slower).
+public typealias Vec16 = SIMD16<Float>
+
+@inline(__always)
+func load16(_ p: UnsafePointer<Float>) -> Vec16 {
+    UnsafeRawPointer(p).loadUnaligned(as: Vec16.self)
+}
+
+@inline(__always)
+func load16(_ p: UnsafeMutablePointer<Float>) -> Vec16 {
+    UnsafeRawPointer(p).loadUnaligned(as: Vec16.self)
+}
+
+@inline(__always)
+func store16(_ v: Vec16, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec16.self)
+}
+
+/// Loads `count` (< 16) floats, zero-filling the other lanes.
+@inline(__always)
+func loadPartial(_ p: UnsafePointer<Float>, _ count: Int, fill: Float = 0) -> Vec16 {
+    var v = Vec16(repeating: fill)
+    for i in 0..<count { v[i] = p[i] }
+    return v
+}
+
+@inline(__always)
+func storePartial(_ v: Vec16, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
+    for i in 0..<count { p[i] = v[i] }
+}
+
+/// e^x per lane; relative error ≤ 2 ulp on [-87, 88]; 0 below, saturating above, NaN kept.
+@inline(__always)
+func vexp(_ x: Vec16) -> Vec16 {
+    let log2e: Float = 1.442_695_04
+    let ln2Hi: Float = 0.693_359_375, ln2Lo: Float = -2.121_944_4e-4
+    let clamped = x.clamped(lowerBound: Vec16(repeating: -87.5), upperBound: Vec16(repeating: 88.5))
+    let n = (clamped * log2e).rounded(.toNearestOrEven)
+    var r = clamped - n * ln2Hi
+    r = r - n * ln2Lo
+    // exp(r) on |r| ≤ ln2/2: degree-6 polynomial (Cephes expf coefficients).
+    var p = Vec16(repeating: 1.987_569_150_0e-4)
+    p = p * r + 1.398_199_950_7e-3
+    p = p * r + 8.333_451_907_3e-3
+    p = p * r + 4.166_579_589_4e-2
+    p = p * r + 1.666_666_545_9e-1
+    p = p * r + 5.000_000_120_1e-1
+    p = p * (r * r) + r + 1
+    // Scale by 2^n in two halves so that n = 128 or -127 does not overflow the exponent.
+    let ni = SIMD16<Int32>(n, rounding: .towardZero)
+    let half = ni &>> 1
+    let s1 = unsafeBitCast((half &+ 127) &<< 23, to: Vec16.self)
+    let s2 = unsafeBitCast((ni &- half &+ 127) &<< 23, to: Vec16.self)
+    let result = p * s1 * s2
+    return x.replacing(with: 0, where: x .< -87.5)
+        .replacing(with: result, where: x .>= -87.5)
+}
+
+/// tanh(x) per lane, absolute error ≤ 1e-7.
+@inline(__always)
+func vtanh(_ x: Vec16) -> Vec16 {
+    // tanh|x| = (1 - e) / (1 + e) with e = exp(-2|x|) never overflows.
+    let ax = x.replacing(with: -x, where: x .< 0)
+    let e = vexp(-2 * ax)
+    let t = (1 - e) / (1 + e)
+    return t.replacing(with: -t, where: x .< 0)
+}
+
+/// Horizontal sum in a fixed lane order (deterministic).
+@inline(__always)
+func hsum(_ v: Vec16) -> Float { v.sum() }

@@ -1,0 +1,228 @@
+// Byte-level BPE with GPT-2's split pattern, matching tiktoken's `CoreBPE`
+// (r50k_base / "gpt2") id for id: text is cut into chunks by `GPT2PreTokenizer`,
+// a chunk that is itself a token maps to it directly, and any other chunk is merged
+// by `BytePairMerger`. Special tokens are plain text unless explicitly allowed,
+// as with tiktoken's `encode_ordinary` / `encode(allowed_special=...)`.
+import Foundation
+
+/// A byte-level BPE tokenizer: a rank per token (id = rank) plus special tokens.
+public final class BytePairTokenizer: Tokenizer, @unchecked Sendable {
+    // @unchecked: every stored property is immutable after init.
+
+    public let name: String
+    /// The special tokens and their ids (`<|endoftext|>` = 50256 for GPT-2).
+    public let specialTokens: [String: Int]
+    public let vocabularySize: Int
+    public var endOfTextID: Int? { specialTokens[Self.endOfText] }
+
+    /// Token bytes by rank; key index == rank == id.
+    let ranks: ByteSequenceTable
+    private let byteRank: [Int32]
+    private let specialBytes: [Int: [UInt8]]
+
+    /// GPT-2's document separator.
+    public static let endOfText = "<|endoftext|>"
+
+    /// Number of ordinary (non-special) tokens: ids `0..<ordinaryTokenCount`.
+    public var ordinaryTokenCount: Int { ranks.count }
+
+    /// A tokenizer whose token `i` has bytes `tokens[i]`. All 256 single bytes must be
+    /// tokens, tokens must be distinct, and special ids must not collide with them.
+    /// `source` names where the tokens came from in error messages.
+    public init(name: String, tokens: [[UInt8]], specialTokens: [String: Int], source: String) throws {
+        var table = ByteSequenceTable(minimumCapacity: tokens.count)
+        for (id, bytes) in tokens.enumerated() {
+            guard !bytes.isEmpty else {
+                throw TokenizerError.malformedVocabulary(path: source, reason: "token \(id) is empty")
+            }
+            let index = table.insert(bytes)
+            guard index == id else {
+                throw TokenizerError.malformedVocabulary(
+                    path: source, reason: "tokens \(index) and \(id) have the same bytes \(bytes)")
+            }
+        }
+        var byteRank = [Int32](repeating: -1, count: 256)
+        for byte in 0..<256 {
+            let rank = [UInt8(byte)].withUnsafeBufferPointer { table.find($0.baseAddress!, count: 1) }
+            guard rank >= 0 else {
+                throw TokenizerError.malformedVocabulary(
+                    path: source, reason: "byte \(byte) has no token (a byte-level BPE needs all 256)")
+            }
+            byteRank[byte] = Int32(rank)
+        }
+        var size = tokens.count
+        for (text, id) in specialTokens {
+            guard id >= tokens.count else {
+                throw TokenizerError.malformedVocabulary(
+                    path: source, reason: "special token \(text) has id \(id), which an ordinary token already uses")
+            }
+            size = max(size, id + 1)
+        }
+        guard Set(specialTokens.values).count == specialTokens.count else {
+            throw TokenizerError.malformedVocabulary(path: source, reason: "two special tokens share an id")
+        }
+        self.name = name
+        self.ranks = table
+        self.byteRank = byteRank
+        self.specialTokens = specialTokens
+        self.specialBytes = Dictionary(uniqueKeysWithValues: specialTokens.map { ($0.value, Array($0.key.utf8)) })
+        self.vocabularySize = size
+    }
+
+    /// The bytes of token `id` (ordinary or special), or nil if `id` is not in the vocabulary.
+    public func bytes(of id: Int) -> [UInt8]? {
+        if id >= 0, id < ranks.count { return Array(ranks.key(id)) }
+        return specialBytes[id]
+    }
+
+    // MARK: Encoding
+
+    public func encodeOrdinary(utf8 bytes: UnsafeBufferPointer<UInt8>, into ids: inout [Int]) {
+        var merger = BytePairMerger()
+        var cache = ChunkCache()
+        encodeOrdinary(bytes, into: &ids, merger: &merger, cache: &cache)
+    }
+
+    /// Encodes `text`; occurrences of the special tokens named in `allowedSpecial` become
+    /// their ids, everything else (other special tokens included) is ordinary text.
+    /// With `threads` > 1, long stretches of text are split at safe points and encoded in parallel.
+    public func encode(_ text: String, allowedSpecial: Set<String>, threads: Int = 1) -> [Int] {
+        var text = text
+        return text.withUTF8 { bytes in
+            var ids: [Int] = []
+            var start = 0
+            while let (range, id) = nextSpecial(in: bytes, from: start, allowed: allowedSpecial) {
+                ids += encodeOrdinary(UnsafeBufferPointer(rebasing: bytes[start..<range.lowerBound]), threads: threads)
+                ids.append(id)
+                start = range.upperBound
+            }
+            ids += encodeOrdinary(UnsafeBufferPointer(rebasing: bytes[start...]), threads: threads)
+            return ids
+        }
+    }
+
+    /// Encodes ordinary text on up to `threads` threads; the result equals the one-thread encoding.
+    public func encodeOrdinary(_ bytes: UnsafeBufferPointer<UInt8>, threads: Int) -> [Int] {
+        let segments = Self.segments(of: bytes, count: threads <= 1 ? 1 : threads * 4)
+        if segments.count == 1 {
+            var ids: [Int] = []
+            ids.reserveCapacity(bytes.count / 4)
+            encodeOrdinary(utf8: bytes, into: &ids)
+            return ids
+        }
+        let workers = min(threads, segments.count)
+        let results = ConcurrentSlots<[[Int]]>(count: workers)
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var merger = BytePairMerger()
+            var cache = ChunkCache()
+            var pieces: [[Int]] = []
+            for s in stride(from: worker, to: segments.count, by: workers) {
+                var ids: [Int] = []
+                ids.reserveCapacity(segments[s].count / 4)
+                encodeOrdinary(UnsafeBufferPointer(rebasing: bytes[segments[s]]), into: &ids,
+                               merger: &merger, cache: &cache)
+                pieces.append(ids)
+            }
+            results.set(worker, pieces)
+        }
+        var ids: [Int] = []
+        for s in segments.indices { ids += results.value(s % workers)[s / workers] }
+        return ids
+    }
+
+    /// Cuts `bytes` into about `count` ranges at points where the chunks do not change.
+    static func segments(of bytes: UnsafeBufferPointer<UInt8>, count: Int) -> [Range<Int>] {
+        let minimumLength = 1 << 16   // below this, threads cost more than they save
+        let target = max(minimumLength, bytes.count / max(1, count))
+        var ranges: [Range<Int>] = []
+        var start = 0
+        while bytes.count - start > target + minimumLength {
+            // No safe point (a huge run without ASCII whitespace): the rest stays one segment.
+            guard let cut = GPT2PreTokenizer.safeCut(in: bytes, atOrBefore: start + target, after: start)
+            else { break }
+            ranges.append(start..<cut)
+            start = cut
+        }
+        ranges.append(start..<bytes.count)
+        return ranges
+    }
+
+    @inline(__always)
+    func encodeOrdinary(_ bytes: UnsafeBufferPointer<UInt8>, into ids: inout [Int],
+                        merger: inout BytePairMerger, cache: inout ChunkCache) {
+        guard let base = bytes.baseAddress else { return }
+        byteRank.withUnsafeBufferPointer { byteRank in
+            GPT2PreTokenizer.forEachChunk(in: bytes) { chunk in
+                let start = base + chunk.lowerBound
+                let count = chunk.count
+                if count == 1 {
+                    ids.append(Int(byteRank[Int(start.pointee)]))
+                    return
+                }
+                let whole = ranks.find(start, count: count)
+                if whole >= 0 {
+                    ids.append(whole)
+                    return
+                }
+                if cache.lookUp(start, count: count, into: &ids) { return }
+                let first = ids.count
+                merger.merge(start, count: count, ranks: ranks, byteRank: byteRank, into: &ids)
+                cache.remember(start, count: count, ids: ids[first...])
+            }
+        }
+    }
+
+    /// The earliest allowed special token at or after `start` (the longest one if several start there).
+    private func nextSpecial(in bytes: UnsafeBufferPointer<UInt8>, from start: Int,
+                             allowed: Set<String>) -> (Range<Int>, Int)? {
+        var best: (Range<Int>, Int)?
+        for text in allowed {
+            guard let id = specialTokens[text] else { continue }
+            let needle = Array(text.utf8)
+            guard let found = Self.firstOccurrence(of: needle, in: bytes, from: start) else { continue }
+            let range = found..<(found + needle.count)
+            if let current = best {
+                if range.lowerBound < current.0.lowerBound
+                    || (range.lowerBound == current.0.lowerBound && range.count > current.0.count) {
+                    best = (range, id)
+                }
+            } else {
+                best = (range, id)
+            }
+        }
+        return best
+    }
+
+    private static func firstOccurrence(of needle: [UInt8], in bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+        guard !needle.isEmpty, bytes.count - start >= needle.count else { return nil }
+        let first = needle[0]
+        var i = start
+        let last = bytes.count - needle.count
+        while i <= last {
+            if bytes[i] == first, needle.indices.allSatisfy({ bytes[i + $0] == needle[$0] }) { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    // MARK: Decoding
+
+    public func decodeBytes(_ ids: [Int]) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(ids.count * 4)
+        try ranks.storage.withUnsafeBufferPointer { storage in
+            try ranks.offsets.withUnsafeBufferPointer { offsets in
+                for id in ids {
+                    if id >= 0, id < offsets.count - 1 {
+                        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: storage[offsets[id]..<offsets[id + 1]]))
+                    } else if let special = specialBytes[id] {
+                        bytes.append(contentsOf: special)
+                    } else {
+                        throw TokenizerError.unknownTokenID(id: id, vocabularySize: vocabularySize)
+                    }
+                }
+            }
+        }
+        return bytes
+    }
+}

@@ -1,0 +1,17 @@
+// The `gpt` command line: a thin layer over the libraries. The contract it keeps
+// (names, options, --json keys) is ../shared/CLI.md.
+import ArgumentParser
+
+@main
+struct GPTCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gpt",
+        abstract: "Train, fine-tune, sample from and benchmark GPT models on the CPU.",
+        subcommands: [Bench.self])
+}
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure the engine: GEMM throughput, training-step time.",
+        subcommands: [BenchMatmul.self])
+}

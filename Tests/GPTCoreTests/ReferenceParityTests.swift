@@ -1,0 +1,115 @@
+// GPT-2 against PyTorch + Hugging Face transformers: for every reference directory
+// (../shared/reference/* and each entry of GPT_REFERENCE_DIRS, made by
+// make_reference.py), load the weights, run the batch, and compare logits, loss,
+// every gradient, the weights after one AdamW step and ten training losses.
+import Foundation
+import XCTest
+import GPTCore
+import GPTIO
+import GPTKernels
+
+final class ReferenceParityTests: XCTestCase {
+    /// max |ours − ref| ≤ tolerance · max(1, max |ref|), per tensor.
+    static let tolerance = 1e-4
+
+    func testEveryReferenceDirectoryMatchesPyTorch() throws {
+        let directories = referenceDirectories()
+        guard !directories.isEmpty else {
+            throw XCTSkip("no reference directories: ../shared/reference is absent and GPT_REFERENCE_DIRS is unset")
+        }
+        for directory in directories {
+            try checkReference(directory)
+        }
+    }
+
+    func checkReference(_ directory: URL) throws {
+        let pool = ThreadPool(threads: 2)
+        let model = try HuggingFaceGPT2.load(directory: directory, pool: pool)
+        let reference = try SafeTensorsFile(contentsOf: directory.appendingPathComponent("reference.safetensors"))
+        let meta = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: directory.appendingPathComponent("reference.json"))) as! [String: Any]
+        let batch = meta["batch"] as! Int, seq = meta["seq"] as! Int
+        let adamw = meta["adamw"] as! [String: Double]
+        let name = directory.lastPathComponent
+        var worst = Worst()
+
+        let tokens = try reference.integers("input_ids").map(Int32.init)
+        let targets = try reference.integers("targets").map(Int32.init)
+        model.isTraining = true  // the reference ran in train mode with zero dropout
+        let loss = try XCTUnwrap(try model.forward(tokens: tokens, targets: targets, batch: batch, seq: seq))
+        worst.check(Array(model.logits), try reference.floats("logits"), "\(name) logits")
+        worst.check([loss], try reference.floats("loss"), "\(name) loss")
+
+        model.zeroGradients()
+        try model.backward()
+        for tensor in model.layout.tensors {
+            let ours = Array(try XCTUnwrap(model.gradient(tensor.name)))
+            worst.check(ours, try reference.floats("grad.transformer." + tensor.name), "\(name) grad \(tensor.name)")
+        }
+
+        let optimizer = AdamW(layout: model.layout, hyper: AdamWHyperparameters(
+            beta1: Float(adamw["beta1"]!), beta2: Float(adamw["beta2"]!), eps: Float(adamw["eps"]!),
+            weightDecay: Float(adamw["weight_decay"]!)))
+        let lr = Float(adamw["lr"]!)
+        optimizer.update(model, learningRate: lr)
+        for tensor in model.layout.tensors {
+            let ours = Array(try XCTUnwrap(model.parameter(tensor.name)))
+            worst.check(ours, try reference.floats("after_step.transformer." + tensor.name), "\(name) after_step \(tensor.name)")
+        }
+
+        var losses = [loss]
+        for _ in 1..<10 {
+            model.zeroGradients()
+            losses.append(try XCTUnwrap(try model.forward(tokens: tokens, targets: targets, batch: batch, seq: seq)))
+            try model.backward()
+            optimizer.update(model, learningRate: lr)
+        }
+        let referenceLosses = try reference.floats("losses")
+        let lossDiff = zip(losses, referenceLosses).map { abs(Double($0) - Double($1)) }.max() ?? .infinity
+        XCTAssertEqual(losses.count, referenceLosses.count)
+        XCTAssertLessThanOrEqual(lossDiff, 1e-4, "\(name): ten losses \(losses) vs \(referenceLosses)")
+        print("reference \(name): worst relative difference \(String(format: "%.3g", worst.relative)) (\(worst.what)); "
+              + "ten losses max |diff| \(String(format: "%.3g", lossDiff)), \(referenceLosses.first!) → \(referenceLosses.last!)")
+    }
+
+    struct Worst {
+        var relative = 0.0, what = ""
+        mutating func check(_ ours: [Float], _ reference: [Float], _ label: String,
+                            file: StaticString = #filePath, line: UInt = #line) {
+            XCTAssertEqual(ours.count, reference.count, "\(label): element count", file: file, line: line)
+            var maxAbs = 0.0, maxRef = 0.0, at = 0
+            for i in 0..<min(ours.count, reference.count) {
+                let d = abs(Double(ours[i]) - Double(reference[i]))
+                if !(d <= maxAbs) { maxAbs = d; at = i }
+                maxRef = max(maxRef, abs(Double(reference[i])))
+            }
+            let rel = maxAbs / max(1, maxRef)
+            XCTAssert(rel <= ReferenceParityTests.tolerance,
+                      "\(label): max |diff| \(maxAbs) at \(at) (ours \(ours[at]), ref \(reference[at])), relative \(rel) > \(ReferenceParityTests.tolerance)",
+                      file: file, line: line)
+            if rel > relative || what.isEmpty { relative = rel; what = label }
+        }
+    }
+}
+
+/// ../shared/reference/* beside the package, then each directory in GPT_REFERENCE_DIRS.
+func referenceDirectories() -> [URL] {
+    var out: [URL] = []
+    let shared = sharedDirectory().appendingPathComponent("reference")
+    if let names = try? FileManager.default.contentsOfDirectory(atPath: shared.path) {
+        for name in names.sorted() {
+            let dir = shared.appendingPathComponent(name)
+            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("reference.safetensors").path) { out.append(dir) }
+        }
+    }
+    if let extra = ProcessInfo.processInfo.environment["GPT_REFERENCE_DIRS"] {
+        out += extra.split(separator: ":").map { URL(fileURLWithPath: String($0)) }
+    }
+    return out
+}
+
+/// `../shared` beside the package root.
+func sharedDirectory() -> URL {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared")
+}

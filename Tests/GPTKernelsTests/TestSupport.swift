@@ -1,0 +1,66 @@
+// Shared helpers for the kernel tests: seeded data, Float <-> Double, and a
+// combined absolute/relative comparison that names the worst element.
+import XCTest
+import GPTKernels
+
+struct TestRandom {
+    var state: UInt64
+    init(_ seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [-scale, scale).
+    mutating func uniform(_ scale: Float = 1) -> Float {
+        Float(Double(next() >> 11) / Double(1 << 53) * 2 - 1) * scale
+    }
+    mutating func floats(_ count: Int, scale: Float = 1) -> [Float] {
+        (0..<count).map { _ in uniform(scale) }
+    }
+    mutating func int(below n: Int) -> Int { Int(next() % UInt64(n)) }
+}
+
+extension Array where Element == Float {
+    var doubles: [Double] { map(Double.init) }
+}
+
+/// Asserts max |actual − expected| ≤ tolerance · max(1, max |expected|), reporting the worst element.
+func assertClose(_ actual: [Float], _ expected: [Double], tolerance: Double, _ what: String,
+                 file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(actual.count, expected.count, "\(what): length", file: file, line: line)
+    var worst = 0.0, worstIndex = 0, scale = 1.0
+    for (i, e) in expected.enumerated() {
+        scale = Swift.max(scale, abs(e))
+        let d = abs(Double(actual[i]) - e)
+        if !(d <= worst) { worst = d; worstIndex = i }
+    }
+    XCTAssert(worst <= tolerance * scale,
+              "\(what): max |diff| \(worst) at \(worstIndex) (got \(actual[worstIndex]), want \(expected[worstIndex])) > \(tolerance) · \(scale)",
+              file: file, line: line)
+}
+
+/// Central finite difference of a scalar function of a vector, in Double.
+func finiteDifference(_ x: [Double], h: Double = 1e-6, _ f: ([Double]) -> Double) -> [Double] {
+    var grad = [Double](repeating: 0, count: x.count)
+    var probe = x
+    for i in x.indices {
+        probe[i] = x[i] + h; let up = f(probe)
+        probe[i] = x[i] - h; let down = f(probe)
+        probe[i] = x[i]
+        grad[i] = (up - down) / (2 * h)
+    }
+    return grad
+}
+
+func assertCloseDouble(_ actual: [Double], _ expected: [Double], tolerance: Double, _ what: String,
+                       file: StaticString = #filePath, line: UInt = #line) {
+    var worst = 0.0, scale = 1.0
+    for (a, e) in zip(actual, expected) {
+        scale = Swift.max(scale, abs(e))
+        worst = Swift.max(worst, abs(a - e))
+    }
+    XCTAssert(worst <= tolerance * scale, "\(what): max |diff| \(worst) > \(tolerance) · \(scale)", file: file, line: line)
+}
