@@ -314,3 +314,14 @@ public final class GPT {
         return norm
     }
 }
+
+extension GPT {
+    /// Parameters excluding the position table (the count GPT-2's papers quote, with wte counted once).
+    public var parameterCount: Int { layout.count - (layout["wpe.weight"]?.count ?? 0) }
+
+    /// Training FLOPs per token for sequences of `seq` (PaLM appendix B, as nanoGPT estimates MFU):
+    /// 6 per parameter per token for forward + backward, plus attention's 12·L·C·T.
+    public func trainingFlopsPerToken(seq: Int) -> Double {
+        6 * Double(parameterCount) + 12 * Double(config.layerCount * config.embeddingSize * seq)
+    }
+}

@@ -89,9 +89,11 @@ public enum Attention {
         }
     }
 
-    /// The specification in Double for one sequence batch, without dropout. Returns out: [B, T, C].
-    public static func forwardReference(qkv: [Double], batch: Int, seq t: Int, channels c: Int, heads: Int) -> [Double] {
+    /// The specification in Double. Returns out: [B, T, C].
+    public static func forwardReference(qkv: [Double], batch: Int, seq t: Int, channels c: Int, heads: Int,
+                                        dropout p: Float = 0, key: UInt64 = 0) -> [Double] {
         let hs = c / heads
+        let threshold = Dropout.threshold(p)
         var out = [Double](repeating: 0, count: batch * t * c)
         for b in 0..<batch {
             for h in 0..<heads {
@@ -101,8 +103,12 @@ public enum Attention {
                     let m = scores.max()!
                     scores = scores.map { exp($0 - m) }
                     let total = scores.reduce(0, +)
+                    let bh = b * heads + h
+                    let mask = (0...i).map { j in
+                        p == 0 || Dropout.keeps(key: key, index: (bh * t + i) * t + j, threshold: threshold) ? 1 / (1 - Double(p)) : 0
+                    }
                     for d in 0..<hs {
-                        out[(b * t + i) * c + h * hs + d] = (0...i).reduce(0.0) { $0 + scores[$1] / total * at($1, 2, d) }
+                        out[(b * t + i) * c + h * hs + d] = (0...i).reduce(0.0) { $0 + scores[$1] / total * mask[$1] * at($1, 2, d) }
                     }
                 }
             }

@@ -98,30 +98,6 @@ public enum LayerNorm {
         }
         return (out, means, rstds)
     }
-
-    /// Gradients in Double, derived directly from the forward formula.
-    public static func backwardReference(dout: [Double], inp: [Double], weight: [Double], rows: Int, channels c: Int,
-                                         eps: Double) -> (dinp: [Double], dweight: [Double], dbias: [Double]) {
-        let f = forwardReference(inp: inp, weight: weight, bias: nil, rows: rows, channels: c, eps: eps)
-        var dinp = [Double](repeating: 0, count: rows * c)
-        var dweight = [Double](repeating: 0, count: c), dbias = [Double](repeating: 0, count: c)
-        for r in 0..<rows {
-            let s = f.rstd[r], mu = f.mean[r]
-            var meanD = 0.0, meanDX = 0.0
-            for j in 0..<c {
-                let xhat = (inp[r * c + j] - mu) * s
-                let dn = dout[r * c + j] * weight[j]
-                meanD += dn / Double(c); meanDX += dn * xhat / Double(c)
-                dweight[j] += dout[r * c + j] * xhat
-                dbias[j] += dout[r * c + j]
-            }
-            for j in 0..<c {
-                let xhat = (inp[r * c + j] - mu) * s
-                dinp[r * c + j] = (dout[r * c + j] * weight[j] - meanD - xhat * meanDX) * s
-            }
-        }
-        return (dinp, dweight, dbias)
-    }
 }
 
 /// Sum of `count` floats: 16 lanes, then the tail, in a fixed order.

@@ -36,7 +36,7 @@ func storePartial(_ v: Vec16, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
 func vexp(_ x: Vec16) -> Vec16 {
     let log2e: Float = 1.442_695_04
     let ln2Hi: Float = 0.693_359_375, ln2Lo: Float = -2.121_944_4e-4
-    let clamped = x.clamped(lowerBound: Vec16(repeating: -87.5), upperBound: Vec16(repeating: 88.5))
+    let clamped = pointwiseMin(pointwiseMax(x, Vec16(repeating: -87.5)), Vec16(repeating: 88.5))
     let n = (clamped * log2e).rounded(.toNearestOrEven)
     var r = clamped - n * ln2Hi
     r = r - n * ln2Lo
@@ -49,7 +49,8 @@ func vexp(_ x: Vec16) -> Vec16 {
     p = p * r + 5.000_000_120_1e-1
     p = p * (r * r) + r + 1
     // Scale by 2^n in two halves so that n = 128 or -127 does not overflow the exponent.
-    let ni = SIMD16<Int32>(n, rounding: .towardZero)
+    // n is integral with |n| ≤ 128: adding 1.5·2²³ puts it in the low mantissa bits.
+    let ni = unsafeBitCast(n + 12_582_912, to: SIMD16<Int32>.self) &- 0x4B40_0000
     let half = ni &>> 1
     let s1 = unsafeBitCast((half &+ 127) &<< 23, to: Vec16.self)
     let s2 = unsafeBitCast((ni &- half &+ 127) &<< 23, to: Vec16.self)

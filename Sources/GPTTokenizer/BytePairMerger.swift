@@ -15,8 +15,13 @@ struct BytePairMerger {
     private var heap: [UInt64] = []      // (rank << 32) | start, smallest first
 
     /// Appends the ranks of `chunk`'s BPE parts to `ids`. `byteRank[b]` is the rank of byte `b`.
+    /// Only tokens ranked below `rankLimit` may be formed (export uses this to recover merges).
     mutating func merge(_ chunk: UnsafePointer<UInt8>, count n: Int, ranks: ByteSequenceTable,
-                        byteRank: UnsafeBufferPointer<Int32>, into ids: inout [Int]) {
+                        byteRank: UnsafeBufferPointer<Int32>, rankLimit: Int = .max, into ids: inout [Int]) {
+        @inline(__always) func rankOf(_ start: Int, _ count: Int) -> Int32 {
+            let found = ranks.find(chunk + start, count: count)
+            return found < rankLimit ? Int32(found) : -1
+        }
         if n > next.count {
             next = [Int32](repeating: 0, count: n)
             previous = next
@@ -30,7 +35,7 @@ struct BytePairMerger {
             token[i] = byteRank[Int(chunk[i])]
         }
         for i in 0..<(n - 1) {
-            let rank = Int32(ranks.find(chunk + i, count: 2))
+            let rank = rankOf(i, 2)
             pairRank[i] = rank
             if rank >= 0 { push(rank, at: i) }
         }
@@ -47,11 +52,11 @@ struct BytePairMerger {
             token[j] = -1
             next[i] = Int32(k)
             if k < n { previous[k] = Int32(i) }
-            pairRank[i] = k < n ? Int32(ranks.find(chunk + i, count: Int(next[k]) - i)) : -1
+            pairRank[i] = k < n ? rankOf(i, Int(next[k]) - i) : -1
             if pairRank[i] >= 0 { push(pairRank[i], at: i) }
             let p = Int(previous[i])
             if p >= 0 {
-                pairRank[p] = Int32(ranks.find(chunk + p, count: k - p))
+                pairRank[p] = rankOf(p, k - p)
                 if pairRank[p] >= 0 { push(pairRank[p], at: p) }
             }
         }

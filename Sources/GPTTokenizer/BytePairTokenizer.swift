@@ -205,6 +205,21 @@ public final class BytePairTokenizer: Tokenizer, @unchecked Sendable {
         return nil
     }
 
+    /// The parts BPE splits token `id`'s bytes into when only lower ranks exist:
+    /// two parts for every multi-byte token of a well-formed vocabulary.
+    func mergeParts(ofToken id: Int) -> [Int] {
+        var parts: [Int] = []
+        var merger = BytePairMerger()
+        let bytes = Array(ranks.key(id))
+        bytes.withUnsafeBufferPointer { chunk in
+            byteRank.withUnsafeBufferPointer { byteRank in
+                merger.merge(chunk.baseAddress!, count: chunk.count, ranks: ranks, byteRank: byteRank,
+                             rankLimit: id, into: &parts)
+            }
+        }
+        return parts
+    }
+
     // MARK: Decoding
 
     public func decodeBytes(_ ids: [Int]) throws -> [UInt8] {

@@ -13,5 +13,5 @@ struct GPTCommand: ParsableCommand {
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the engine: GEMM throughput, training-step time.",
-        subcommands: [BenchMatmul.self])
+        subcommands: [BenchMatmul.self, BenchTrainStep.self])
 }

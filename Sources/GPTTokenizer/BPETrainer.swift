@@ -1,0 +1,70 @@
+// Byte-level BPE training, the algorithm of Sennrich et al. (2016) as GPT-2 and
+// Hugging Face `tokenizers`' BpeTrainer apply it to byte sequences: start from the
+// 256 bytes (ids 0..255 in GPT-2's order, so ids of single bytes match GPT-2), then
+// repeatedly merge the most frequent adjacent pair inside the counted chunks.
+//
+// Tie-break (deterministic): among pairs of equal count, the one with the smaller
+// left id wins, then the smaller right id.
+//
+// Speed: pair counts are updated only around each occurrence of the merged pair,
+// an index maps each pair to the chunks containing it, and candidates sit in a
+// max-heap whose stale entries are re-queued with their current count on pop.
+import Foundation
+
+public enum BPETrainer {
+    /// Progress of training: `merges` of `totalMerges` done.
+    public typealias Progress = (_ merges: Int, _ totalMerges: Int) -> Void
+
+    /// Learns a vocabulary of `vocabularySize` ids: 256 bytes, merges, then `specialTokens`
+    /// (ids after all ordinary tokens). Stops early if no pair occurs any more.
+    public static func train(counts: ChunkCounter, vocabularySize: Int,
+                             specialTokens: [String] = [BytePairTokenizer.endOfText],
+                             name: String = "bpe", progress: Progress? = nil) throws -> BytePairTokenizer {
+        let minimum = 256 + specialTokens.count
+        guard vocabularySize >= minimum else {
+            throw TokenizerError.vocabularyTooSmall(requested: vocabularySize, minimum: minimum)
+        }
+        guard counts.byteCount > 0 else { throw TokenizerError.emptyCorpus }
+        let targetMerges = vocabularySize - minimum
+
+        var tokens: [[UInt8]] = ByteLevelAlphabet.byteOrder.map { [$0] }
+        var tokenTable = ByteSequenceTable(minimumCapacity: vocabularySize)
+        for token in tokens { tokenTable.insert(token) }
+        var idOfByte = [Int32](repeating: 0, count: 256)
+        for (id, byte) in ByteLevelAlphabet.byteOrder.enumerated() { idOfByte[Int(byte)] = Int32(id) }
+
+        var words = WordStore(counts: counts, idOfByte: idOfByte)
+        var queue = PairQueue()
+        for (pair, count) in words.pairCounts { queue.push(count: count, pair: pair) }
+
+        var merges = 0
+        while merges < targetMerges, let (count, pair) = queue.popBest() {
+            // Stale entry: the pair's count has fallen since it was queued.
+            let current = words.pairCounts[pair] ?? 0
+            if current != count {
+                if current > 0 { queue.push(count: current, pair: pair) }
+                continue
+            }
+            let left = Int(pair >> 32), right = Int(pair & 0xFFFF_FFFF)
+            let merged = tokens[left] + tokens[right]
+            // The same bytes can arise from two different pairs (a+bc, ab+c): reuse the
+            // existing id so every token's bytes stay unique, as rank lookup requires.
+            let existing = merged.withUnsafeBufferPointer { tokenTable.find($0.baseAddress!, count: $0.count) }
+            let newID: Int32
+            if existing >= 0 {
+                newID = Int32(existing)
+            } else {
+                newID = Int32(tokens.count)
+                tokens.append(merged)
+                tokenTable.insert(merged)
+                merges += 1
+                progress?(merges, targetMerges)
+            }
+            for (newPair, newCount) in words.apply(pair: pair, as: newID) {
+                queue.push(count: newCount, pair: newPair)
+            }
+        }
+        let specials = Dictionary(uniqueKeysWithValues: specialTokens.enumerated().map { ($1, tokens.count + $0) })
+        return try BytePairTokenizer(name: name, tokens: tokens, specialTokens: specials, source: "training")
+    }
+}

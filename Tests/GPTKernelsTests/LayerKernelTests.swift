@@ -1,0 +1,199 @@
+// Each kernel against its plain-loop Double specification on awkward sizes, and its
+// backward pass against central finite differences of that specification.
+import XCTest
+import GPTKernels
+
+final class LayerKernelTests: XCTestCase {
+    let pools = [ThreadPool(threads: 1), ThreadPool(threads: 2)]
+
+    func testLayerNormForwardMatchesReference() {
+        var rng = TestRandom(10)
+        for pool in pools {
+            for (rows, c) in [(1, 1), (3, 17), (5, 65), (17, 767), (2, 768)] {
+                let x = rng.floats(rows * c, scale: 3), w = rng.floats(c), b = rng.floats(c)
+                let ref = LayerNorm.forwardReference(inp: x.doubles, weight: w.doubles, bias: b.doubles, rows: rows, channels: c, eps: 1e-5)
+                var out = [Float](repeating: 0, count: rows * c), mean = [Float](repeating: 0, count: rows), rstd = mean
+                LayerNorm.forward(out: &out, mean: &mean, rstd: &rstd, inp: x, weight: w, bias: b,
+                                  rows: rows, channels: c, eps: 1e-5, pool: pool)
+                assertClose(out, ref.out, tolerance: 2e-5, "layernorm \(rows)x\(c)")
+                assertClose(mean, ref.mean, tolerance: 1e-6, "mean \(rows)x\(c)")
+            }
+        }
+    }
+
+    func testLayerNormBackwardMatchesFiniteDifferences() {
+        var rng = TestRandom(11)
+        for (rows, c) in [(1, 3), (3, 17), (2, 33)] {
+            let x = rng.floats(rows * c, scale: 2), w = rng.floats(c), b = rng.floats(c), dy = rng.floats(rows * c)
+            var out = [Float](repeating: 0, count: rows * c), mean = [Float](repeating: 0, count: rows), rstd = mean
+            LayerNorm.forward(out: &out, mean: &mean, rstd: &rstd, inp: x, weight: w, bias: b, rows: rows, channels: c,
+                              eps: 1e-5, pool: pools[1])
+            var dx = [Float](repeating: 0.5, count: rows * c), dw = [Float](repeating: 0, count: c), db = dw
+            LayerNorm.backward(dinp: &dx, dweight: &dw, dbias: &db, dout: dy, inp: x, weight: w, mean: mean, rstd: rstd,
+                               rows: rows, channels: c, pool: pools[1])
+            func loss(_ x: [Double], _ w: [Double], _ b: [Double]) -> Double {
+                let y = LayerNorm.forwardReference(inp: x, weight: w, bias: b, rows: rows, channels: c, eps: 1e-5).out
+                return zip(y, dy).reduce(0) { $0 + $1.0 * Double($1.1) }
+            }
+            let gx = finiteDifference(x.doubles) { loss($0, w.doubles, b.doubles) }
+            assertClose(dx, gx.map { $0 + 0.5 }, tolerance: 1e-4, "layernorm dinp (accumulated) \(rows)x\(c)")
+            assertClose(dw, finiteDifference(w.doubles) { loss(x.doubles, $0, b.doubles) }, tolerance: 1e-4, "layernorm dweight")
+            assertClose(db, finiteDifference(b.doubles) { loss(x.doubles, w.doubles, $0) }, tolerance: 1e-4, "layernorm dbias")
+        }
+    }
+
+    func testGELUMatchesTanhFormulaAcrossItsRange() {
+        let x = stride(from: -20.0, through: 20.0, by: 0.0137).map { Float($0) } + [0, -0.0, 1e-6, -1e-6, 80, -80]
+        for pool in pools {
+            var out = [Float](repeating: 0, count: x.count)
+            GELU.forward(out: &out, inp: x, count: x.count, pool: pool)
+            let ref = GELU.forwardReference(x.doubles)
+            for i in x.indices {
+                XCTAssertEqual(Double(out[i]), ref[i], accuracy: 2e-7 * max(1, abs(ref[i])), "gelu(\(x[i]))")
+            }
+        }
+    }
+
+    func testGELUBackwardMatchesFiniteDifferences() {
+        let x = stride(from: -6.0, through: 6.0, by: 0.0731).map { Float($0) }
+        let dy = [Float](repeating: 1, count: x.count)
+        var dx = [Float](repeating: 0, count: x.count)
+        GELU.backward(dinp: &dx, dout: dy, inp: x, count: x.count, pool: pools[1])
+        let fd = x.map { v -> Double in
+            let h = 1e-6, d = Double(v)
+            return (GELU.forwardReference([d + h])[0] - GELU.forwardReference([d - h])[0]) / (2 * h)
+        }
+        assertClose(dx, fd, tolerance: 1e-6, "gelu'")
+    }
+
+    func testLinearForwardAndBackwardMatchReference() {
+        var rng = TestRandom(12)
+        for (n, c, oc) in [(1, 1, 1), (3, 17, 5), (7, 33, 65)] {
+            let x = rng.floats(n * c), w = rng.floats(c * oc), b = rng.floats(oc), dy = rng.floats(n * oc)
+            var out = [Float](repeating: 9, count: n * oc)
+            Linear.forward(out: &out, inp: x, weight: w, bias: b, rows: n, inChannels: c, outChannels: oc, pool: pools[1])
+            func forward(_ x: [Double], _ w: [Double], _ b: [Double]) -> [Double] {
+                let xw = GEMM.multiplyReference(x, lda: c, .normal, w, ldb: oc, .normal, m: n, n: oc, k: c)
+                return xw.enumerated().map { $1 + b[$0 % oc] }
+            }
+            assertClose(out, forward(x.doubles, w.doubles, b.doubles), tolerance: 1e-5, "linear \(n)x\(c)x\(oc)")
+            var dx = [Float](repeating: 0, count: n * c), dw = [Float](repeating: 0, count: c * oc), db = [Float](repeating: 0, count: oc)
+            Linear.backward(dinp: &dx, dweight: &dw, dbias: &db, dout: dy, inp: x, weight: w, rows: n, inChannels: c,
+                            outChannels: oc, accumulateInput: false, pool: pools[1])
+            func loss(_ x: [Double], _ w: [Double], _ b: [Double]) -> Double {
+                zip(forward(x, w, b), dy).reduce(0) { $0 + $1.0 * Double($1.1) }
+            }
+            assertClose(dx, finiteDifference(x.doubles) { loss($0, w.doubles, b.doubles) }, tolerance: 1e-5, "linear dinp")
+            assertClose(dw, finiteDifference(w.doubles) { loss(x.doubles, $0, b.doubles) }, tolerance: 1e-5, "linear dweight")
+            assertClose(db, finiteDifference(b.doubles) { loss(x.doubles, w.doubles, $0) }, tolerance: 1e-5, "linear dbias")
+        }
+    }
+
+    func testAttentionForwardMatchesReference() {
+        var rng = TestRandom(13)
+        for pool in pools {
+            for (b, t, c, nh, p) in [(1, 1, 4, 1, Float(0)), (2, 3, 12, 3, 0), (1, 17, 48, 4, 0), (2, 65, 64, 2, 0), (2, 9, 24, 2, 0.3)] {
+                let qkv = rng.floats(b * t * 3 * c, scale: 2)
+                var out = [Float](repeating: 0, count: b * t * c), att = [Float](repeating: 0, count: b * nh * t * t)
+                Attention.forward(out: &out, att: &att, qkv: qkv, batch: b, seq: t, channels: c, heads: nh,
+                                  dropout: p, key: 77, pool: pool)
+                let ref = Attention.forwardReference(qkv: qkv.doubles, batch: b, seq: t, channels: c, heads: nh, dropout: p, key: 77)
+                assertClose(out, ref, tolerance: 2e-6, "attention B\(b) T\(t) C\(c) NH\(nh) p\(p)")
+            }
+        }
+    }
+
+    func testAttentionBackwardMatchesFiniteDifferences() {
+        var rng = TestRandom(14)
+        for (b, t, c, nh, p) in [(1, 1, 4, 1, Float(0)), (2, 5, 12, 3, 0), (1, 7, 32, 2, 0), (1, 6, 8, 2, 0.25)] {
+            let qkv = rng.floats(b * t * 3 * c), dy = rng.floats(b * t * c)
+            var out = [Float](repeating: 0, count: b * t * c), att = [Float](repeating: 0, count: b * nh * t * t)
+            Attention.forward(out: &out, att: &att, qkv: qkv, batch: b, seq: t, channels: c, heads: nh, dropout: p, key: 5, pool: pools[1])
+            var dqkv = [Float](repeating: 3, count: qkv.count), scratch = [Float](repeating: 0, count: 2 * t)
+            Attention.backward(dqkv: &dqkv, dout: dy, att: att, qkv: qkv, scratch: &scratch, batch: b, seq: t, channels: c,
+                               heads: nh, dropout: p, key: 5, pool: pools[1])
+            let fd = finiteDifference(qkv.doubles) { q in
+                zip(Attention.forwardReference(qkv: q, batch: b, seq: t, channels: c, heads: nh, dropout: p, key: 5), dy)
+                    .reduce(0) { $0 + $1.0 * Double($1.1) }
+            }
+            assertClose(dqkv, fd, tolerance: 1e-5, "attention dqkv B\(b) T\(t) C\(c) NH\(nh) p\(p)")
+        }
+    }
+
+    func testCrossEntropyMatchesReferenceAndItsGradient() {
+        var rng = TestRandom(15)
+        for pool in pools {
+            for (n, v) in [(1, 1), (3, 17), (5, 65), (4, 767), (2, 50257)] {
+                let logits = rng.floats(n * v, scale: 8)
+                var targets = (0..<n).map { _ in Int32(rng.int(below: v)) }
+                if n > 2 { targets[1] = -1 }  // ignored position
+                var losses = [Float](repeating: 0, count: n)
+                CrossEntropy.forward(losses: &losses, logits: logits, targets: targets, rows: n, vocab: v, pool: pool)
+                let ref = CrossEntropy.forwardReference(logits: logits.doubles, targets: targets.map(Int.init), vocab: v)
+                assertClose(losses, ref, tolerance: 2e-6, "cross-entropy \(n)x\(v)")
+                guard n * v < 2000 else { continue }
+                var d = logits
+                d.withUnsafeMutableBufferPointer { dp in
+                    CrossEntropy.backward(dlogits: dp.baseAddress!, logits: dp.baseAddress!, targets: targets, rows: n, vocab: v,
+                                          dloss: 0.25, pool: pool)
+                }
+                let fd = finiteDifference(logits.doubles) {
+                    0.25 * CrossEntropy.forwardReference(logits: $0, targets: targets.map(Int.init), vocab: v).reduce(0, +)
+                }
+                assertClose(d, fd, tolerance: 1e-6, "cross-entropy dlogits \(n)x\(v)")
+            }
+        }
+    }
+
+    func testCrossEntropyIsFiniteForExtremeLogits() {
+        let logits: [Float] = [1e4, -1e4, 0, 88, -88, 3e38]
+        var losses: [Float] = [0]
+        CrossEntropy.forward(losses: &losses, logits: logits, targets: [Int32(1)], rows: 1, vocab: logits.count, pool: pools[0])
+        XCTAssertEqual(losses[0], 3e38 + 1e4, accuracy: 1e33)
+        CrossEntropy.forward(losses: &losses, logits: logits, targets: [Int32(5)], rows: 1, vocab: logits.count, pool: pools[0])
+        XCTAssertEqual(losses[0], 0, accuracy: 1e-6)
+    }
+
+    func testEmbeddingForwardAndBackward() {
+        var rng = TestRandom(16)
+        let b = 2, t = 5, c = 19, v = 7
+        let wte = rng.floats(v * c), wpe = rng.floats(8 * c), dy = rng.floats(b * t * c)
+        let tokens: [Int32] = [0, 3, 3, 6, 1, 6, 6, 2, 0, 3]
+        for pool in pools {
+            var out = [Float](repeating: 0, count: b * t * c)
+            Embedding.forward(out: &out, tokens: tokens, wte: wte, wpe: wpe, batch: b, seq: t, channels: c, pool: pool)
+            for row in 0..<(b * t) {
+                for j in 0..<c { XCTAssertEqual(out[row * c + j], wte[Int(tokens[row]) * c + j] + wpe[(row % t) * c + j]) }
+            }
+            var dwte = [Float](repeating: 0, count: v * c), dwpe = [Float](repeating: 0, count: 8 * c)
+            Embedding.backward(dwte: &dwte, dwpe: &dwpe, dout: dy, tokens: tokens, batch: b, seq: t, channels: c, pool: pool)
+            var expectedTE = [Double](repeating: 0, count: v * c), expectedPE = [Double](repeating: 0, count: 8 * c)
+            for row in 0..<(b * t) {
+                for j in 0..<c {
+                    expectedTE[Int(tokens[row]) * c + j] += Double(dy[row * c + j])
+                    expectedPE[(row % t) * c + j] += Double(dy[row * c + j])
+                }
+            }
+            assertClose(dwte, expectedTE, tolerance: 1e-6, "dwte")
+            assertClose(dwpe, expectedPE, tolerance: 1e-6, "dwpe")
+        }
+    }
+
+    func testSinusoidalPositionsFollowTheTransformerFormula() {
+        var pe = [Float](repeating: 0, count: 11 * 6)
+        Embedding.sinusoidalTable(&pe, positions: 11, channels: 6)
+        XCTAssertEqual(pe[0], 0); XCTAssertEqual(pe[1], 1)
+        XCTAssertEqual(Double(pe[10 * 6 + 2]), sin(10 / pow(10_000, 2.0 / 6)), accuracy: 1e-6)
+        XCTAssertEqual(Double(pe[10 * 6 + 5]), cos(10 / pow(10_000, 4.0 / 6)), accuracy: 1e-6)
+    }
+
+    func testResidualAddAndAccumulate() {
+        var rng = TestRandom(17)
+        let a = rng.floats(37), b = rng.floats(37)
+        var out = [Float](repeating: 0, count: 37)
+        Residual.forward(out: &out, a, b, count: 37, pool: pools[1])
+        XCTAssertEqual(out, zip(a, b).map { $0 + $1 })
+        Residual.accumulate(&out, a, count: 37, pool: pools[1])
+        XCTAssertEqual(out, zip(a, b).map { $0 + $1 + $0 })
+    }
+}

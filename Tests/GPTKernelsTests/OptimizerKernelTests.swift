@@ -1,0 +1,70 @@
+import XCTest
+import GPTKernels
+
+final class OptimizerKernelTests: XCTestCase {
+    /// torch.optim.AdamW's single-tensor update written out in Double.
+    func testAdamWMatchesPyTorchFormulaOverSeveralSteps() {
+        var rng = TestRandom(20)
+        let n = 53
+        var p = rng.floats(n), m = [Float](repeating: 0, count: n), v = m
+        var pd = p.doubles, md = [Double](repeating: 0, count: n), vd = md
+        let hyper = AdamWHyperparameters(beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1)
+        let lr: Float = 1e-2
+        for step in 1...4 {
+            let g = rng.floats(n, scale: 0.1)
+            AdamWKernel.update(params: &p, grads: g, m: &m, v: &v, count: n, learningRate: lr, hyper: hyper, decay: step != 2,
+                               step: step, pool: ThreadPool(threads: 2))
+            let wd = step != 2 ? 0.1 : 0
+            let b1 = Double(hyper.beta1), b2 = Double(hyper.beta2)
+            for i in 0..<n {
+                pd[i] *= 1 - Double(lr) * wd
+                md[i] = b1 * md[i] + (1 - b1) * Double(g[i])
+                vd[i] = b2 * vd[i] + (1 - b2) * Double(g[i]) * Double(g[i])
+                let denom = (vd[i] / (1 - pow(b2, Double(step)))).squareRoot() + 1e-8
+                pd[i] -= Double(lr) / (1 - pow(b1, Double(step))) * md[i] / denom
+            }
+            assertClose(p, pd, tolerance: 1e-6, "params after step \(step)")
+            assertClose(m, md, tolerance: 1e-7, "first moment after step \(step)")
+        }
+    }
+
+    func testSumOfSquaresIsIndependentOfThreadCount() {
+        var rng = TestRandom(21)
+        let x = rng.floats(100_003)
+        let one = Reduction.sumOfSquares(x, count: x.count, pool: ThreadPool(threads: 1))
+        let two = Reduction.sumOfSquares(x, count: x.count, pool: ThreadPool(threads: 2))
+        XCTAssertEqual(one, two)
+        XCTAssertEqual(one, x.reduce(0.0) { $0 + Double($1) * Double($1) }, accuracy: 1e-6 * one)  // lanes accumulate in Float
+    }
+
+    func testDropoutKeepsExpectedFractionScalesAndIsReproducible() {
+        let n = 200_000, p: Float = 0.3
+        let x = [Float](repeating: 1, count: n)
+        var a = [Float](repeating: 0, count: n), b = a
+        Dropout.forward(out: &a, inp: x, count: n, probability: p, key: 99, pool: ThreadPool(threads: 1))
+        Dropout.forward(out: &b, inp: x, count: n, probability: p, key: 99, pool: ThreadPool(threads: 2))
+        XCTAssertEqual(a, b, "mask must not depend on the thread split")
+        let kept = a.filter { $0 != 0 }
+        XCTAssertEqual(Double(kept.count) / Double(n), 0.7, accuracy: 0.005)  // ±5σ
+        XCTAssertTrue(kept.allSatisfy { abs($0 - 1 / 0.7) < 1e-6 })
+        var c = a
+        Dropout.forward(out: &c, inp: x, count: n, probability: p, key: 100, pool: ThreadPool(threads: 1))
+        XCTAssertNotEqual(a, c, "a different key draws a different mask")
+        var grad = [Float](repeating: 0, count: n)
+        Dropout.backward(dinp: &grad, dout: x, count: n, probability: p, key: 99, pool: ThreadPool(threads: 2))
+        XCTAssertEqual(grad, a, "backward uses the forward's mask")
+    }
+
+    func testThreadPoolCoversEveryIndexOnce() {
+        let pool = ThreadPool(threads: 2)
+        for count in [1, 2, 3, 17, 1000] {
+            for granule in [1, 16] {
+                var hits = [Int](repeating: 0, count: count)
+                hits.withUnsafeMutableBufferPointer { h in
+                    pool.parallelFor(count, granule: granule) { range in for i in range { h[i] += 1 } }
+                }
+                XCTAssertEqual(hits, [Int](repeating: 1, count: count), "count \(count) granule \(granule)")
+            }
+        }
+    }
+}
