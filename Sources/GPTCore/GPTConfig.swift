@@ -63,6 +63,7 @@ public struct GPTConfigError: Error, CustomStringConvertible, Equatable {
     public let field: String
     public let value: String
     public let rule: String
+    public init(field: String, value: String, rule: String) { self.field = field; self.value = value; self.rule = rule }
     public var description: String { "invalid config: \(field) = \(value): \(rule)" }
 }
 

@@ -4,7 +4,7 @@
 import Foundation
 
 struct ChunkCache {
-    private var keys = ByteSequenceTable(minimumCapacity: 4096)
+    private var keys = ByteSequenceTable()   // starts small: many encode calls are short texts
     private var ids: [Int32] = []
     private var idOffsets: [Int] = [0]   // ids of key k: ids[idOffsets[k] ..< idOffsets[k + 1]]
 

@@ -1,0 +1,54 @@
+// What `gpt prepare` and `gpt tokenizer train` read: text files (one document
+// each), directories (every non-hidden regular file below, in path order), and
+// JSON Lines files (`.jsonl`, one document per line in its string field `text`).
+import Foundation
+
+/// One input file and how its documents are laid out.
+public enum CorpusInput: Equatable, Sendable {
+    case textFile(URL)
+    case jsonLines(URL)
+
+    public var url: URL {
+        switch self {
+        case .textFile(let url), .jsonLines(let url): return url
+        }
+    }
+
+    /// Expands paths given on the command line into input files, in a stable order.
+    public static func resolve(_ paths: [String]) throws -> [CorpusInput] {
+        guard !paths.isEmpty else { throw DataError.noInputs }
+        var inputs: [CorpusInput] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                throw DataError.unreadableInput(path: path, reason: "no such file or directory")
+            }
+            let url = URL(fileURLWithPath: path)
+            if isDirectory.boolValue {
+                inputs += try filesBelow(url).map(classify)
+            } else {
+                inputs.append(classify(url))
+            }
+        }
+        guard !inputs.isEmpty else { throw DataError.noInputs }
+        return inputs
+    }
+
+    private static func classify(_ url: URL) -> CorpusInput {
+        url.pathExtension.lowercased() == "jsonl" ? .jsonLines(url) : .textFile(url)
+    }
+
+    private static func filesBelow(_ directory: URL) throws -> [URL] {
+        guard let enumerator = FileManager.default.enumerator(
+            at: directory, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles])
+        else {
+            throw DataError.unreadableInput(path: directory.path, reason: "cannot list the directory")
+        }
+        var files: [URL] = []
+        for case let url as URL in enumerator
+        where (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
+            files.append(url)
+        }
+        return files.sorted { $0.path < $1.path }
+    }
+}

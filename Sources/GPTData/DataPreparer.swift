@@ -1,0 +1,144 @@
+// `gpt prepare`: corpus -> train.bin, val.bin, meta.json and the tokenizer file,
+// as nanoGPT's data/*/prepare.py, but streaming: text is read in blocks, a batch
+// of blocks is encoded in parallel, and the ids are appended in order, so memory
+// is bounded by the batch (threads x 2 blocks), not by the corpus. Documents are
+// joined by `<|endoftext|>` when the tokenizer has it (nanoGPT's openwebtext
+// convention); the character tokenizer simply concatenates them.
+import Foundation
+import GPTTokenizer
+
+public enum DataPreparer {
+    /// The tokenizer to prepare with.
+    public enum TokenizerChoice {
+        /// A character vocabulary built from the corpus itself.
+        case characters
+        /// A ready tokenizer (GPT-2 or a trained BPE).
+        case given(any Tokenizer)
+    }
+
+    public static let trainFileName = "train.bin"
+    public static let validationFileName = "val.bin"
+
+    /// Prepares `inputs` into `outputDirectory` (created if needed) and returns what meta.json records.
+    /// The last `validationFraction` of the text (by bytes, cut at a character) becomes val.bin.
+    public static func prepare(inputs: [CorpusInput], tokenizer choice: TokenizerChoice, outputDirectory: URL,
+                               validationFraction: Double = 0.1, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+                               blockSize: Int = 1 << 20,
+                               progress: ((PrepareProgress) -> Void)? = nil) throws -> DatasetMeta {
+        guard validationFraction >= 0, validationFraction < 1 else {
+            throw DataError.invalidValidationFraction(validationFraction)
+        }
+        let reader = CorpusReader(inputs: inputs, blockSize: blockSize)
+        let start = Date()
+        let tokenizer: any Tokenizer
+        let contentBytes: Int
+        switch choice {
+        case .given(let given):
+            tokenizer = given
+            contentBytes = try reader.contentByteCount()
+        case .characters:
+            (tokenizer, contentBytes) = try scanCharacters(reader, start: start, progress: progress)
+        }
+        guard contentBytes > 0 else { throw DataError.emptyCorpus }
+        let trainBytes = validationFraction > 0 ? Int(Double(contentBytes) * (1 - validationFraction)) : nil
+
+        do {
+            try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw DataError.unwritableOutput(path: outputDirectory.path, reason: error.localizedDescription)
+        }
+        try TokenizerFile.write(tokenizer, to: outputDirectory.appendingPathComponent(TokenizerFile.defaultFileName))
+        let dtype = TokenDType(vocabularySize: tokenizer.vocabularySize)
+        let train = try TokenFileWriter(url: outputDirectory.appendingPathComponent(trainFileName), dtype: dtype)
+        let validation = try TokenFileWriter(url: outputDirectory.appendingPathComponent(validationFileName), dtype: dtype)
+
+        let workers = max(1, threads)
+        var batch: [TextSegment] = []
+        var batchBytes = 0
+        var bytesDone = 0
+        var documents = 0
+        func flush() throws {
+            let encoded = try encodeInParallel(batch, tokenizer: tokenizer, workers: workers)
+            for (segment, ids) in zip(batch, encoded) {
+                let writer = segment.isValidation ? validation : train
+                if segment.startsDocument {
+                    documents += 1
+                    if writer.count > 0, let separator = tokenizer.endOfTextID { try writer.append([separator]) }
+                }
+                try writer.append(ids)
+            }
+            bytesDone += batchBytes
+            batch.removeAll(keepingCapacity: true)
+            batchBytes = 0
+            progress?(PrepareProgress(phase: "encode", bytesDone: bytesDone, totalBytes: contentBytes,
+                                      elapsedSeconds: Date().timeIntervalSince(start)))
+        }
+        let checksum = try reader.read(trainContentBytes: trainBytes) { segment in
+            batch.append(segment)
+            batchBytes += segment.bytes.count
+            if batchBytes >= 2 * workers * blockSize { try flush() }
+        }
+        try flush()
+        try train.close()
+        try validation.close()
+
+        let meta = DatasetMeta(
+            dtype: dtype, vocab_size: tokenizer.vocabularySize, tokenizer: tokenizer.name,
+            tokenizer_file: TokenizerFile.defaultFileName, train_tokens: train.count, val_tokens: validation.count,
+            val_fraction: validationFraction, documents: documents, source_bytes: contentBytes,
+            source_sha256: checksum, inputs: inputs.map(\.url.path))
+        try meta.write(to: outputDirectory)
+        return meta
+    }
+
+    /// First pass for the character tokenizer: the alphabet and the text size.
+    private static func scanCharacters(_ reader: CorpusReader, start: Date,
+                                       progress: ((PrepareProgress) -> Void)?) throws -> (CharTokenizer, Int) {
+        var inventory = CharacterInventory()
+        var bytes = 0
+        let totalFileBytes = reader.totalFileBytes()
+        try reader.read(trainContentBytes: nil) { segment in
+            if segment.source != inventory.source {
+                try inventory.finishSource()
+                inventory.source = segment.source
+            }
+            try segment.bytes.withUnsafeBufferPointer { try inventory.add($0) }
+            bytes += segment.bytes.count
+            progress?(PrepareProgress(phase: "scan", bytesDone: reader.fileBytesRead, totalBytes: totalFileBytes,
+                                      elapsedSeconds: Date().timeIntervalSince(start)))
+        }
+        try inventory.finishSource()
+        let scalars = inventory.scalars
+        guard !scalars.isEmpty else { throw DataError.emptyCorpus }
+        return (CharTokenizer(characters: scalars), bytes)
+    }
+
+    /// Encodes each segment (ordinary text), splitting the batch into `workers` runs of similar size.
+    private static func encodeInParallel(_ segments: [TextSegment], tokenizer: any Tokenizer,
+                                         workers: Int) throws -> [[Int]] {
+        guard !segments.isEmpty else { return [] }
+        let total = segments.reduce(0) { $0 + $1.bytes.count }
+        var bounds = [0]
+        var running = 0
+        for (index, segment) in segments.enumerated() {
+            running += segment.bytes.count
+            if bounds.count < workers, running * workers >= total * bounds.count, index + 1 < segments.count {
+                bounds.append(index + 1)
+            }
+        }
+        bounds.append(segments.count)
+        let runs = bounds.count - 1
+        let results = ConcurrentSlots<Result<[[Int]], Error>>(count: runs)
+        DispatchQueue.concurrentPerform(iterations: runs) { run in
+            results.set(run, Result {
+                try segments[bounds[run]..<bounds[run + 1]].map { segment in
+                    var ids: [Int] = []
+                    ids.reserveCapacity(segment.bytes.count / 3)
+                    try segment.bytes.withUnsafeBufferPointer { try tokenizer.encodeOrdinary(utf8: $0, into: &ids) }
+                    return ids
+                }
+            })
+        }
+        return try (0..<runs).flatMap { try results.value($0).get() }
+    }
+}

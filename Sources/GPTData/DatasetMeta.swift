@@ -1,0 +1,46 @@
+// meta.json of a prepared data directory (train.bin, val.bin, the tokenizer file):
+// what training needs to read the token files and check they match its tokenizer.
+import Foundation
+
+public struct DatasetMeta: Codable, Equatable, Sendable {
+    /// Element type of train.bin and val.bin (raw little-endian ids, no header).
+    public var dtype: TokenDType
+    public var vocab_size: Int
+    /// "char", "gpt2", or the name of a trained tokenizer.
+    public var tokenizer: String
+    /// The tokenizer file in the same directory.
+    public var tokenizer_file: String
+    public var train_tokens: Int
+    public var val_tokens: Int
+    public var val_fraction: Double
+    public var documents: Int
+    /// Bytes of document text, and the SHA-256 of the input files concatenated in order.
+    public var source_bytes: Int
+    public var source_sha256: String
+    public var inputs: [String]
+
+    public static let fileName = "meta.json"
+
+    public static func load(from directory: URL) throws -> DatasetMeta {
+        let url = directory.appendingPathComponent(fileName)
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw DataError.unreadableInput(path: url.path, reason: "missing (is this a `gpt prepare` output directory?)")
+        }
+        do {
+            return try JSONDecoder().decode(DatasetMeta.self, from: data)
+        } catch {
+            throw DataError.malformedTokenFile(path: url.path, reason: "not a valid meta.json (\(error))")
+        }
+    }
+
+    func write(to directory: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let url = directory.appendingPathComponent(Self.fileName)
+        do {
+            try encoder.encode(self).write(to: url, options: .atomic)
+        } catch {
+            throw DataError.unwritableOutput(path: url.path, reason: error.localizedDescription)
+        }
+    }
+}

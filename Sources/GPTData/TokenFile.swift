@@ -1,0 +1,67 @@
+// A train.bin / val.bin opened with mmap: the token ids are read in place, so a
+// corpus larger than memory costs only the pages training touches (nanoGPT's
+// np.memmap).
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A read-only memory-mapped file of little-endian token ids.
+public final class TokenFile: @unchecked Sendable {
+    // @unchecked: the mapping is read-only and lives until deinit.
+    public let url: URL
+    public let dtype: TokenDType
+    /// Number of tokens.
+    public let count: Int
+    private let mapping: UnsafeRawPointer?
+    private let mappedBytes: Int
+
+    public init(url: URL, dtype: TokenDType) throws {
+        self.url = url
+        self.dtype = dtype
+        let descriptor = open(url.path, O_RDONLY)
+        guard descriptor >= 0 else {
+            throw DataError.unreadableInput(path: url.path, reason: String(cString: strerror(errno)))
+        }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            throw DataError.unreadableInput(path: url.path, reason: String(cString: strerror(errno)))
+        }
+        let size = Int(status.st_size)
+        guard size % dtype.byteWidth == 0 else {
+            throw DataError.malformedTokenFile(
+                path: url.path, reason: "\(size) bytes is not a whole number of \(dtype.rawValue) ids")
+        }
+        count = size / dtype.byteWidth
+        mappedBytes = size
+        if size == 0 {
+            mapping = nil
+        } else {
+            guard let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), address != MAP_FAILED else {
+                throw DataError.unreadableInput(path: url.path, reason: "mmap failed: \(String(cString: strerror(errno)))")
+            }
+            mapping = UnsafeRawPointer(address)
+        }
+    }
+
+    deinit {
+        if let mapping { munmap(UnsafeMutableRawPointer(mutating: mapping), mappedBytes) }
+    }
+
+    /// The id at `index` (0 ..< count).
+    @inline(__always)
+    public subscript(index: Int) -> Int {
+        precondition(index >= 0 && index < count, "token index \(index) outside 0..<\(count)")
+        switch dtype {
+        case .uint16: return Int(UInt16(littleEndian: mapping!.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self)))
+        case .uint32: return Int(UInt32(littleEndian: mapping!.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)))
+        }
+    }
+
+    /// Copies ids `range` into `destination` as Int32 (the model's input type).
+    public func copy(_ range: Range<Int>, to destination: UnsafeMutablePointer<Int32>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "range \(range) outside 0..<\(count)")
+        for (offset, index) in range.enumerated() { destination[offset] = Int32(truncatingIfNeeded: self[index]) }
+    }
+}

@@ -1,0 +1,54 @@
+// xoshiro256** (Blackman & Vigna, 2018), seeded through SplitMix64 as its authors
+// recommend. Small, fast, and its whole state is four words that a checkpoint can
+// save and restore, so a resumed run draws exactly the batches it would have.
+import Foundation
+
+public struct Xoshiro256StarStar: RandomNumberGenerator, Codable, Equatable, Sendable {
+    /// The generator's full state; restoring it continues the sequence exactly.
+    public var state: [UInt64]
+
+    public init(seed: UInt64) {
+        var splitMix = seed
+        state = (0..<4).map { _ in
+            splitMix &+= 0x9E37_79B9_7F4A_7C15
+            var z = splitMix
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    /// Restores a saved `state` (four words, not all zero).
+    public init?(state: [UInt64]) {
+        guard state.count == 4, state.contains(where: { $0 != 0 }) else { return nil }
+        self.state = state
+    }
+
+    public mutating func next() -> UInt64 {
+        let result = (state[1] &* 5).rotatedLeft(7) &* 9
+        let t = state[1] << 17
+        state[2] ^= state[0]
+        state[3] ^= state[1]
+        state[1] ^= state[2]
+        state[0] ^= state[3]
+        state[2] ^= t
+        state[3] = state[3].rotatedLeft(45)
+        return result
+    }
+
+    /// Uniform in `0..<bound` without modulo bias (Lemire's multiply-and-reject).
+    public mutating func next(below bound: Int) -> Int {
+        precondition(bound > 0, "bound must be positive")
+        let n = UInt64(bound)
+        var product = next().multipliedFullWidth(by: n)
+        if product.low < n {
+            let threshold = (0 &- n) % n
+            while product.low < threshold { product = next().multipliedFullWidth(by: n) }
+        }
+        return Int(product.high)
+    }
+}
+
+private extension UInt64 {
+    @inline(__always) func rotatedLeft(_ count: UInt64) -> UInt64 { (self << count) | (self >> (64 - count)) }
+}
