@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "GPTCore", targets: ["GPTCore"]),
         .library(name: "GPTTokenizer", targets: ["GPTTokenizer"]),
         .library(name: "GPTData", targets: ["GPTData"]),
+        .library(name: "GPTTraining", targets: ["GPTTraining"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,8 +32,9 @@ let package = Package(
         .target(name: "GPTCore", dependencies: ["GPTKernels", "GPTIO"]),
         .target(name: "GPTTokenizer"),
         .target(name: "GPTData", dependencies: ["GPTTokenizer"]),
+        .target(name: "GPTTraining", dependencies: ["GPTCore", "GPTData", "GPTTokenizer"]),
         .executableTarget(name: "gpt", dependencies: [
-            "GPTCore", "GPTIO", "GPTKernels", "GPTTokenizer", "GPTData",
+            "GPTCore", "GPTIO", "GPTKernels", "GPTTokenizer", "GPTData", "GPTTraining",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "GPTKernelsTests", dependencies: ["GPTKernels"]),
@@ -40,6 +42,7 @@ let package = Package(
         .testTarget(name: "GPTCoreTests", dependencies: ["GPTCore", "GPTIO", "GPTKernels"]),
         .testTarget(name: "GPTTokenizerTests", dependencies: ["GPTTokenizer"]),
         .testTarget(name: "GPTDataTests", dependencies: ["GPTData", "GPTTokenizer"]),
+        .testTarget(name: "GPTTrainingTests", dependencies: ["GPTTraining", "GPTCore", "GPTKernels"]),
     ],
     swiftLanguageModes: [.v5]
 )

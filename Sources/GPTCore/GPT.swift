@@ -42,6 +42,7 @@ public final class GPT {
     public var passCount: UInt64 = 0
 
     private var activations: Activations?
+    private var currentBatch = 0, currentSeq = 0
     private var positionTable: UnsafeMutablePointer<Float>?
     private var validTargets = 0
     private var currentPass: UInt64 = 0
@@ -102,7 +103,7 @@ public final class GPT {
     /// Logits of the last forward pass: [B, T, V]. Invalid after `backward` (it reuses the buffer).
     public var logits: UnsafeBufferPointer<Float> {
         guard let a = activations else { return UnsafeBufferPointer(start: nil, count: 0) }
-        return UnsafeBufferPointer(start: a.logits, count: a.batch * a.seq * config.vocabSize)
+        return UnsafeBufferPointer(start: a.logits, count: currentBatch * currentSeq * config.vocabSize)
     }
 
     public func zeroGradients() {
@@ -130,6 +131,7 @@ public final class GPT {
             }
         }
         let a = plan(batch: batch, seq: seq)
+        currentBatch = batch; currentSeq = seq
         a.tokens.update(from: tokens.baseAddress!, count: n)
         if isTraining { passCount += 1 }
         currentPass = passCount
@@ -209,7 +211,7 @@ public final class GPT {
     public func backward() throws {
         guard let a = activations, validTargets > 0 else { throw GPTError.backwardWithoutTargets }
         if gradients == nil { zeroGradients() }
-        let batch = a.batch, seq = a.seq, n = batch * seq, c = config.embeddingSize, v = config.vocabSize
+        let batch = currentBatch, seq = currentSeq, n = batch * seq, c = config.embeddingSize, v = config.vocabSize
         let p = parameters, g = gradients!
 
         CrossEntropy.backward(dlogits: a.logits, logits: a.logits, targets: a.targets, rows: n, vocab: v,
@@ -273,7 +275,7 @@ public final class GPT {
 
     /// The gradient entering a residual branch: d(residual) itself, or a copy through the branch's dropout mask.
     private func branchGradient(_ a: Activations, _ p: Float, site: UInt64) -> UnsafeMutablePointer<Float> {
-        let count = a.batch * a.seq * config.embeddingSize
+        let count = currentBatch * currentSeq * config.embeddingSize
         guard isTraining && p > 0 else { return a.dResidual }
         Dropout.backward(dinp: a.dC, dout: a.dResidual, count: count, probability: p, key: key(site: site), pool: pool)
         return a.dC
@@ -281,8 +283,9 @@ public final class GPT {
 
     // MARK: Helpers
 
+    /// Buffers for (batch, seq): the current plan if it is at least as large in both.
     private func plan(batch: Int, seq: Int) -> Activations {
-        if let a = activations, a.batch == batch, a.seq == seq { return a }
+        if let a = activations, batch <= a.batch, seq <= a.seq { return a }
         activations = nil  // release the old plan before allocating the new one
         let a = Activations(config: config, batch: batch, seq: seq, threads: pool.threadCount)
         activations = a

@@ -35,7 +35,7 @@ public struct DatasetMeta: Codable, Equatable, Sendable {
 
     func write(to directory: URL) throws {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let url = directory.appendingPathComponent(Self.fileName)
         do {
             try encoder.encode(self).write(to: url, options: .atomic)

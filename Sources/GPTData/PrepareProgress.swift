@@ -2,7 +2,7 @@
 import Foundation
 
 public struct PrepareProgress: Sendable {
-    /// Which pass: "scan" (character inventory / sizes) or "encode".
+    /// Which pass: "scan" (character inventory), "count" (chunk counting) or "encode".
     public var phase: String
     public var bytesDone: Int
     public var totalBytes: Int

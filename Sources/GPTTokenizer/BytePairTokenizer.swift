@@ -88,22 +88,25 @@ public final class BytePairTokenizer: Tokenizer, @unchecked Sendable {
     /// With `threads` > 1, long stretches of text are split at safe points and encoded in parallel.
     public func encode(_ text: String, allowedSpecial: Set<String>, threads: Int = 1) -> [Int] {
         var text = text
-        return text.withUTF8 { bytes in
-            var ids: [Int] = []
-            var start = 0
-            while let (range, id) = nextSpecial(in: bytes, from: start, allowed: allowedSpecial) {
-                ids += encodeOrdinary(UnsafeBufferPointer(rebasing: bytes[start..<range.lowerBound]), threads: threads)
-                ids.append(id)
-                start = range.upperBound
-            }
-            ids += encodeOrdinary(UnsafeBufferPointer(rebasing: bytes[start...]), threads: threads)
-            return ids
+        return text.withUTF8 { encode(utf8: $0, allowedSpecial: allowedSpecial, threads: threads) }
+    }
+
+    /// `encode(_:allowedSpecial:threads:)` for UTF-8 bytes (invalid sequences are encoded byte by byte).
+    public func encode(utf8 bytes: UnsafeBufferPointer<UInt8>, allowedSpecial: Set<String>, threads: Int = 1) -> [Int] {
+        var ids: [Int] = []
+        var start = 0
+        while let (range, id) = nextSpecial(in: bytes, from: start, allowed: allowedSpecial) {
+            ids += encodeOrdinary(UnsafeBufferPointer(rebasing: bytes[start..<range.lowerBound]), threads: threads)
+            ids.append(id)
+            start = range.upperBound
         }
+        ids += encodeOrdinary(UnsafeBufferPointer(rebasing: bytes[start...]), threads: threads)
+        return ids
     }
 
     /// Encodes ordinary text on up to `threads` threads; the result equals the one-thread encoding.
     public func encodeOrdinary(_ bytes: UnsafeBufferPointer<UInt8>, threads: Int) -> [Int] {
-        let segments = Self.segments(of: bytes, count: threads <= 1 ? 1 : threads * 4)
+        let segments = GPT2TextSplitter.segments(of: bytes, count: threads <= 1 ? 1 : threads * 4)
         if segments.count == 1 {
             var ids: [Int] = []
             ids.reserveCapacity(bytes.count / 4)
@@ -128,23 +131,6 @@ public final class BytePairTokenizer: Tokenizer, @unchecked Sendable {
         var ids: [Int] = []
         for s in segments.indices { ids += results.value(s % workers)[s / workers] }
         return ids
-    }
-
-    /// Cuts `bytes` into about `count` ranges at points where the chunks do not change.
-    static func segments(of bytes: UnsafeBufferPointer<UInt8>, count: Int) -> [Range<Int>] {
-        let minimumLength = 1 << 16   // below this, threads cost more than they save
-        let target = max(minimumLength, bytes.count / max(1, count))
-        var ranges: [Range<Int>] = []
-        var start = 0
-        while bytes.count - start > target + minimumLength {
-            // No safe point (a huge run without ASCII whitespace): the rest stays one segment.
-            guard let cut = GPT2PreTokenizer.safeCut(in: bytes, atOrBefore: start + target, after: start)
-            else { break }
-            ranges.append(start..<cut)
-            start = cut
-        }
-        ranges.append(start..<bytes.count)
-        return ranges
     }
 
     @inline(__always)
@@ -223,21 +209,36 @@ public final class BytePairTokenizer: Tokenizer, @unchecked Sendable {
     // MARK: Decoding
 
     public func decodeBytes(_ ids: [Int]) throws -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(ids.count * 4)
         try ranks.storage.withUnsafeBufferPointer { storage in
             try ranks.offsets.withUnsafeBufferPointer { offsets in
+                let ordinaryCount = offsets.count - 1
+                // Size the output first so the copy loop is a plain memcpy per token.
+                var total = 0
                 for id in ids {
-                    if id >= 0, id < offsets.count - 1 {
-                        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: storage[offsets[id]..<offsets[id + 1]]))
+                    if id >= 0, id < ordinaryCount {
+                        total += offsets[id + 1] - offsets[id]
                     } else if let special = specialBytes[id] {
-                        bytes.append(contentsOf: special)
+                        total += special.count
                     } else {
                         throw TokenizerError.unknownTokenID(id: id, vocabularySize: vocabularySize)
                     }
                 }
+                return [UInt8](unsafeUninitializedCapacity: total) { output, initialized in
+                    var position = 0
+                    for id in ids {
+                        if id < ordinaryCount {
+                            let start = offsets[id], length = offsets[id + 1] - start
+                            (output.baseAddress! + position).initialize(from: storage.baseAddress! + start, count: length)
+                            position += length
+                        } else {
+                            let special = specialBytes[id]!   // checked in the sizing pass
+                            _ = UnsafeMutableBufferPointer(rebasing: output[position...]).initialize(from: special)
+                            position += special.count
+                        }
+                    }
+                    initialized = position
+                }
             }
         }
-        return bytes
     }
 }

@@ -27,6 +27,20 @@ public struct ChunkCounter {
         }
     }
 
+    /// Counts the chunks of a whole text on up to `threads` threads.
+    public static func counting(_ text: UnsafeBufferPointer<UInt8>, threads: Int) -> ChunkCounter {
+        let segments = GPT2TextSplitter.segments(of: text, count: max(1, threads))
+        let results = ConcurrentSlots<ChunkCounter>(count: segments.count)
+        DispatchQueue.concurrentPerform(iterations: segments.count) { index in
+            var counter = ChunkCounter()
+            counter.add(UnsafeBufferPointer(rebasing: text[segments[index]]))
+            results.set(index, counter)
+        }
+        var total = results.value(0)
+        for index in 1..<segments.count { total.merge(results.value(index)) }
+        return total
+    }
+
     /// Adds another counter's counts to these.
     public mutating func merge(_ other: ChunkCounter) {
         byteCount += other.byteCount

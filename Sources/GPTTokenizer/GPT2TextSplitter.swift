@@ -9,4 +9,22 @@ public enum GPT2TextSplitter {
     public static func safeCut(in bytes: UnsafeBufferPointer<UInt8>, atOrBefore limit: Int, after lowerBound: Int) -> Int? {
         GPT2PreTokenizer.safeCut(in: bytes, atOrBefore: limit, after: lowerBound)
     }
+
+    /// Cuts `bytes` into about `count` ranges (at least 64 KiB each) at safe cut points;
+    /// the ranges tile `bytes` in order.
+    public static func segments(of bytes: UnsafeBufferPointer<UInt8>, count: Int) -> [Range<Int>] {
+        let minimumLength = 1 << 16   // below this, threads cost more than they save
+        let target = max(minimumLength, bytes.count / max(1, count))
+        var ranges: [Range<Int>] = []
+        var start = 0
+        while bytes.count - start > target + minimumLength {
+            // No safe point (a huge run without ASCII whitespace): the rest stays one segment.
+            guard let cut = GPT2PreTokenizer.safeCut(in: bytes, atOrBefore: start + target, after: start)
+            else { break }
+            ranges.append(start..<cut)
+            start = cut
+        }
+        ranges.append(start..<bytes.count)
+        return ranges
+    }
 }

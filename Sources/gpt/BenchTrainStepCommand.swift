@@ -19,7 +19,7 @@ struct BenchTrainStep: ParsableCommand {
     @Option(help: "Sequences per step.") var batch = 4
     @Option(help: "Tokens per sequence.") var seq = 64
     @Option(help: "Worker threads (default: all cores).") var threads = ThreadPool.coreCount
-    @Option(help: "Timed steps after two warm-up steps (the median is reported).") var steps = 5
+    @Option(help: "Timed steps after three warm-up steps (the median is reported).") var steps = 8
     @Option(help: "Seed for initialisation and data.") var seed: UInt64 = 1337
     @Flag(help: "Print one JSON object on the last line.") var json = false
 
@@ -45,7 +45,7 @@ struct BenchTrainStep: ParsableCommand {
 
         var times: [Double] = []
         var loss: Float = 0
-        for step in 0..<(steps + 2) {
+        for step in 0..<(steps + 3) {
             let start = DispatchTime.now().uptimeNanoseconds
             gpt.zeroGradients()
             loss = try gpt.forward(tokens: tokens, targets: targets, batch: batch, seq: seq) ?? .nan
@@ -53,7 +53,7 @@ struct BenchTrainStep: ParsableCommand {
             gpt.clipGradients(maxNorm: 1)
             optimizer.update(gpt, learningRate: 1e-4)
             let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-            if step >= 2 { times.append(ms) }
+            if step >= 3 { times.append(ms) }
             FileHandle.standardError.write(Data(String(format: "step %d: %.1f ms, loss %.4f\n", step, ms, loss).utf8))
         }
         let ms = median(times)

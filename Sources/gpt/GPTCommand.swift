@@ -7,11 +7,11 @@ struct GPTCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gpt",
         abstract: "Train, fine-tune, sample from and benchmark GPT models on the CPU.",
-        subcommands: [Bench.self])
+        subcommands: [Train.self, PrepareCommand.self, TokenizerCommand.self, Bench.self])
 }
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the engine: GEMM throughput, training-step time.",
-        subcommands: [BenchMatmul.self, BenchTrainStep.self])
+        subcommands: [BenchMatmul.self, BenchTrainStep.self, BenchTokenize.self])
 }

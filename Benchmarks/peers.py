@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""The same work as `gpt bench matmul` / `gpt bench train-step`, done by numpy and
+PyTorch, so compare.sh can print ratios from one run on one machine.
+
+  peers.py matmul --m 256 --threads 2          numpy (OpenBLAS) and torch GEMM GFLOP/s
+  peers.py train-step --batch 4 --seq 64       GPT-2 124M step in PyTorch eager fp32
+
+Prints one JSON object on the last line. Not part of CI: needs numpy/torch.
+"""
+import argparse, json, math, os, resource, statistics, sys, time
+
+SHAPES = [(768, 2304), (768, 3072), (3072, 768), (768, 768), (768, 50304)]
+
+
+def median_seconds(fn, repeats):
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter(); fn(); times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def bench_matmul(args):
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+    import torch
+    torch.set_num_threads(args.threads)
+    results = []
+    rng = np.random.default_rng(0)
+    m = args.m
+    with threadpool_limits(limits=args.threads):
+        for k, n in SHAPES:
+            x = rng.standard_normal((m, k), dtype=np.float32); w = rng.standard_normal((k, n), dtype=np.float32)
+            dout = rng.standard_normal((m, n), dtype=np.float32)
+            ops = {"forward": lambda: x @ w, "backward_input": lambda: dout @ w.T, "backward_weight": lambda: x.T @ dout}
+            tx, tw, td = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(dout)
+            tops = {"forward": lambda: tx @ tw, "backward_input": lambda: td @ tw.T, "backward_weight": lambda: tx.T @ td}
+            for op in ops:
+                flops = 2.0 * m * k * n
+                results.append({"peer": "numpy", "op": op, "m": m, "k": k, "n": n, "threads": args.threads,
+                                "gflops": round(flops / median_seconds(ops[op], args.repeats) / 1e9, 2)})
+                results.append({"peer": "torch", "op": op, "m": m, "k": k, "n": n, "threads": args.threads,
+                                "gflops": round(flops / median_seconds(tops[op], args.repeats) / 1e9, 2)})
+    for r in results:
+        print(f"{r['peer']:6} {r['op']:16} M={r['m']} K={r['k']} N={r['n']} threads={r['threads']}: {r['gflops']:.1f} GFLOP/s")
+    print(json.dumps({"results": results}))
+
+
+def bench_train_step(args):
+    import torch
+    import torch.nn as nn
+    from torch.nn import functional as F
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(1337)
+    V, NP, C, L, H = 50257, 1024, 768, 12, 12
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln_1, self.ln_2 = nn.LayerNorm(C), nn.LayerNorm(C)
+            self.c_attn, self.attn_proj = nn.Linear(C, 3 * C), nn.Linear(C, C)
+            self.c_fc, self.mlp_proj = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
+
+        def forward(self, x):
+            B, T, _ = x.shape
+            q, k, v = self.c_attn(self.ln_1(x)).split(C, dim=2)
+            q, k, v = (t.view(B, T, H, C // H).transpose(1, 2) for t in (q, k, v))
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            x = x + self.attn_proj(y.transpose(1, 2).contiguous().view(B, T, C))
+            return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wte, self.wpe = nn.Embedding(V, C), nn.Embedding(NP, C)
+            self.h = nn.ModuleList(Block() for _ in range(L))
+            self.ln_f = nn.LayerNorm(C)
+
+        def forward(self, idx, targets):
+            x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+            for block in self.h:
+                x = block(x)
+            logits = self.ln_f(x) @ self.wte.weight.T
+            return F.cross_entropy(logits.view(-1, V), targets.view(-1))
+
+    model = GPT()
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=1e-4, betas=(0.9, 0.95), fused=True)
+    x = torch.randint(0, V, (args.batch, args.seq)); y = torch.randint(0, V, (args.batch, args.seq))
+    times = []
+    for step in range(args.steps + 3):
+        t = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = model(x, y); loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if step >= 3:
+            times.append((time.perf_counter() - t) * 1000)
+    ms = statistics.median(times)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"torch {torch.__version__} GPT-2 124M B={args.batch} T={args.seq} threads={args.threads}: "
+          f"median {ms:.1f} ms/step, peak RSS {rss:.0f} MB")
+    print(json.dumps({"peer": "torch", "batch": args.batch, "seq": args.seq, "threads": args.threads,
+                      "ms_per_step": round(ms, 2), "tokens_per_sec": round(args.batch * args.seq / ms * 1000, 1),
+                      "peak_rss_mb": round(rss, 1)}))
+
+
+p = argparse.ArgumentParser()
+sub = p.add_subparsers(dest="cmd", required=True)
+a = sub.add_parser("matmul"); a.add_argument("--m", type=int, default=256); a.add_argument("--threads", type=int, default=2)
+a.add_argument("--repeats", type=int, default=7)
+b = sub.add_parser("train-step"); b.add_argument("--batch", type=int, default=4); b.add_argument("--seq", type=int, default=64)
+b.add_argument("--threads", type=int, default=2); b.add_argument("--steps", type=int, default=8)
+args = p.parse_args()
+bench_matmul(args) if args.cmd == "matmul" else bench_train_step(args)

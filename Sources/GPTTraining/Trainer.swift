@@ -1,0 +1,103 @@
+// The pre-training loop: random windows, forward, backward, gradient clipping,
+// AdamW with a warmup + cosine schedule, and periodic evaluation on fixed batches
+// of the training and validation splits.
+import Foundation
+import GPTCore
+import GPTKernels
+
+public struct TrainingOptions: Sendable {
+    public var batchSize = 12
+    public var steps = 2000
+    public var schedule = LearningRateSchedule(maxRate: 1e-3, minRate: 1e-4, warmupSteps: 100, decaySteps: 2000)
+    public var gradientClip: Float = 1
+    public var evalEvery = 250
+    public var evalBatches = 20
+    public var seed: UInt64 = 1337
+    public var optimizer = AdamWHyperparameters(beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1)
+
+    public init() {}
+}
+
+public enum TrainingError: Error, CustomStringConvertible, Equatable {
+    case corpusTooShort(split: String, tokens: Int, needed: Int)
+    case nonFiniteLoss(step: Int)
+
+    public var description: String {
+        switch self {
+        case let .corpusTooShort(split, tokens, needed):
+            return "the \(split) split has \(tokens) tokens; one context window needs \(needed). Use more text or a shorter context (n_positions)."
+        case let .nonFiniteLoss(step):
+            return "the loss became non-finite at step \(step); lower the learning rate or enable gradient clipping"
+        }
+    }
+}
+
+/// What the loop reports as it goes.
+public struct StepReport: Sendable {
+    public let step: Int
+    public let loss: Float
+    public let learningRate: Float
+    public let milliseconds: Double
+    public let tokensPerSecond: Double
+    /// Mean losses over fixed batches, on evaluation steps only.
+    public let evaluation: (train: Float, validation: Float)?
+}
+
+public final class Trainer {
+    public let model: GPT
+    public let optimizer: AdamW
+    public let options: TrainingOptions
+    var train: TokenWindows
+    let validation: [Int32]
+
+    public init(model: GPT, train: [Int32], validation: [Int32], options: TrainingOptions) throws {
+        let needed = model.config.contextLength + 1
+        guard train.count >= needed else { throw TrainingError.corpusTooShort(split: "training", tokens: train.count, needed: needed) }
+        guard validation.count >= needed else { throw TrainingError.corpusTooShort(split: "validation", tokens: validation.count, needed: needed) }
+        self.model = model
+        self.options = options
+        optimizer = AdamW(layout: model.layout, hyper: options.optimizer)
+        self.train = TokenWindows(tokens: train, seed: options.seed)
+        self.validation = validation
+        model.dropoutSeed = options.seed
+    }
+
+    /// Runs `options.steps` steps, calling `report` after each.
+    public func run(report: (StepReport) -> Void) throws {
+        let seq = model.config.contextLength, batch = options.batchSize
+        for step in 0..<options.steps {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let lr = options.schedule.rate(at: step)
+            let (x, y) = train.next(batch: batch, seq: seq)
+            model.isTraining = true
+            model.zeroGradients()
+            guard let loss = try model.forward(tokens: x, targets: y, batch: batch, seq: seq), loss.isFinite else {
+                throw TrainingError.nonFiniteLoss(step: step)
+            }
+            try model.backward()
+            model.clipGradients(maxNorm: options.gradientClip)
+            optimizer.update(model, learningRate: lr)
+            let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+            let last = step == options.steps - 1
+            let evaluation = options.evalEvery > 0 && (step % options.evalEvery == 0 || last) ? try evaluate() : nil
+            report(StepReport(step: step, loss: loss, learningRate: lr, milliseconds: ms,
+                              tokensPerSecond: Double(batch * seq) / (ms / 1000), evaluation: evaluation))
+        }
+    }
+
+    /// Mean loss over `evalBatches` fixed batches of each split (the same batches at every evaluation).
+    public func evaluate() throws -> (train: Float, validation: Float) {
+        model.isTraining = false
+        defer { model.isTraining = true }
+        func meanLoss(_ tokens: [Int32]) throws -> Float {
+            var windows = TokenWindows(tokens: tokens, seed: options.seed ^ 0xE7A1)
+            var total: Float = 0
+            for _ in 0..<options.evalBatches {
+                let (x, y) = windows.next(batch: options.batchSize, seq: model.config.contextLength)
+                total += try model.forward(tokens: x, targets: y, batch: options.batchSize, seq: model.config.contextLength) ?? 0
+            }
+            return total / Float(max(1, options.evalBatches))
+        }
+        return (try meanLoss(train.tokens), try meanLoss(validation))
+    }
+}

@@ -1,0 +1,55 @@
+// `gpt prepare` (../shared/CLI.md): corpus -> train.bin, val.bin, meta.json and the
+// tokenizer file, streamed and encoded on all cores.
+import ArgumentParser
+import Foundation
+import GPTData
+import GPTTokenizer
+
+struct PrepareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prepare",
+        abstract: "Tokenize a corpus into train.bin / val.bin for training.",
+        discussion: """
+        INPUT may be text files (one document each), directories, or .jsonl files (one document per
+        line, in the "text" field). Documents are joined by <|endoftext|> for BPE tokenizers. The last
+        --val-fraction of the text (by bytes) becomes val.bin. Ids are raw little-endian uint16 (uint32
+        if the vocabulary exceeds 65,536); meta.json records dtype, vocabulary, token counts and the
+        SHA-256 of the inputs.
+        Examples:
+          gpt prepare input.txt --tokenizer char --out data/shakespeare_char
+          gpt prepare input.txt --tokenizer gpt2 --out data/shakespeare       # 301,966 / 36,059 tokens
+          gpt prepare corpus/ --tokenizer tok.json --out data/corpus --val-fraction 0.005
+        """)
+
+    @Argument(help: "Text files, directories or .jsonl files.") var inputs: [String]
+    @Option(help: "char, gpt2, or a path (.tiktoken, vocab.json, tokenizer file).") var tokenizer: String
+    @Option(help: "Output directory.") var out: String
+    @Option(help: "Fraction of the text for validation, in [0, 1).") var valFraction = 0.1
+    @Option(help: "Worker threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Flag(help: "Print meta.json's contents as one JSON object on the last line.") var json = false
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard valFraction >= 0, valFraction < 1 else { throw ValidationError("--val-fraction must be in [0, 1)") }
+    }
+
+    func run() throws {
+        let choice: DataPreparer.TokenizerChoice = tokenizer == "char"
+            ? .characters : .given(try TokenizerLoader.load(tokenizer))
+        let bar = ProgressPrinter()
+        let started = Date()
+        let meta = try DataPreparer.prepare(
+            inputs: CorpusInput.resolve(inputs), tokenizer: choice, outputDirectory: URL(fileURLWithPath: out),
+            validationFraction: valFraction, threads: threads, progress: bar.update)
+        bar.finish()
+        let seconds = Date().timeIntervalSince(started)
+        print(String(format: "%@: %d train + %d val tokens (%@, vocabulary %d, %d documents), %.1f MB in %.2f s (%.1f MB/s)",
+                     out, meta.train_tokens, meta.val_tokens, meta.dtype.rawValue, meta.vocab_size, meta.documents,
+                     Double(meta.source_bytes) / 1e6, seconds, Double(meta.source_bytes) / 1e6 / max(seconds, 1e-9)))
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(meta), as: UTF8.self))
+        }
+    }
+}

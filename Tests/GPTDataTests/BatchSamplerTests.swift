@@ -1,0 +1,65 @@
+// The memory-mapped reader and random batches: y is x shifted by one, batches are
+// reproducible from the seed, and restoring the generator state resumes exactly.
+import Foundation
+import XCTest
+import GPTData
+
+final class BatchSamplerTests: XCTestCase {
+    private func tokenFile(_ ids: [UInt32], dtype: TokenDType) throws -> TokenFile {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("tokens-\(UUID().uuidString).bin")
+        let data: Data = dtype == .uint16
+            ? ids.map { UInt16($0).littleEndian }.withUnsafeBytes { Data($0) }
+            : ids.map { $0.littleEndian }.withUnsafeBytes { Data($0) }
+        try data.write(to: url)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return try TokenFile(url: url, dtype: dtype)
+    }
+
+    func testBatchesAreShiftedWindows() throws {
+        let file = try tokenFile((0..<1_000).map { UInt32($0 * 70) }, dtype: .uint32)
+        XCTAssertEqual(file.count, 1_000)
+        XCTAssertEqual(file[999], 69_930)
+        var sampler = BatchSampler(tokens: file, seed: 1)
+        let (x, y) = try sampler.nextBatch(batchSize: 8, contextLength: 16)
+        XCTAssertEqual(x.count, 128)
+        for row in 0..<8 {
+            let start = Int(x[row * 16]) / 70
+            for t in 0..<16 {
+                XCTAssertEqual(Int(x[row * 16 + t]), (start + t) * 70)
+                XCTAssertEqual(Int(y[row * 16 + t]), (start + t + 1) * 70)
+            }
+        }
+    }
+
+    func testSeedAndStateMakeBatchesReproducible() throws {
+        let file = try tokenFile((0..<5_000).map { UInt32($0 % 65_536) }, dtype: .uint16)
+        var a = BatchSampler(tokens: file, seed: 1234)
+        var b = BatchSampler(tokens: file, seed: 1234)
+        XCTAssertEqual(try a.nextBatch(batchSize: 4, contextLength: 32).x, try b.nextBatch(batchSize: 4, contextLength: 32).x)
+        let saved = a.generator.state
+        let next = try a.nextBatch(batchSize: 4, contextLength: 32)
+        var resumed = BatchSampler(tokens: file, seed: 0)
+        resumed.generator = try XCTUnwrap(Xoshiro256StarStar(state: saved))
+        XCTAssertEqual(try resumed.nextBatch(batchSize: 4, contextLength: 32).y, next.y)
+        var other = BatchSampler(tokens: file, seed: 1235)
+        XCTAssertNotEqual(try other.nextBatch(batchSize: 4, contextLength: 32).x, next.x)
+    }
+
+    func testGeneratorIsUniformEnoughAndInRange() {
+        var generator = Xoshiro256StarStar(seed: 5)
+        var histogram = [Int](repeating: 0, count: 10)
+        for _ in 0..<100_000 { histogram[generator.next(below: 10)] += 1 }
+        XCTAssertTrue(histogram.allSatisfy { abs($0 - 10_000) < 500 }, "\(histogram)")
+    }
+
+    func testTooShortFileAndOddSize() throws {
+        var sampler = BatchSampler(tokens: try tokenFile([1, 2, 3], dtype: .uint16), seed: 1)
+        XCTAssertThrowsError(try sampler.nextBatch(batchSize: 1, contextLength: 3))
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("odd-\(UUID().uuidString).bin")
+        try Data([1, 2, 3]).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        XCTAssertThrowsError(try TokenFile(url: url, dtype: .uint16)) {
+            XCTAssertEqual($0 as? DataError, .malformedTokenFile(path: url.path, reason: "3 bytes is not a whole number of uint16 ids"))
+        }
+    }
+}
