@@ -22,7 +22,7 @@ final class Activations {
     let dResidual, dC, dC2: UnsafeMutablePointer<Float>   // [B, T, C]
     let d3C: UnsafeMutablePointer<Float>                  // [B, T, 3C]
     let d4C: UnsafeMutablePointer<Float>                  // [B, T, 4C]
-    let attentionScratch: UnsafeMutablePointer<Float>     // [threads, T]
+    let attentionScratch: UnsafeMutablePointer<Float>     // [threads, Attention.scratchPerWorker]
 
     init(config: GPTConfig, batch: Int, seq: Int, threads: Int) {
         self.batch = batch; self.seq = seq
@@ -31,7 +31,8 @@ final class Activations {
         let blockSizes = [n * c, n, n, n * 3 * c, batch * nh * seq * seq, n * c, n * c, n * c,
                           n * c, n, n, n * 4 * c, n * 4 * c, n * c, n * c]
         for _ in 0..<config.layerCount { sizes += blockSizes }
-        sizes += [n * c, n, n, n * v, n, n * c, n * c, n * c, n * 3 * c, n * 4 * c, threads * seq]
+        sizes += [n * c, n, n, n * v, n, n * c, n * c, n * c, n * 3 * c, n * 4 * c,
+                  threads * Attention.scratchPerWorker(seq: seq, headSize: config.headSize)]
         // Round every buffer up to 16 floats so that each starts 64-byte aligned.
         let padded = sizes.map { ($0 + 15) / 16 * 16 }
         let total = padded.reduce(0, +)

@@ -145,7 +145,7 @@ public final class GPT {
         var residual = UnsafePointer(a.encoded)
         for (l, w) in layout.blocks.enumerated() {
             let s = a.blocks[l]
-            blockForward(s, w, residual: residual, layer: l, batch: batch, seq: seq)
+            blockForward(a, s, w, residual: residual, layer: l, batch: batch, seq: seq)
             residual = UnsafePointer(s.residual3)
         }
         LayerNorm.forward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, inp: residual, weight: p + layout.lnfWeight,
@@ -175,7 +175,7 @@ public final class GPT {
         }
     }
 
-    private func blockForward(_ s: Activations.Block, _ w: ParameterLayout.Block, residual: UnsafePointer<Float>,
+    private func blockForward(_ a: Activations, _ s: Activations.Block, _ w: ParameterLayout.Block, residual: UnsafePointer<Float>,
                               layer: Int, batch: Int, seq: Int) {
         let n = batch * seq, c = config.embeddingSize, p = parameters
         func bias(_ o: Int?) -> UnsafePointer<Float>? { o.map { UnsafePointer(p + $0) } }
@@ -184,7 +184,7 @@ public final class GPT {
         Linear.forward(out: s.qkv, inp: s.ln1, weight: p + w.attnWeight, bias: bias(w.attnBias),
                        rows: n, inChannels: c, outChannels: 3 * c, pool: pool)
         let attnP = isTraining ? config.attentionDropout : 0
-        Attention.forward(out: s.atty, att: s.att, qkv: s.qkv, batch: batch, seq: seq, channels: c,
+        Attention.forward(out: s.atty, att: s.att, qkv: s.qkv, scratch: a.attentionScratch, batch: batch, seq: seq, channels: c,
                           heads: config.headCount, dropout: attnP, key: key(site: 1 + 3 * UInt64(layer)), pool: pool)
         Linear.forward(out: s.attProj, inp: s.atty, weight: p + w.attnProjWeight, bias: bias(w.attnProjBias),
                        rows: n, inChannels: c, outChannels: c, pool: pool)

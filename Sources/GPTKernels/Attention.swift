@@ -2,42 +2,50 @@
 // for each head, att = softmax(q·kᵀ/√hs with the future masked), y = att · v.
 // The forward pass keeps the attention probabilities (B·NH·T² floats: O(T²) per
 // head) for the backward pass; attention dropout, when on, is re-derived from its key.
+// Keys and values are transposed per head into scratch, so each query's scores and
+// each output gradient's dot products run sixteen key positions per vector.
 import Foundation
 
 public enum Attention {
-    /// out: [B, T, C], att: [B, NH, T, T], qkv: [B, T, 3C] (q, k, v each split into NH heads of C/NH)
+    /// Scratch floats one worker needs for sequences of `seq` with heads of `headSize`.
+    public static func scratchPerWorker(seq: Int, headSize: Int) -> Int { (headSize + 1) * paddedLength(seq) }
+
+    /// Rows of the transposed keys/values are padded to whole vectors, so a score row's last
+    /// partial vector can be computed with full-width loads.
+    static func paddedLength(_ seq: Int) -> Int { (seq + 15) / 16 * 16 }
+
+    /// out: [B, T, C], att: [B, NH, T, T], qkv: [B, T, 3C] (q, k, v each split into NH heads of C/NH),
+    /// scratch: [threads, scratchPerWorker]
     public static func forward(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>,
-                               qkv: UnsafePointer<Float>, batch: Int, seq t: Int, channels c: Int, heads: Int,
+                               qkv: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                               batch: Int, seq t: Int, channels c: Int, heads: Int,
                                dropout p: Float = 0, key: UInt64 = 0, pool: ThreadPool) {
         let hs = c / heads, c3 = 3 * c
         let scale = 1 / Float(hs).squareRoot()
         let threshold = Dropout.threshold(p), keepScale = 1 / (1 - p)
-        pool.parallelFor(batch * heads) { range in
+        pool.parallelFor(batch * heads) { range, worker in
+            let tp = paddedLength(t)
+            let kT = scratch + worker * scratchPerWorker(seq: t, headSize: hs)  // [hs, tp], then a row of tp
             for bh in range {
                 let b = bh / heads, h = bh % heads
                 let base = qkv + b * t * c3 + h * hs
+                transpose(kT, base + c, rows: t, columns: hs, stride: c3, ld: tp)
                 for i in 0..<t {
-                    let q = base + i * c3
                     let row = att + (bh * t + i) * t
-                    var maxScore = -Float.infinity
-                    for j in 0...i {
-                        let s = dot(q, base + j * c3 + c, hs) * scale
-                        row[j] = s
-                        maxScore = max(maxScore, s)
-                    }
-                    var total: Float = 0
-                    for j in 0...i { let e = expf(row[j] - maxScore); row[j] = e; total += e }
-                    let inv = 1 / total
-                    for j in 0...i { row[j] *= inv }
+                    // Scores for keys 0...i, sixteen keys at a time: row[j] = q_i · k_j / √hs.
+                    rowTimesMatrix(row, base + i * c3, kT, k: hs, n: i + 1, ld: tp, scale: scale)
+                    softmaxInPlace(row, i + 1)
                     for j in (i + 1)..<max(i + 1, t) { row[j] = 0 }
-                    let y = out + (b * t + i) * c + h * hs
-                    y.update(repeating: 0, count: hs)
-                    for j in 0...i {
-                        var a = row[j]
-                        if p > 0 {
-                            a = Dropout.keeps(key: key, index: (bh * t + i) * t + j, threshold: threshold) ? a * keepScale : 0
+                    if p > 0 {
+                        // The output mixes values with the dropped-out weights; row keeps the softmax.
+                        let dropped = kT + hs * tp
+                        for j in 0...i {
+                            let kept = Dropout.keeps(key: key, index: (bh * t + i) * t + j, threshold: threshold)
+                            dropped[j] = kept ? row[j] * keepScale : 0
                         }
-                        axpy(y, a, base + j * c3 + 2 * c, hs)
+                        weightedSum(out + (b * t + i) * c + h * hs, dropped, base + 2 * c, rows: i + 1, stride: c3, width: hs)
+                    } else {
+                        weightedSum(out + (b * t + i) * c + h * hs, row, base + 2 * c, rows: i + 1, stride: c3, width: hs)
                     }
                 }
             }
@@ -45,7 +53,7 @@ public enum Attention {
     }
 
     /// dqkv: [B, T, 3C] (=), dout: [B, T, C], att: [B, NH, T, T], qkv: [B, T, 3C],
-    /// scratch: [threads, T]
+    /// scratch: [threads, scratchPerWorker]
     public static func backward(dqkv: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                 att: UnsafePointer<Float>, qkv: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>,
                                 batch: Int, seq t: Int, channels c: Int, heads: Int,
@@ -54,7 +62,9 @@ public enum Attention {
         let scale = 1 / Float(hs).squareRoot()
         let threshold = Dropout.threshold(p), keepScale = 1 / (1 - p)
         pool.parallelFor(batch * heads) { range, worker in
-            let datt = scratch + worker * t
+            let tp = paddedLength(t)
+            let vT = scratch + worker * scratchPerWorker(seq: t, headSize: hs)  // [hs, tp]
+            let datt = vT + hs * tp                                               // [tp]
             for bh in range {
                 let b = bh / heads, h = bh % heads
                 let base = qkv + b * t * c3 + h * hs
@@ -62,31 +72,99 @@ public enum Attention {
                 for i in 0..<t {
                     for part in 0..<3 { (dbase + i * c3 + part * c).update(repeating: 0, count: hs) }
                 }
+                transpose(vT, base + 2 * c, rows: t, columns: hs, stride: c3, ld: tp)
                 for i in 0..<t {
                     let row = att + (bh * t + i) * t
                     let dy = dout + (b * t + i) * c + h * hs
-                    // datt[j] = dy · v_j, through the dropout mask; dv_j += att'[i, j] · dy.
+                    // datt[j] = dy · v_j, then through the dropout mask; dv_j += att'[i, j] · dy.
+                    rowTimesMatrix(datt, dy, vT, k: hs, n: i + 1, ld: tp, scale: 1)
                     var weighted: Float = 0
                     for j in 0...i {
                         var m: Float = 1
                         if p > 0 {
                             m = Dropout.keeps(key: key, index: (bh * t + i) * t + j, threshold: threshold) ? keepScale : 0
                         }
-                        datt[j] = dot(dy, base + j * c3 + 2 * c, hs) * m
+                        datt[j] *= m
                         axpy(dbase + j * c3 + 2 * c, row[j] * m, dy, hs)
                         weighted += row[j] * datt[j]
                     }
                     // Softmax backward, then through the scaled dot products.
-                    let dq = dbase + i * c3
                     let q = base + i * c3
                     for j in 0...i {
                         let dpre = row[j] * (datt[j] - weighted) * scale
-                        axpy(dq, dpre, base + j * c3 + c, hs)
+                        datt[j] = dpre
                         axpy(dbase + j * c3 + c, dpre, q, hs)
                     }
+                    weightedSum(dbase + i * c3, datt, base + c, rows: i + 1, stride: c3, width: hs, accumulate: true)
                 }
             }
         }
+    }
+
+    /// out[0..<width] (=, or += when `accumulate`) Σ_r weights[r] · m[r, 0..<width]; m rows `stride` apart.
+    /// Sixteen output lanes stay in a register across all rows.
+    @inline(__always)
+    static func weightedSum(_ out: UnsafeMutablePointer<Float>, _ weights: UnsafePointer<Float>, _ m: UnsafePointer<Float>,
+                            rows: Int, stride: Int, width: Int, accumulate: Bool = false) {
+        var d = 0
+        while d < width {
+            let lanes = min(16, width - d)
+            var acc = accumulate ? loadPartial(out + d, lanes) : Vec16()
+            if lanes == 16 {
+                for r in 0..<rows { acc.addProduct(Vec16(repeating: weights[r]), load16(m + r * stride + d)) }
+                store16(acc, out + d)
+            } else {
+                for r in 0..<rows { acc.addProduct(Vec16(repeating: weights[r]), loadPartial(m + r * stride + d, lanes)) }
+                storePartial(acc, out + d, lanes)
+            }
+            d += 16
+        }
+    }
+
+    /// dst: [columns, ld] ← src: [rows, columns] with row stride `stride` (columns past `rows` zeroed).
+    @inline(__always)
+    static func transpose(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, rows: Int, columns: Int,
+                          stride: Int, ld: Int) {
+        for r in 0..<rows {
+            let s = src + r * stride
+            for d in 0..<columns { dst[d * ld + r] = s[d] }
+        }
+        if ld > rows { for d in 0..<columns { (dst + d * ld + rows).update(repeating: 0, count: ld - rows) } }
+    }
+
+    /// out[0..<n] = scale · Σ_d x[d] · m[d, 0..<n]; m: [k, ld] with ld ≥ n rounded up to 16.
+    @inline(__always)
+    static func rowTimesMatrix(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ m: UnsafePointer<Float>,
+                               k: Int, n: Int, ld: Int, scale: Float) {
+        var j = 0
+        while j < n {
+            var acc = Vec16()
+            for d in 0..<k { acc.addProduct(Vec16(repeating: x[d]), load16(m + d * ld + j)) }
+            if j + 16 <= n { store16(acc * scale, out + j) } else { storePartial(acc * scale, out + j, n - j) }
+            j += 16
+        }
+    }
+
+    /// x[0..<n] ← softmax(x[0..<n]).
+    @inline(__always)
+    static func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+        var mv = Vec16(repeating: -.infinity)
+        var j = 0
+        while j + 16 <= n { mv = pointwiseMax(mv, load16(x + j)); j += 16 }
+        var m = mv.max()
+        while j < n { m = max(m, x[j]); j += 1 }
+        let mb = Vec16(repeating: m)
+        var acc = Vec16()
+        j = 0
+        while j + 16 <= n { let e = vexp(load16(x + j) - mb); store16(e, x + j); acc += e; j += 16 }
+        if j < n {
+            let e = vexp(loadPartial(x + j, n - j, fill: -.infinity) - mb)
+            storePartial(e, x + j, n - j); acc += e
+        }
+        let inv = Vec16(repeating: 1 / acc.sum())
+        j = 0
+        while j + 16 <= n { store16(load16(x + j) * inv, x + j); j += 16 }
+        while j < n { x[j] *= inv[0]; j += 1 }
     }
 
     /// The specification in Double. Returns out: [B, T, C].

@@ -18,17 +18,17 @@ func store16(_ v: Vec16, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec16.self)
 }
 
-/// Loads `count` (< 16) floats, zero-filling the other lanes.
+/// Loads `count` (< 16) floats, filling the other lanes with `fill`.
 @inline(__always)
 func loadPartial(_ p: UnsafePointer<Float>, _ count: Int, fill: Float = 0) -> Vec16 {
     var v = Vec16(repeating: fill)
-    for i in 0..<count { v[i] = p[i] }
+    withUnsafeMutableBytes(of: &v) { $0.baseAddress!.copyMemory(from: p, byteCount: count * 4) }
     return v
 }
 
 @inline(__always)
 func storePartial(_ v: Vec16, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
-    for i in 0..<count { p[i] = v[i] }
+    withUnsafeBytes(of: v) { UnsafeMutableRawPointer(p).copyMemory(from: $0.baseAddress!, byteCount: count * 4) }
 }
 
 /// e^x per lane; relative error ≤ 2 ulp on [-87, 88]; 0 below, saturating above, NaN kept.

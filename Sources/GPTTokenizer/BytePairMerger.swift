@@ -16,7 +16,7 @@ struct BytePairMerger {
 
     /// Appends the ranks of `chunk`'s BPE parts to `ids`. `byteRank[b]` is the rank of byte `b`.
     /// Only tokens ranked below `rankLimit` may be formed (export uses this to recover merges).
-    mutating func merge(_ chunk: UnsafePointer<UInt8>, count n: Int, ranks: ByteSequenceTable,
+    mutating func merge(_ chunk: UnsafePointer<UInt8>, count n: Int, ranks: ByteSequenceTable.View,
                         byteRank: UnsafeBufferPointer<Int32>, rankLimit: Int = .max, into ids: inout [Int]) {
         @inline(__always) func rankOf(_ start: Int, _ count: Int) -> Int32 {
             let found = ranks.find(chunk + start, count: count)

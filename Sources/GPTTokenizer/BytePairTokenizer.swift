@@ -137,23 +137,25 @@ public final class BytePairTokenizer: Tokenizer, @unchecked Sendable {
     func encodeOrdinary(_ bytes: UnsafeBufferPointer<UInt8>, into ids: inout [Int],
                         merger: inout BytePairMerger, cache: inout ChunkCache) {
         guard let base = bytes.baseAddress else { return }
-        byteRank.withUnsafeBufferPointer { byteRank in
-            GPT2PreTokenizer.forEachChunk(in: bytes) { chunk in
-                let start = base + chunk.lowerBound
-                let count = chunk.count
-                if count == 1 {
-                    ids.append(Int(byteRank[Int(start.pointee)]))
-                    return
+        ranks.withView { ranks in
+            byteRank.withUnsafeBufferPointer { byteRank in
+                GPT2PreTokenizer.forEachChunk(in: bytes) { chunk in
+                    let start = base + chunk.lowerBound
+                    let count = chunk.count
+                    if count == 1 {
+                        ids.append(Int(byteRank[Int(start.pointee)]))
+                        return
+                    }
+                    let whole = ranks.find(start, count: count)
+                    if whole >= 0 {
+                        ids.append(whole)
+                        return
+                    }
+                    if cache.lookUp(start, count: count, into: &ids) { return }
+                    let first = ids.count
+                    merger.merge(start, count: count, ranks: ranks, byteRank: byteRank, into: &ids)
+                    cache.remember(start, count: count, ids: ids[first...])
                 }
-                let whole = ranks.find(start, count: count)
-                if whole >= 0 {
-                    ids.append(whole)
-                    return
-                }
-                if cache.lookUp(start, count: count, into: &ids) { return }
-                let first = ids.count
-                merger.merge(start, count: count, ranks: ranks, byteRank: byteRank, into: &ids)
-                cache.remember(start, count: count, ids: ids[first...])
             }
         }
     }
@@ -198,9 +200,11 @@ public final class BytePairTokenizer: Tokenizer, @unchecked Sendable {
         var merger = BytePairMerger()
         let bytes = Array(ranks.key(id))
         bytes.withUnsafeBufferPointer { chunk in
-            byteRank.withUnsafeBufferPointer { byteRank in
-                merger.merge(chunk.baseAddress!, count: chunk.count, ranks: ranks, byteRank: byteRank,
-                             rankLimit: id, into: &parts)
+            ranks.withView { ranks in
+                byteRank.withUnsafeBufferPointer { byteRank in
+                    merger.merge(chunk.baseAddress!, count: chunk.count, ranks: ranks, byteRank: byteRank,
+                                 rankLimit: id, into: &parts)
+                }
             }
         }
         return parts

@@ -27,26 +27,47 @@ struct ByteSequenceTable {
     /// Index of the key equal to `bytes[0..<count]`, or -1.
     @inline(__always)
     func find(_ bytes: UnsafePointer<UInt8>, count: Int) -> Int {
-        let hash = Self.hash(bytes, count: count)
-        var slot = Int(truncatingIfNeeded: hash) & mask
-        return slots.withUnsafeBufferPointer { slots in
-            slotHashes.withUnsafeBufferPointer { hashes in
-                storage.withUnsafeBufferPointer { storage in
-                    offsets.withUnsafeBufferPointer { offsets in
-                        while true {
-                            let index = Int(slots[slot])
-                            if index < 0 { return -1 }
-                            if hashes[slot] == UInt32(truncatingIfNeeded: hash) {
-                                let start = offsets[index]
-                                if offsets[index + 1] - start == count,
-                                   memcmp(storage.baseAddress! + start, bytes, count) == 0 {
-                                    return index
-                                }
-                            }
-                            slot = (slot + 1) & mask
-                        }
+        withView { $0.find(bytes, count: count) }
+    }
+
+    /// Runs `body` with a pointer view of the table, for lookups in a hot loop: each
+    /// array is pinned once per call instead of once per lookup (pinning retains the
+    /// array, and retains of shared arrays from several threads contend).
+    @inline(__always)
+    func withView<Result>(_ body: (View) throws -> Result) rethrows -> Result {
+        try slots.withUnsafeBufferPointer { slots in
+            try slotHashes.withUnsafeBufferPointer { hashes in
+                try storage.withUnsafeBufferPointer { storage in
+                    try offsets.withUnsafeBufferPointer { offsets in
+                        try body(View(slots: slots, hashes: hashes, storage: storage, offsets: offsets, mask: mask))
                     }
                 }
+            }
+        }
+    }
+
+    /// Read-only lookups through raw pointers; valid only inside `withView`.
+    struct View {
+        let slots: UnsafeBufferPointer<Int32>
+        let hashes: UnsafeBufferPointer<UInt32>
+        let storage: UnsafeBufferPointer<UInt8>
+        let offsets: UnsafeBufferPointer<Int>
+        let mask: Int
+
+        @inline(__always)
+        func find(_ bytes: UnsafePointer<UInt8>, count: Int) -> Int {
+            let hash = ByteSequenceTable.hash(bytes, count: count)
+            var slot = Int(truncatingIfNeeded: hash) & mask
+            while true {
+                let index = Int(slots[slot])
+                if index < 0 { return -1 }
+                if hashes[slot] == UInt32(truncatingIfNeeded: hash) {
+                    let start = offsets[index]
+                    if offsets[index + 1] - start == count, memcmp(storage.baseAddress! + start, bytes, count) == 0 {
+                        return index
+                    }
+                }
+                slot = (slot + 1) & mask
             }
         }
     }

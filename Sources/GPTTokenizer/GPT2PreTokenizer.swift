@@ -70,7 +70,7 @@ enum GPT2PreTokenizer {
         while i < n {
             let byte = bytes[i]
             if byte < 0x80 {
-                if ScalarClass.ofASCII[Int(byte)] != kind { return i }
+                if ScalarClass.ofASCII(byte) != kind { return i }
                 i += 1
             } else {
                 let (nextClass, length) = classify(bytes, at: i)
@@ -84,7 +84,7 @@ enum GPT2PreTokenizer {
     @inline(__always)
     static func classify(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int) -> (ScalarClass, Int) {
         let byte = bytes[i]
-        if byte < 0x80 { return (ScalarClass.ofASCII[Int(byte)], 1) }
+        if byte < 0x80 { return (ScalarClass.ofASCII(byte), 1) }
         guard let (value, length) = UTF8Scalar.decode(bytes, at: i) else { return (.other, 1) }
         return (ScalarClass.ofNonASCII(value), length)
     }
@@ -96,8 +96,8 @@ enum GPT2PreTokenizer {
     static func isSafeCut(_ bytes: UnsafeBufferPointer<UInt8>, at p: Int) -> Bool {
         guard p > 0, p < bytes.count else { return false }
         let before = bytes[p - 1], at = bytes[p]
-        return before < 0x80 && ScalarClass.ofASCII[Int(before)] != .whitespace
-            && at < 0x80 && ScalarClass.ofASCII[Int(at)] == .whitespace
+        return before < 0x80 && ScalarClass.ofASCII(before) != .whitespace
+            && at < 0x80 && ScalarClass.ofASCII(at) == .whitespace
     }
 
     /// A safe cut at or before `limit` and after `lowerBound`, searching backwards; nil if none.

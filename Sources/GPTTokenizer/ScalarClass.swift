@@ -7,19 +7,19 @@ import Foundation
 enum ScalarClass: UInt8 {
     case letter, number, whitespace, other
 
-    /// Classes of the 128 ASCII bytes, so plain English never touches the Unicode tables.
-    static let ofASCII: [ScalarClass] = (0..<128).map { byte in
-        switch UInt8(byte) {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"): return .letter
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return .number
-        case 0x09...0x0D, 0x20: return .whitespace
-        default: return .other
-        }
+    /// Class of an ASCII byte, computed rather than looked up: a shared table would be
+    /// a reference-counted global that every encoding thread touches per byte.
+    @inline(__always)
+    static func ofASCII(_ byte: UInt8) -> ScalarClass {
+        if (byte | 0x20) &- UInt8(ascii: "a") < 26 { return .letter }
+        if byte &- UInt8(ascii: "0") < 10 { return .number }
+        if byte == 0x20 || byte &- 0x09 < 5 { return .whitespace }
+        return .other
     }
 
     @inline(__always)
     static func of(_ value: UInt32) -> ScalarClass {
-        if value < 128 { return ofASCII[Int(value)] }
+        if value < 128 { return ofASCII(UInt8(value)) }
         return ofNonASCII(value)
     }
 

@@ -68,12 +68,16 @@ final class ReferenceParityTests: XCTestCase {
         let lossDiff = zip(losses, referenceLosses).map { abs(Double($0) - Double($1)) }.max() ?? .infinity
         XCTAssertEqual(losses.count, referenceLosses.count)
         XCTAssertLessThanOrEqual(lossDiff, 1e-4, "\(name): ten losses \(losses) vs \(referenceLosses)")
+        let categories = worst.byCategory.sorted { $0.key < $1.key }
+            .map { "\($0.key) \(String(format: "%.2g", $0.value))" }.joined(separator: ", ")
         print("reference \(name): worst relative difference \(String(format: "%.3g", worst.relative)) (\(worst.what)); "
-              + "ten losses max |diff| \(String(format: "%.3g", lossDiff)), \(referenceLosses.first!) → \(referenceLosses.last!)")
+              + "by kind: \(categories); ten losses max |diff| \(String(format: "%.3g", lossDiff)), "
+              + "\(referenceLosses.first!) → \(referenceLosses.last!)")
     }
 
     struct Worst {
         var relative = 0.0, what = ""
+        var byCategory: [String: Double] = [:]
         mutating func check(_ ours: [Float], _ reference: [Float], _ label: String,
                             file: StaticString = #filePath, line: UInt = #line) {
             XCTAssertEqual(ours.count, reference.count, "\(label): element count", file: file, line: line)
@@ -88,6 +92,8 @@ final class ReferenceParityTests: XCTestCase {
                       "\(label): max |diff| \(maxAbs) at \(at) (ours \(ours[at]), ref \(reference[at])), relative \(rel) > \(ReferenceParityTests.tolerance)",
                       file: file, line: line)
             if rel > relative || what.isEmpty { relative = rel; what = label }
+            let category = label.split(separator: " ")[1]
+            byCategory[String(category)] = max(byCategory[String(category)] ?? 0, rel)
         }
     }
 }

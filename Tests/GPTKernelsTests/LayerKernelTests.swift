@@ -95,7 +95,8 @@ final class LayerKernelTests: XCTestCase {
             for (b, t, c, nh, p) in [(1, 1, 4, 1, Float(0)), (2, 3, 12, 3, 0), (1, 17, 48, 4, 0), (2, 65, 64, 2, 0), (2, 9, 24, 2, 0.3)] {
                 let qkv = rng.floats(b * t * 3 * c, scale: 2)
                 var out = [Float](repeating: 0, count: b * t * c), att = [Float](repeating: 0, count: b * nh * t * t)
-                Attention.forward(out: &out, att: &att, qkv: qkv, batch: b, seq: t, channels: c, heads: nh,
+                var scratch = [Float](repeating: 0, count: 2 * Attention.scratchPerWorker(seq: t, headSize: c / nh))
+                Attention.forward(out: &out, att: &att, qkv: qkv, scratch: &scratch, batch: b, seq: t, channels: c, heads: nh,
                                   dropout: p, key: 77, pool: pool)
                 let ref = Attention.forwardReference(qkv: qkv.doubles, batch: b, seq: t, channels: c, heads: nh, dropout: p, key: 77)
                 assertClose(out, ref, tolerance: 2e-6, "attention B\(b) T\(t) C\(c) NH\(nh) p\(p)")
@@ -105,11 +106,13 @@ final class LayerKernelTests: XCTestCase {
 
     func testAttentionBackwardMatchesFiniteDifferences() {
         var rng = TestRandom(14)
-        for (b, t, c, nh, p) in [(1, 1, 4, 1, Float(0)), (2, 5, 12, 3, 0), (1, 7, 32, 2, 0), (1, 6, 8, 2, 0.25)] {
+        for (b, t, c, nh, p) in [(1, 1, 4, 1, Float(0)), (2, 5, 12, 3, 0), (1, 7, 32, 2, 0), (1, 6, 8, 2, 0.25), (1, 19, 8, 2, 0.1)] {
             let qkv = rng.floats(b * t * 3 * c), dy = rng.floats(b * t * c)
             var out = [Float](repeating: 0, count: b * t * c), att = [Float](repeating: 0, count: b * nh * t * t)
-            Attention.forward(out: &out, att: &att, qkv: qkv, batch: b, seq: t, channels: c, heads: nh, dropout: p, key: 5, pool: pools[1])
-            var dqkv = [Float](repeating: 3, count: qkv.count), scratch = [Float](repeating: 0, count: 2 * t)
+            var scratch = [Float](repeating: 0, count: 2 * Attention.scratchPerWorker(seq: t, headSize: c / nh))
+            Attention.forward(out: &out, att: &att, qkv: qkv, scratch: &scratch, batch: b, seq: t, channels: c, heads: nh,
+                              dropout: p, key: 5, pool: pools[1])
+            var dqkv = [Float](repeating: 3, count: qkv.count)
             Attention.backward(dqkv: &dqkv, dout: dy, att: att, qkv: qkv, scratch: &scratch, batch: b, seq: t, channels: c,
                                heads: nh, dropout: p, key: 5, pool: pools[1])
             let fd = finiteDifference(qkv.doubles) { q in
