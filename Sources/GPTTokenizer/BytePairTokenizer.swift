@@ -195,9 +195,8 @@ public final class BytePairTokenizer: Tokenizer, @unchecked Sendable {
 
     /// The parts BPE splits token `id`'s bytes into when only lower ranks exist:
     /// two parts for every multi-byte token of a well-formed vocabulary.
-    func mergeParts(ofToken id: Int) -> [Int] {
+    func mergeParts(ofToken id: Int, merger: inout BytePairMerger) -> [Int] {
         var parts: [Int] = []
-        var merger = BytePairMerger()
         let bytes = Array(ranks.key(id))
         bytes.withUnsafeBufferPointer { chunk in
             ranks.withView { ranks in

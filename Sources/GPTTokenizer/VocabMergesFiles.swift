@@ -81,11 +81,12 @@ public enum VocabMergesFiles {
     public static func write(_ tokenizer: BytePairTokenizer, vocabulary vocabURL: URL, merges mergesURL: URL) throws {
         var vocabulary: [String: Int] = [:]
         var mergeLines = ["#version: 0.2"]
+        var merger = BytePairMerger()
         for id in 0..<tokenizer.ordinaryTokenCount {
             let bytes = Array(tokenizer.ranks.key(id))
             vocabulary[ByteLevelAlphabet.string(for: bytes)] = id
             guard bytes.count > 1 else { continue }
-            let parts = tokenizer.mergeParts(ofToken: id)
+            let parts = tokenizer.mergeParts(ofToken: id, merger: &merger)
             guard parts.count == 2, let left = tokenizer.bytes(of: parts[0]), let right = tokenizer.bytes(of: parts[1]) else {
                 throw TokenizerError.malformedVocabulary(
                     path: vocabURL.path, reason: "token \(id) is not the merge of two lower-ranked tokens")
