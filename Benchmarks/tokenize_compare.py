@@ -69,6 +69,7 @@ def run_tiktoken(args, text, megabytes):
 
 
 def run_hf_training(args):
+    os.environ["RAYON_NUM_THREADS"] = str(args.threads)  # before tokenizers starts its thread pool
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
     def train():
@@ -78,7 +79,6 @@ def run_hf_training(args):
                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
         tokenizer.train([args.input], trainer)
 
-    os.environ["RAYON_NUM_THREADS"] = str(args.threads)
     return median_seconds(max(1, args.repeats // 2), train)
 
 

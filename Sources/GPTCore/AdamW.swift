@@ -21,15 +21,22 @@ public final class AdamW {
 
     deinit { m.deallocate(); v.deallocate() }
 
-    /// One update of `model`'s parameters from its gradients.
-    public func update(_ model: GPT, learningRate: Float) {
-        guard let g = model.gradients else { return }
+    /// One update of `model`'s parameters from its gradients, first scaled so that their global
+    /// norm is at most `maxGradientNorm` (torch.nn.utils.clip_grad_norm_; nil: no clipping).
+    /// Returns the norm before clipping.
+    @discardableResult
+    public func update(_ model: GPT, learningRate: Float, maxGradientNorm: Float? = nil) -> Double {
+        guard let g = model.gradients else { return 0 }
+        let norm = model.gradientNorm()
+        var scale: Float = 1
+        if let maxNorm = maxGradientNorm, norm > Double(maxNorm) { scale = Float(Double(maxNorm) / (norm + 1e-6)) }
         step += 1
         for tensor in model.layout.tensors {
             let o = tensor.offset
             AdamWKernel.update(params: model.parameters + o, grads: g + o, m: m + o, v: v + o, count: tensor.count,
                                learningRate: learningRate, hyper: hyper, decay: tensor.decays, step: step,
-                               pool: model.pool)
+                               gradientScale: scale, pool: model.pool)
         }
+        return norm
     }
 }

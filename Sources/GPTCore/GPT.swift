@@ -306,15 +306,10 @@ public final class GPT {
         Dropout.backward(dinp: x, dout: x, count: count, probability: p, key: key(site: site), pool: pool)
     }
 
-    /// Scales gradients so their global L2 norm is at most `maxNorm`; returns the norm before clipping.
-    @discardableResult
-    public func clipGradients(maxNorm: Float) -> Double {
+    /// The global L2 norm of the gradients.
+    public func gradientNorm() -> Double {
         guard let g = gradients else { return 0 }
-        let norm = Reduction.sumOfSquares(g, count: layout.count, pool: pool).squareRoot()
-        if maxNorm > 0 && norm > Double(maxNorm) {
-            Reduction.scale(g, count: layout.count, by: Float(Double(maxNorm) / (norm + 1e-6)), pool: pool)
-        }
-        return norm
+        return Reduction.sumOfSquares(g, count: layout.count, pool: pool).squareRoot()
     }
 }
 

@@ -16,11 +16,12 @@ public struct AdamWHyperparameters: Codable, Equatable, Sendable {
 }
 
 public enum AdamWKernel {
-    /// params, m, v: [N] updated in place; grads: [N]. `step` counts from 1.
+    /// params, m, v: [N] updated in place; grads: [N], multiplied by `gradientScale` as they are read
+    /// (gradient clipping without a pass of its own). `step` counts from 1.
     public static func update(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>,
                               m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int,
                               learningRate lr: Float, hyper: AdamWHyperparameters, decay: Bool, step: Int,
-                              pool: ThreadPool) {
+                              gradientScale: Float = 1, pool: ThreadPool) {
         let bias1 = 1 - pow(Double(hyper.beta1), Double(step))
         let bias2Sqrt = (1 - pow(Double(hyper.beta2), Double(step))).squareRoot()
         let stepSize = Float(Double(lr) / bias1)
@@ -30,7 +31,7 @@ public enum AdamWKernel {
         pool.parallelFor(count, granule: 1024) { range in
             var i = range.lowerBound
             while i + 16 <= range.upperBound {
-                let g = load16(grads + i)
+                let g = load16(grads + i) * gradientScale
                 var mi = load16(m + i)
                 mi = mi + w1 * (g - mi)
                 let vi = b2 * load16(v + i) + w2 * (g * g)
@@ -40,7 +41,7 @@ public enum AdamWKernel {
                 i += 16
             }
             while i < range.upperBound {
-                let g = grads[i]
+                let g = grads[i] * gradientScale
                 m[i] = m[i] + w1 * (g - m[i])
                 v[i] = b2 * v[i] + w2 * (g * g)
                 let denom = v[i].squareRoot() / bias2SqrtF + eps
@@ -74,12 +75,5 @@ public enum Reduction {
         var total = 0.0
         for q in 0..<chunks { total += partial[q] }
         return total
-    }
-
-    /// x[i] *= s
-    public static func scale(_ x: UnsafeMutablePointer<Float>, count: Int, by s: Float, pool: ThreadPool) {
-        pool.parallelFor(count, granule: 1024) { range in
-            for i in range { x[i] *= s }
-        }
     }
 }

@@ -31,8 +31,8 @@ struct ByteSequenceTable {
     }
 
     /// Runs `body` with a pointer view of the table, for lookups in a hot loop: each
-    /// array is pinned once per call instead of once per lookup (pinning retains the
-    /// array, and retains of shared arrays from several threads contend).
+    /// array is pinned once per call instead of once per lookup, which keeps reference
+    /// counting (atomic, on arrays every encoding thread shares) out of the loop.
     @inline(__always)
     func withView<Result>(_ body: (View) throws -> Result) rethrows -> Result {
         try slots.withUnsafeBufferPointer { slots in

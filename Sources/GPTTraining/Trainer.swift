@@ -75,8 +75,7 @@ public final class Trainer {
                 throw TrainingError.nonFiniteLoss(step: step)
             }
             try model.backward()
-            model.clipGradients(maxNorm: options.gradientClip)
-            optimizer.update(model, learningRate: lr)
+            optimizer.update(model, learningRate: lr, maxGradientNorm: options.gradientClip > 0 ? options.gradientClip : nil)
             let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
             let last = step == options.steps - 1
             let evaluation = options.evalEvery > 0 && (step % options.evalEvery == 0 || last) ? try evaluate() : nil

@@ -50,8 +50,7 @@ struct BenchTrainStep: ParsableCommand {
             gpt.zeroGradients()
             loss = try gpt.forward(tokens: tokens, targets: targets, batch: batch, seq: seq) ?? .nan
             try gpt.backward()
-            gpt.clipGradients(maxNorm: 1)
-            optimizer.update(gpt, learningRate: 1e-4)
+            optimizer.update(gpt, learningRate: 1e-4, maxGradientNorm: 1)
             let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
             if step >= 3 { times.append(ms) }
             FileHandle.standardError.write(Data(String(format: "step %d: %.1f ms, loss %.4f\n", step, ms, loss).utf8))

@@ -25,8 +25,7 @@ final class GPTModelTests: XCTestCase {
             model.zeroGradients()
             losses.append(try XCTUnwrap(try model.forward(tokens: x, targets: y, batch: 3, seq: 16)))
             try model.backward()
-            model.clipGradients(maxNorm: 1)
-            optimizer.update(model, learningRate: 3e-3)
+            optimizer.update(model, learningRate: 3e-3, maxGradientNorm: 1)
         }
         return losses
     }

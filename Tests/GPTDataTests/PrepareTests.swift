@@ -115,6 +115,11 @@ final class PrepareTests: XCTestCase {
             XCTAssertEqual($0 as? DataError, .malformedJSONLine(path: badJSON.path, line: 2,
                                                                 reason: "expected an object with a string field \"text\""))
         }
+        let missing = directory.appendingPathComponent("vanished.txt")
+        XCTAssertThrowsError(try DataPreparer.prepare(inputs: [.textFile(missing)], tokenizer: .characters, outputDirectory: out)) {
+            guard case .unreadableInput(let path, _)? = $0 as? DataError else { return XCTFail("\($0)") }
+            XCTAssertEqual(path, missing.path)
+        }
         XCTAssertThrowsError(try CorpusInput.resolve([directory.appendingPathComponent("missing").path])) {
             guard case .unreadableInput? = $0 as? DataError else { return XCTFail("\($0)") }
         }
