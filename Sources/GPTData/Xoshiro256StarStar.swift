@@ -4,8 +4,8 @@
 import Foundation
 
 public struct Xoshiro256StarStar: RandomNumberGenerator, Codable, Equatable, Sendable {
-    /// The generator's full state; restoring it continues the sequence exactly.
-    public var state: [UInt64]
+    /// The generator's full state (four words); `init?(state:)` with it continues the sequence exactly.
+    public private(set) var state: [UInt64]
 
     public init(seed: UInt64) {
         var splitMix = seed
@@ -23,6 +23,17 @@ public struct Xoshiro256StarStar: RandomNumberGenerator, Codable, Equatable, Sen
         guard state.count == 4, state.contains(where: { $0 != 0 }) else { return nil }
         self.state = state
     }
+
+    public init(from decoder: Decoder) throws {
+        let words = try [UInt64](from: decoder)
+        guard let restored = Xoshiro256StarStar(state: words) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "xoshiro256** state must be four words, not all zero"))
+        }
+        self = restored
+    }
+
+    public func encode(to encoder: Encoder) throws { try state.encode(to: encoder) }
 
     public mutating func next() -> UInt64 {
         let result = (state[1] &* 5).rotatedLeft(7) &* 9

@@ -59,21 +59,21 @@ public enum Reduction {
     public static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int, pool: ThreadPool) -> Double {
         let chunks = (count + chunk - 1) / chunk
         guard chunks > 0 else { return 0 }
-        let partial = UnsafeMutablePointer<Double>.allocate(capacity: chunks)
-        defer { partial.deallocate() }
-        pool.parallelFor(chunks) { range in
-            for q in range {
-                let lo = q * chunk, hi = min(count, lo + chunk)
-                var acc = Vec16()
-                var i = lo
-                while i + 16 <= hi { let v = load16(x + i); acc.addProduct(v, v); i += 16 }
-                var s = Double(acc.sum())
-                while i < hi { s += Double(x[i] * x[i]); i += 1 }
-                partial[q] = s
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: chunks) { partial in
+            pool.parallelFor(chunks) { range in
+                for q in range {
+                    let lo = q * chunk, hi = min(count, lo + chunk)
+                    var acc = Vec16()
+                    var i = lo
+                    while i + 16 <= hi { let v = load16(x + i); acc.addProduct(v, v); i += 16 }
+                    var s = Double(acc.sum())
+                    while i < hi { s += Double(x[i] * x[i]); i += 1 }
+                    partial[q] = s
+                }
             }
+            var total = 0.0
+            for q in 0..<chunks { total += partial[q] }
+            return total
         }
-        var total = 0.0
-        for q in 0..<chunks { total += partial[q] }
-        return total
     }
 }

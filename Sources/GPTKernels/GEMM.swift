@@ -1,11 +1,13 @@
 // General matrix multiply, C[M, N] (+)= op(A)[M, K] · op(B)[K, N], row-major with
-// leading dimensions, on a packed AVX-512 micro-kernel (the BLIS scheme: pack a
-// block of B into NR-wide panels and a block of A into MR-tall panels so that
-// the micro-kernel streams both contiguously; keep a 6x32 tile of C in registers).
+// leading dimensions, on an AVX-512 micro-kernel that keeps an 8×32 tile of C in
+// sixteen registers (the BLIS scheme). B is packed into 32-wide panels so the
+// kernel streams it contiguously; A is read where it lies, eight rows at a time
+// (each k step broadcasts one element per row); only a transposed A or a last
+// partial panel is copied, one 8-row panel at a time.
 //
 // Threads split C by columns (or by rows when C is tall and narrow) into static,
 // panel-aligned slices; each element of C is summed by one thread in a fixed
-// k-order, so results do not depend on timing.
+// k-order whatever the split, so results do not depend on timing or thread count.
 import Foundation
 
 /// How a GEMM operand is read: `.normal` reads `x[i * ld + j]`, `.transposed` reads `x[j * ld + i]`.
@@ -13,15 +15,15 @@ public enum MatrixLayout: Sendable { case normal, transposed }
 
 public enum GEMM {
     static let mr = 8, nr = 32
-    static let kc = 256, mc = 96, nc = 1024
+    static let kc = 256, nc = 512
 
-    /// Per-thread packing buffers, allocated once for the largest block.
+    /// Per-thread buffers, allocated once for the largest block.
     final class Workspace {
-        let packedA: UnsafeMutablePointer<Float>
-        let packedB: UnsafeMutablePointer<Float>
-        let tile: UnsafeMutablePointer<Float>
+        let packedA: UnsafeMutablePointer<Float>  // one panel of A: [kc][mr]
+        let packedB: UnsafeMutablePointer<Float>  // [nc / nr panels][kc][nr]
+        let tile: UnsafeMutablePointer<Float>     // an edge tile of C: [mr][nr]
         init() {
-            packedA = Self.allocate(GEMM.mc * GEMM.kc)
+            packedA = Self.allocate(GEMM.mr * GEMM.kc)
             packedB = Self.allocate(GEMM.nc * GEMM.kc)
             tile = Self.allocate(GEMM.mr * GEMM.nr)
         }
@@ -61,41 +63,33 @@ public enum GEMM {
             block(c, ldc, a, b, rows: 0..<m, cols: 0..<n, k: k, accumulate: accumulate, workspace(0))
             return
         }
-        // Split C along its longer side; the operand every thread reads whole is packed once,
-        // by all threads together, instead of once per thread.
+        // Split C along its longer side. When split by rows, every thread needs all of B:
+        // it is packed once, by all threads together, instead of once per thread.
         let mPanels = (m + mr - 1) / mr, nPanels = (n + nr - 1) / nr
         let byColumns = n >= m ? nPanels >= pool.threadCount : mPanels < pool.threadCount
         if byColumns {
-            let shared = sharedPack(count: mPanels * mr * k) { buffer in
-                packWhole(buffer, panels: mPanels, panelWidth: mr, k: k, pool: pool) { dst, p0, kcb, first in
-                    packA(dst, a, rows: first * mr, cols: p0, m: min(mr, m - first * mr), k: kcb)
-                }
-            }
             pool.parallelFor(n, granule: nr) { cols, worker in
-                block(c, ldc, a, b, rows: 0..<m, cols: cols, k: k, accumulate: accumulate, workspace(worker),
-                      packedA: shared.map { ($0, mPanels * mr) })
+                block(c, ldc, a, b, rows: 0..<m, cols: cols, k: k, accumulate: accumulate, workspace(worker))
             }
         } else {
-            let shared = sharedPack(count: nPanels * nr * k) { buffer in
-                packWhole(buffer, panels: nPanels, panelWidth: nr, k: k, pool: pool) { dst, p0, kcb, first in
-                    packB(dst, b, rows: p0, cols: first * nr, k: kcb, n: min(nr, n - first * nr))
-                }
-            }
+            let shared = sharedPackedB(b, panels: nPanels, n: n, k: k, pool: pool)
             pool.parallelFor(m, granule: mr) { rows, worker in
                 block(c, ldc, a, b, rows: rows, cols: 0..<n, k: k, accumulate: accumulate, workspace(worker),
-                      packedB: shared.map { ($0, nPanels * nr) })
+                      packedB: shared)
             }
         }
     }
 
-    /// Operands up to this many floats are packed once into a shared buffer (the LM head's
-    /// dlogits at B·T = 256 is 12.9M); larger ones are packed block by block per thread.
-    static let sharedPackLimit = 1 << 25
+    /// Operands up to this many floats are packed once into a shared buffer; larger ones are
+    /// packed block by block per thread.
+    static let sharedPackLimit = 1 << 24
     nonisolated(unsafe) static var sharedBuffer: UnsafeMutablePointer<Float>?
     nonisolated(unsafe) static var sharedCapacity = 0
 
-    /// Runs `pack` on the shared buffer when `count` fits the limit; returns the buffer, or nil.
-    static func sharedPack(count: Int, _ pack: (UnsafeMutablePointer<Float>) -> Void) -> UnsafeMutablePointer<Float>? {
+    /// All of op(B) packed as k-blocks of panels (block `pc` starts at `pc · panels · nr` and holds
+    /// panel q at `q · kcb · nr`), threads splitting the panels; nil if it exceeds the limit.
+    static func sharedPackedB(_ b: Operand, panels: Int, n: Int, k: Int, pool: ThreadPool) -> UnsafeMutablePointer<Float>? {
+        let count = panels * nr * k
         guard count <= sharedPackLimit else { return nil }
         workspaceLock.lock()
         if sharedCapacity < count {
@@ -105,22 +99,17 @@ public enum GEMM {
         }
         let buffer = sharedBuffer!
         workspaceLock.unlock()
-        pack(buffer)
-        return buffer
-    }
-
-    /// Packs a whole operand as k-blocks of `panels` panels: block `pc` starts at `pc · panels · width`
-    /// and holds panel q at `q · kcb · width` floats. Threads split the panels statically.
-    static func packWhole(_ buffer: UnsafeMutablePointer<Float>, panels: Int, panelWidth: Int, k: Int, pool: ThreadPool,
-                          _ packPanel: (UnsafeMutablePointer<Float>, _ p0: Int, _ kcb: Int, _ panel: Int) -> Void) {
         pool.parallelFor(panels) { range in
             var pc = 0
             while pc < k {
                 let kcb = min(kc, k - pc)
-                for q in range { packPanel(buffer + pc * panels * panelWidth + q * kcb * panelWidth, pc, kcb, q) }
+                for q in range {
+                    packB(buffer + pc * panels * nr + q * kcb * nr, b, rows: pc, cols: q * nr, k: kcb, n: min(nr, n - q * nr))
+                }
                 pc += kc
             }
         }
+        return buffer
     }
 
     struct Operand {
@@ -129,12 +118,13 @@ public enum GEMM {
         let layout: MatrixLayout
     }
 
-    /// Computes one thread's slice of C with the five-loop blocked algorithm.
-    /// `packedA`/`packedB`, when given, hold the whole operand packed by `packWhole` (buffer, padded extent).
+    /// Computes one thread's slice of C: for each NC-wide, KC-deep block of B (packed), run the
+    /// micro-kernel over every 8-row panel of A and every 32-column panel of the block.
+    /// `packedB`, when given, holds all of op(B) as `sharedPackedB` lays it out.
     static func block(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: Operand, _ b: Operand,
                       rows: Range<Int>, cols: Range<Int>, k: Int, accumulate: Bool, _ ws: Workspace,
-                      packedA: (UnsafeMutablePointer<Float>, Int)? = nil,
-                      packedB: (UnsafeMutablePointer<Float>, Int)? = nil) {
+                      packedB: UnsafeMutablePointer<Float>? = nil) {
+        let nPanelsTotal = (cols.upperBound + nr - 1) / nr
         var jc = cols.lowerBound
         while jc < cols.upperBound {
             let ncb = min(nc, cols.upperBound - jc)
@@ -142,48 +132,45 @@ public enum GEMM {
             while pc < k {
                 let kcb = min(kc, k - pc)
                 let bBlock: UnsafeMutablePointer<Float>
-                if let (buffer, extent) = packedB {
-                    bBlock = buffer + pc * extent + jc * kcb
+                if let packedB {
+                    bBlock = packedB + pc * nPanelsTotal * nr + jc * kcb
                 } else {
                     packB(ws.packedB, b, rows: pc, cols: jc, k: kcb, n: ncb)
                     bBlock = ws.packedB
                 }
                 let add = accumulate || pc > 0
-                var ic = rows.lowerBound
-                while ic < rows.upperBound {
-                    let mcb = min(mc, rows.upperBound - ic)
-                    let aBlock: UnsafeMutablePointer<Float>
-                    if let (buffer, extent) = packedA {
-                        aBlock = buffer + pc * extent + ic * kcb
+                var ir = rows.lowerBound
+                while ir < rows.upperBound {
+                    let mrb = min(mr, rows.upperBound - ir)
+                    // A's panel in place: element (i, p) at ap + p·aK + i·aI.
+                    // Stored transposed, A's k steps are a row apart: copying the panel (eight
+                    // contiguous floats per step) keeps it in a few cache lines.
+                    var ap: UnsafePointer<Float>, aK: Int, aI: Int
+                    if mrb == mr && a.layout == .normal {
+                        (ap, aK, aI) = (a.base + ir * a.ld + pc, 1, a.ld)
                     } else {
-                        packA(ws.packedA, a, rows: ic, cols: pc, m: mcb, k: kcb)
-                        aBlock = ws.packedA
+                        packA(ws.packedA, a, rows: ir, count: mrb, cols: pc, k: kcb)
+                        (ap, aK, aI) = (UnsafePointer(ws.packedA), mr, 1)
                     }
-                    var ir = 0
-                    while ir < mcb {
-                        let mrb = min(mr, mcb - ir)
-                        let ap = aBlock + ir * kcb
-                        var jr = 0
-                        while jr < ncb {
-                            let nrb = min(nr, ncb - jr)
-                            let cp = c + (ic + ir) * ldc + jc + jr
-                            let bp = bBlock + jr * kcb
-                            if mrb == mr && nrb == nr {
-                                microKernel(kcb, ap, bp, cp, ldc, add)
-                            } else {
-                                microKernel(kcb, ap, bp, ws.tile, nr, false)
-                                for i in 0..<mrb {
-                                    for j in 0..<nrb {
-                                        let t = ws.tile[i * nr + j]
-                                        cp[i * ldc + j] = add ? cp[i * ldc + j] + t : t
-                                    }
+                    var jr = 0
+                    while jr < ncb {
+                        let nrb = min(nr, ncb - jr)
+                        let cp = c + ir * ldc + jc + jr
+                        let bp = bBlock + jr * kcb
+                        if mrb == mr && nrb == nr {
+                            microKernel(kcb, ap, aK, aI, bp, cp, ldc, add)
+                        } else {
+                            microKernel(kcb, ap, aK, aI, bp, ws.tile, nr, false)
+                            for i in 0..<mrb {
+                                for j in 0..<nrb {
+                                    let t = ws.tile[i * nr + j]
+                                    cp[i * ldc + j] = add ? cp[i * ldc + j] + t : t
                                 }
                             }
-                            jr += nr
                         }
-                        ir += mr
+                        jr += nr
                     }
-                    ic += mc
+                    ir += mr
                 }
                 pc += kc
             }
@@ -266,70 +253,46 @@ public enum GEMM {
         return r
     }
 
-    /// Packs op(A)[i0..<i0+m, p0..<p0+k] into MR-tall panels: panel q holds k columns of MR floats.
-    static func packA(_ dst: UnsafeMutablePointer<Float>, _ a: Operand, rows i0: Int, cols p0: Int, m: Int, k: Int) {
-        var ir = 0
-        while ir < m {
-            let height = min(mr, m - ir)
-            let panel = dst + ir * k
-            switch a.layout {
-            case .normal where height == mr && ir + 2 * mr <= m:
-                // Two panels at once: transpose 16 rows × 16 columns, the halves going to each panel.
-                let next = panel + mr * k
-                var p = 0
-                while p + 16 <= k {
-                    let t = transposed16(a.base + (i0 + ir) * a.ld + p0 + p, ld: a.ld)
-                    for q in 0..<16 {
-                        UnsafeMutableRawPointer(panel + (p + q) * mr).storeBytes(of: t[q].lowHalf, as: SIMD8<Float>.self)
-                        UnsafeMutableRawPointer(next + (p + q) * mr).storeBytes(of: t[q].highHalf, as: SIMD8<Float>.self)
-                    }
-                    p += 16
-                }
-                for i in 0..<(2 * mr) {
-                    let src = a.base + (i0 + ir + i) * a.ld + p0
-                    let dst = i < mr ? panel + i : next + (i - mr)
-                    for q in p..<k { dst[q * mr] = src[q] }
-                }
-                ir += mr  // the loop's own step covers the second panel
-            case .normal:
-                for i in 0..<height {
-                    let src = a.base + (i0 + ir + i) * a.ld + p0
-                    for p in 0..<k { panel[p * mr + i] = src[p] }
-                }
-            case .transposed:
-                var src = a.base + p0 * a.ld + i0 + ir
-                for p in 0..<k {
-                    for i in 0..<height { panel[p * mr + i] = src[i] }
-                    src += a.ld
-                }
+    /// Copies rows i0..<i0+count (≤ MR) of op(A), columns p0..<p0+k, as [k][MR], zero-padded.
+    static func packA(_ dst: UnsafeMutablePointer<Float>, _ a: Operand, rows i0: Int, count: Int, cols p0: Int, k: Int) {
+        if a.layout == .transposed && count == mr {
+            for p in 0..<k {
+                let src = UnsafeRawPointer(a.base + (p0 + p) * a.ld + i0)
+                UnsafeMutableRawPointer(dst + p * mr).storeBytes(of: src.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
             }
-            if height < mr {
-                for p in 0..<k { for i in height..<mr { panel[p * mr + i] = 0 } }
+            return
+        }
+        dst.update(repeating: 0, count: k * mr)
+        for i in 0..<count {
+            for p in 0..<k {
+                dst[p * mr + i] = a.layout == .normal ? a.base[(i0 + i) * a.ld + p0 + p] : a.base[(p0 + p) * a.ld + i0 + i]
             }
-            ir += mr
         }
     }
 
-    /// C[8, 32] (+)= Apanel[k][8] · Bpanel[k][32]; sixteen zmm accumulators.
+    /// C[8, 32] (+)= A[8, k] · Bpanel[k][32], A's element (i, p) at a + p·aK + i·aI; sixteen zmm accumulators.
     @inline(__always)
-    static func microKernel(_ k: Int, _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>,
+    static func microKernel(_ k: Int, _ a: UnsafePointer<Float>, _ aK: Int, _ aI: Int, _ b: UnsafeMutablePointer<Float>,
                             _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
         var c00 = Vec16(), c01 = Vec16(), c10 = Vec16(), c11 = Vec16()
         var c20 = Vec16(), c21 = Vec16(), c30 = Vec16(), c31 = Vec16()
         var c40 = Vec16(), c41 = Vec16(), c50 = Vec16(), c51 = Vec16()
         var c60 = Vec16(), c61 = Vec16(), c70 = Vec16(), c71 = Vec16()
-        var ap = a, bp = b
+        var a0 = a, a1 = a + aI, a2 = a + 2 * aI, a3 = a + 3 * aI
+        var a4 = a + 4 * aI, a5 = a + 5 * aI, a6 = a + 6 * aI, a7 = a + 7 * aI
+        var bp = b
         for _ in 0..<k {
             let b0 = load16(bp), b1 = load16(bp + 16)
-            var av = Vec16(repeating: ap[0]); c00.addProduct(av, b0); c01.addProduct(av, b1)
-            av = Vec16(repeating: ap[1]); c10.addProduct(av, b0); c11.addProduct(av, b1)
-            av = Vec16(repeating: ap[2]); c20.addProduct(av, b0); c21.addProduct(av, b1)
-            av = Vec16(repeating: ap[3]); c30.addProduct(av, b0); c31.addProduct(av, b1)
-            av = Vec16(repeating: ap[4]); c40.addProduct(av, b0); c41.addProduct(av, b1)
-            av = Vec16(repeating: ap[5]); c50.addProduct(av, b0); c51.addProduct(av, b1)
-            av = Vec16(repeating: ap[6]); c60.addProduct(av, b0); c61.addProduct(av, b1)
-            av = Vec16(repeating: ap[7]); c70.addProduct(av, b0); c71.addProduct(av, b1)
-            ap += mr; bp += nr
+            var av = Vec16(repeating: a0.pointee); c00.addProduct(av, b0); c01.addProduct(av, b1)
+            av = Vec16(repeating: a1.pointee); c10.addProduct(av, b0); c11.addProduct(av, b1)
+            av = Vec16(repeating: a2.pointee); c20.addProduct(av, b0); c21.addProduct(av, b1)
+            av = Vec16(repeating: a3.pointee); c30.addProduct(av, b0); c31.addProduct(av, b1)
+            av = Vec16(repeating: a4.pointee); c40.addProduct(av, b0); c41.addProduct(av, b1)
+            av = Vec16(repeating: a5.pointee); c50.addProduct(av, b0); c51.addProduct(av, b1)
+            av = Vec16(repeating: a6.pointee); c60.addProduct(av, b0); c61.addProduct(av, b1)
+            av = Vec16(repeating: a7.pointee); c70.addProduct(av, b0); c71.addProduct(av, b1)
+            a0 += aK; a1 += aK; a2 += aK; a3 += aK; a4 += aK; a5 += aK; a6 += aK; a7 += aK
+            bp += nr
         }
         @inline(__always) func put(_ row: Int, _ v0: Vec16, _ v1: Vec16) {
             let p = c + row * ldc

@@ -47,13 +47,7 @@ public struct CharacterInventory {
 
     /// A lead byte followed only by continuation bytes, fewer than it needs.
     private static func couldBeIncomplete(_ buffer: UnsafeBufferPointer<UInt8>, from i: Int) -> Bool {
-        let needed: Int
-        switch buffer[i] {
-        case 0xC2...0xDF: needed = 2
-        case 0xE0...0xEF: needed = 3
-        case 0xF0...0xF4: needed = 4
-        default: return false
-        }
+        guard let needed = UTF8Scalar.sequenceLength(lead: buffer[i]) else { return false }
         let available = buffer.count - i
         return available < needed && buffer[(i + 1)...].allSatisfy(UTF8Scalar.isContinuation)
     }

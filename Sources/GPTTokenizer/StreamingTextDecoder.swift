@@ -39,13 +39,7 @@ public struct StreamingTextDecoder {
             i -= 1
         }
         guard i >= 0 else { return 0 }
-        let needed: Int
-        switch bytes[i] {
-        case 0xC2...0xDF: needed = 2
-        case 0xE0...0xEF: needed = 3
-        case 0xF0...0xF4: needed = 4
-        default: return 0
-        }
+        guard let needed = UTF8Scalar.sequenceLength(lead: bytes[i]) else { return 0 }
         let available = continuations + 1
         guard available < needed else { return 0 }
         // The second byte of E0, ED, F0 and F4 has a narrower range; outside it the

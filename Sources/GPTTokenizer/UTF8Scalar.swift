@@ -38,6 +38,17 @@ enum UTF8Scalar {
         }
     }
 
+    /// Length of the sequence a lead byte starts (2, 3 or 4), or nil for ASCII,
+    /// continuation bytes and bytes that never begin valid UTF-8.
+    static func sequenceLength(lead byte: UInt8) -> Int? {
+        switch byte {
+        case 0xC2...0xDF: return 2
+        case 0xE0...0xEF: return 3
+        case 0xF0...0xF4: return 4
+        default: return nil
+        }
+    }
+
     @inline(__always)
     static func isContinuation(_ byte: UInt8) -> Bool { byte & 0xC0 == 0x80 }
 

@@ -45,6 +45,15 @@ final class BatchSamplerTests: XCTestCase {
         XCTAssertNotEqual(try other.nextBatch(batchSize: 4, contextLength: 32).x, next.x)
     }
 
+    func testGeneratorStateSurvivesJSON() throws {
+        var generator = Xoshiro256StarStar(seed: 9)
+        _ = generator.next()
+        var restored = try JSONDecoder().decode(Xoshiro256StarStar.self, from: JSONEncoder().encode(generator))
+        XCTAssertEqual((0..<5).map { _ in restored.next() }, (0..<5).map { _ in generator.next() })
+        XCTAssertThrowsError(try JSONDecoder().decode(Xoshiro256StarStar.self, from: Data("[0, 0, 0, 0]".utf8)))
+        XCTAssertNil(Xoshiro256StarStar(state: [1, 2, 3]))
+    }
+
     func testGeneratorIsUniformEnoughAndInRange() {
         var generator = Xoshiro256StarStar(seed: 5)
         var histogram = [Int](repeating: 0, count: 10)
