@@ -43,7 +43,7 @@ public final class GPT {
 
     private var activations: Activations?
     private var currentBatch = 0, currentSeq = 0
-    private var positionTable: UnsafeMutablePointer<Float>?
+    private(set) var positionTable: UnsafeMutablePointer<Float>?
     private var validTargets = 0
     private var currentPass: UInt64 = 0
 

@@ -55,6 +55,10 @@ public enum GEMM {
             if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
             return
         }
+        if m <= skinnyRows && layoutA == .normal {
+            skinny(c, ldc, a, lda, b, ldb, layoutB, m: m, n: n, k: k, accumulate: accumulate, pool: pool)
+            return
+        }
         reserveWorkspaces(pool.threadCount)
         let a = Operand(base: a, ld: lda, layout: layoutA)
         let b = Operand(base: b, ld: ldb, layout: layoutB)
@@ -76,6 +80,35 @@ public enum GEMM {
             pool.parallelFor(m, granule: mr) { rows, worker in
                 block(c, ldc, a, b, rows: rows, cols: 0..<n, k: k, accumulate: accumulate, workspace(worker),
                       packedB: shared)
+            }
+        }
+    }
+
+    /// Up to this many rows (decoding a token per sequence), C is computed without packing.
+    static let skinnyRows = 4
+
+    /// C[m ≤ 4, N] (+)= A[m, K] · op(B): B is read once, straight from where it lies, which is
+    /// what decoding needs (one pass over each weight matrix per token, the memory-bound floor).
+    static func skinny(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePointer<Float>, _ lda: Int,
+                       _ b: UnsafePointer<Float>, _ ldb: Int, _ layoutB: MatrixLayout,
+                       m: Int, n: Int, k: Int, accumulate: Bool, pool: ThreadPool) {
+        pool.parallelFor(n, granule: 64) { cols in
+            switch layoutB {
+            case .normal:
+                // C[i, cols] += A[i, p] · B[p, cols], p in order.
+                for i in 0..<m {
+                    let ci = c + i * ldc + cols.lowerBound
+                    if !accumulate { ci.update(repeating: 0, count: cols.count) }
+                    for p in 0..<k { axpy(ci, a[i * lda + p], b + p * ldb + cols.lowerBound, cols.count) }
+                }
+            case .transposed:
+                // C[i, j] = A[i, :] · Bstored[j, :]
+                for j in cols {
+                    for i in 0..<m {
+                        let d = dot(a + i * lda, b + j * ldb, k)
+                        c[i * ldc + j] = accumulate ? c[i * ldc + j] + d : d
+                    }
+                }
             }
         }
     }
