@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "GPTTokenizer", targets: ["GPTTokenizer"]),
         .library(name: "GPTData", targets: ["GPTData"]),
         .library(name: "GPTTraining", targets: ["GPTTraining"]),
+        .library(name: "GPTGeneration", targets: ["GPTGeneration"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -33,8 +34,9 @@ let package = Package(
         .target(name: "GPTTokenizer"),
         .target(name: "GPTData", dependencies: ["GPTTokenizer"]),
         .target(name: "GPTTraining", dependencies: ["GPTCore", "GPTData", "GPTTokenizer"]),
+        .target(name: "GPTGeneration", dependencies: ["GPTCore", "GPTKernels"]),
         .executableTarget(name: "gpt", dependencies: [
-            "GPTCore", "GPTIO", "GPTKernels", "GPTTokenizer", "GPTData", "GPTTraining",
+            "GPTCore", "GPTIO", "GPTKernels", "GPTTokenizer", "GPTData", "GPTTraining", "GPTGeneration",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "GPTKernelsTests", dependencies: ["GPTKernels"]),
@@ -43,6 +45,7 @@ let package = Package(
         .testTarget(name: "GPTTokenizerTests", dependencies: ["GPTTokenizer"]),
         .testTarget(name: "GPTDataTests", dependencies: ["GPTData", "GPTTokenizer"]),
         .testTarget(name: "GPTTrainingTests", dependencies: ["GPTTraining", "GPTCore", "GPTKernels"]),
+        .testTarget(name: "GPTGenerationTests", dependencies: ["GPTGeneration", "GPTCore", "GPTKernels"]),
     ],
     swiftLanguageModes: [.v5]
 )

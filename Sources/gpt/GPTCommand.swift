@@ -7,11 +7,11 @@ struct GPTCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gpt",
         abstract: "Train, fine-tune, sample from and benchmark GPT models on the CPU.",
-        subcommands: [Train.self, PrepareCommand.self, TokenizerCommand.self, Bench.self])
+        subcommands: [Train.self, Sample.self, PrepareCommand.self, TokenizerCommand.self, Bench.self])
 }
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure the engine: GEMM throughput, training-step time.",
-        subcommands: [BenchMatmul.self, BenchTrainStep.self, BenchTokenize.self])
+        abstract: "Measure the engine: GEMM throughput, training step, generation, tokenizer.",
+        subcommands: [BenchMatmul.self, BenchTrainStep.self, BenchGenerate.self, BenchTokenize.self])
 }

@@ -1,0 +1,84 @@
+// Autoregressive generation on a KV cache: prefill the prompt once, then feed each
+// sampled token back one step at a time. Several samples of one prompt advance
+// together as a batch. When a sequence fills the context, the cache is rebuilt from
+// its last n_positions − 1 tokens (nanoGPT crops the same way).
+import Foundation
+import GPTCore
+import GPTKernels
+
+public struct GenerationOptions: Sendable {
+    public var maxNewTokens = 256
+    public var sampling = SamplingOptions()
+    public var seed: UInt64 = 1337
+    /// Tokens that end a sample (not included in it), e.g. `<|endoftext|>`.
+    public var stopTokens: Set<Int32> = []
+
+    public init() {}
+}
+
+/// Speed of the last `generate`.
+public struct GenerationTiming: Sendable {
+    public var prefillTokens = 0
+    public var prefillSeconds = 0.0
+    public var decodeTokens = 0
+    public var decodeSeconds = 0.0
+}
+
+public final class Generator {
+    public let model: GPT
+    public private(set) var timing = GenerationTiming()
+
+    public init(model: GPT) { self.model = model }
+
+    /// Generates `samples` continuations of `prompt` (non-empty, at most n_positions tokens).
+    /// `onToken(sample, token)` sees every new token as it is made; returning false ends that
+    /// sample. Returns the new tokens of each sample.
+    public func generate(prompt: [Int32], samples: Int = 1, options: GenerationOptions,
+                         onToken: (Int, Int32) -> Bool = { _, _ in true }) throws -> [[Int32]] {
+        try options.sampling.validate()
+        let context = model.config.contextLength
+        guard !prompt.isEmpty, prompt.count <= context else {
+            throw GPTError.sequenceTooLong(length: prompt.count, contextLength: context)
+        }
+        model.isTraining = false
+        let session = InferenceSession(model: model, batch: samples)
+        var sequences = [[Int32]](repeating: prompt, count: samples)  // prompt and sampled tokens
+        var fed = sequences  // what the cache holds: a finished sample keeps repeating its last token
+        var outputs = [[Int32]](repeating: [], count: samples)
+        var active = [Bool](repeating: true, count: samples)
+        var samplers = [Sampler](repeating: Sampler(options: options.sampling), count: samples)
+        var rngs = (0..<samples).map { SplitMix64(seed: options.seed &+ UInt64($0) &* 0x9E37_79B9_7F4A_7C15) }
+        timing = GenerationTiming()
+        let v = model.config.vocabSize
+
+        var start = DispatchTime.now().uptimeNanoseconds
+        var logits = try session.append(fed.flatMap { $0 }, count: prompt.count)
+        timing.prefillTokens = prompt.count
+        timing.prefillSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<options.maxNewTokens where active.contains(true) {
+            var next = [Int32](repeating: 0, count: samples)
+            for s in 0..<samples {
+                let row = UnsafeBufferPointer(rebasing: logits[(s * v)..<((s + 1) * v)])
+                next[s] = active[s] ? samplers[s].next(row, history: sequences[s], rng: &rngs[s]) : sequences[s].last!
+                guard active[s] else { continue }
+                sequences[s].append(next[s])
+                if options.stopTokens.contains(next[s]) { active[s] = false; continue }
+                outputs[s].append(next[s])
+                if !onToken(s, next[s]) { active[s] = false }
+            }
+            guard active.contains(true), outputs.contains(where: { $0.count < options.maxNewTokens }) else { break }
+            for s in 0..<samples { fed[s].append(next[s]) }
+            if session.length == context {
+                // Slide: rebuild the cache from the last n_positions − 1 tokens of each sequence.
+                session.reset()
+                logits = try session.append(fed.flatMap { $0.suffix(context - 1) }, count: context - 1)
+            } else {
+                logits = try session.append(next, count: 1)
+            }
+            timing.decodeTokens += samples
+        }
+        timing.decodeSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return outputs
+    }
+}

@@ -1,0 +1,111 @@
+// Choosing the next token from logits. The chain, in this order (as Hugging Face's
+// generate applies its logits processors):
+//   1. repetition penalty: a logit of a token already in the sequence is divided by
+//      the penalty if positive, multiplied if negative (CTRL, Keskar et al. 2019);
+//   2. temperature: logits ÷ T; T = 0 means greedy (the arg-max, first on ties);
+//   3. top-k: keep the k largest;
+//   4. top-p (nucleus): keep the smallest set of the most likely tokens whose
+//      probability sums to at least p (Holtzman et al. 2019);
+//   5. draw from the softmax of what is left with the seeded generator.
+import Foundation
+import GPTKernels
+
+public struct SamplingOptions: Equatable, Sendable {
+    public var temperature: Float = 1
+    public var topK: Int?
+    public var topP: Float?
+    public var repetitionPenalty: Float = 1
+
+    public init(temperature: Float = 1, topK: Int? = nil, topP: Float? = nil, repetitionPenalty: Float = 1) {
+        self.temperature = temperature; self.topK = topK; self.topP = topP; self.repetitionPenalty = repetitionPenalty
+    }
+
+    /// Checks every option; the error says which and what is allowed.
+    public func validate() throws {
+        if !(temperature >= 0) || !temperature.isFinite { throw SamplingError.invalid("temperature", "\(temperature)", "must be ≥ 0") }
+        if let k = topK, k < 1 { throw SamplingError.invalid("top-k", "\(k)", "must be ≥ 1") }
+        if let p = topP, !(p > 0 && p <= 1) { throw SamplingError.invalid("top-p", "\(p)", "must be in (0, 1]") }
+        if !(repetitionPenalty > 0) || !repetitionPenalty.isFinite {
+            throw SamplingError.invalid("repetition-penalty", "\(repetitionPenalty)", "must be > 0")
+        }
+    }
+}
+
+public enum SamplingError: Error, CustomStringConvertible, Equatable {
+    case invalid(String, String, String)
+    public var description: String {
+        switch self { case let .invalid(option, value, rule): return "invalid \(option) \(value): \(rule)" }
+    }
+}
+
+public struct Sampler {
+    public let options: SamplingOptions
+    var candidates: [Int] = []
+    var weights: [Double] = []
+
+    public init(options: SamplingOptions) { self.options = options }
+
+    /// The next token for one sequence. logits: [V]; `history`: the sequence so far.
+    public mutating func next(_ logits: UnsafeBufferPointer<Float>, history: [Int32], rng: inout SplitMix64) -> Int32 {
+        var scores = Array(logits)
+        Self.penalizeRepetition(&scores, history: history, penalty: options.repetitionPenalty)
+        guard options.temperature > 0 else { return Int32(Self.argmax(scores)) }
+        for i in scores.indices { scores[i] /= options.temperature }
+        candidates = Self.topK(scores, options.topK)
+        Self.softmax(scores, over: candidates, into: &weights)
+        if let p = options.topP, p < 1 { Self.nucleus(&candidates, &weights, p) }
+        return Int32(Self.draw(candidates, weights, rng: &rng))
+    }
+
+    static func penalizeRepetition(_ scores: inout [Float], history: [Int32], penalty: Float) {
+        guard penalty != 1 else { return }
+        for token in Set(history) where Int(token) < scores.count {
+            let s = scores[Int(token)]
+            scores[Int(token)] = s > 0 ? s / penalty : s * penalty
+        }
+    }
+
+    static func argmax(_ scores: [Float]) -> Int {
+        var best = 0
+        for i in scores.indices where scores[i] > scores[best] { best = i }
+        return best
+    }
+
+    /// Indices of the k largest scores (all when k is nil or ≥ V), largest first when cut.
+    static func topK(_ scores: [Float], _ k: Int?) -> [Int] {
+        guard let k, k < scores.count else { return Array(scores.indices) }
+        // A size-k min-heap would be O(V log k); a partial sort of indices is simpler and fast enough here.
+        return Array(scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }.prefix(k))
+    }
+
+    static func softmax(_ scores: [Float], over candidates: [Int], into weights: inout [Double]) {
+        let m = candidates.map { scores[$0] }.max() ?? 0
+        weights = candidates.map { exp(Double(scores[$0] - m)) }
+        let total = weights.reduce(0, +)
+        for i in weights.indices { weights[i] /= total }
+    }
+
+    /// Keeps the most likely candidates until their probability reaches p (at least one).
+    static func nucleus(_ candidates: inout [Int], _ weights: inout [Double], _ p: Float) {
+        let order = weights.indices.sorted { weights[$0] > weights[$1] || (weights[$0] == weights[$1] && candidates[$0] < candidates[$1]) }
+        var kept: [Int] = [], keptWeights: [Double] = []
+        var mass = 0.0
+        for i in order {
+            kept.append(candidates[i]); keptWeights.append(weights[i])
+            mass += weights[i]
+            if mass >= Double(p) { break }
+        }
+        let total = keptWeights.reduce(0, +)
+        candidates = kept
+        weights = keptWeights.map { $0 / total }
+    }
+
+    static func draw(_ candidates: [Int], _ weights: [Double], rng: inout SplitMix64) -> Int {
+        var r = rng.nextUnitInterval()
+        for (c, w) in zip(candidates, weights) {
+            r -= w
+            if r <= 0 { return c }
+        }
+        return candidates.last!
+    }
+}

@@ -1,0 +1,93 @@
+// `gpt bench generate`: decoding and prefill speed of GPT-2 124M (random weights) on
+// the KV cache, and decode speed as a fraction of what memory bandwidth allows (one
+// token reads every weight once).
+import ArgumentParser
+import Foundation
+import GPTCore
+import GPTGeneration
+import GPTKernels
+
+struct BenchGenerate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Decode and prefill speed of GPT-2 124M with the KV cache, batch 1, greedy.",
+        discussion: """
+        Decodes --new-tokens after a --prompt-tokens prompt, and separately prefills --prefill-tokens
+        tokens (logits for the last position only). Memory bandwidth is measured by streaming a 1 GB
+        buffer on the same threads; the bandwidth bound is parameters × 4 bytes per token.
+        Example: gpt bench generate --model gpt2 --json
+        """)
+
+    @Option(help: "Model preset: gpt2 (124M).") var model = "gpt2"
+    @Option(help: "Thread counts to measure, comma-separated (default: 1 and all cores).") var threads: String?
+    @Option(help: "Prompt length for decoding.") var promptTokens = 16
+    @Option(help: "Tokens to decode.") var newTokens = 256
+    @Option(help: "Prompt length for the prefill measurement.") var prefillTokens = 1024
+    @Flag(help: "Print one JSON object on the last line: the last thread count's figures, every run under results.")
+    var json = false
+
+    func validate() throws {
+        guard model == "gpt2" else { throw ValidationError("--model must be gpt2, got '\(model)'") }
+        guard promptTokens >= 1, newTokens >= 2, prefillTokens >= 1 else {
+            throw ValidationError("--prompt-tokens and --prefill-tokens must be ≥ 1, --new-tokens ≥ 2")
+        }
+        guard promptTokens + newTokens <= 1024, prefillTokens <= 1024 else {
+            throw ValidationError("prompt + new tokens and --prefill-tokens must fit GPT-2's context of 1024")
+        }
+    }
+
+    func run() throws {
+        var results: [[String: Any]] = []
+        print("threads  prefill(ms)  prefill tok/s  decode tok/s  ms/token  bandwidth GB/s  of bound  peak RSS MB")
+        for t in try parseThreadList(threads) {
+            let pool = ThreadPool(threads: t)
+            let gpt = try GPT(config: .gpt2, seed: 1, pool: pool)
+            var rng = SplitMix64(seed: 2)
+            let prompt = (0..<promptTokens).map { _ in Int32(rng.next() % 50257) }
+            var options = GenerationOptions()
+            options.maxNewTokens = newTokens
+            options.sampling = SamplingOptions(temperature: 0)
+            let generator = Generator(model: gpt)
+            _ = try generator.generate(prompt: prompt, options: options)  // warm-up
+            _ = try generator.generate(prompt: prompt, options: options)
+            let decodeRate = Double(generator.timing.decodeTokens) / generator.timing.decodeSeconds
+
+            let session = InferenceSession(model: gpt, batch: 1)
+            let long = (0..<prefillTokens).map { _ in Int32(rng.next() % 50257) }
+            let prefillSeconds = medianSeconds(repeats: 3) { session.reset(); _ = try? session.append(long, count: long.count) }
+            let bandwidth = MemoryBandwidth.measure(pool: pool)
+            let bound = bandwidth / (Double(gpt.layout.count) * 4)
+            let rss = peakRSSMegabytes()
+            print(String(format: "%7d  %11.0f  %13.0f  %12.1f  %8.2f  %14.1f  %7.0f%%  %11.0f", t, prefillSeconds * 1000,
+                         Double(prefillTokens) / prefillSeconds, decodeRate, 1000 / decodeRate, bandwidth / 1e9,
+                         100 * decodeRate / bound, rss))
+            results.append(["threads": t, "prefill_tokens": prefillTokens, "prefill_ms": rounded(prefillSeconds * 1000, 1),
+                            "decode_tokens_per_sec": rounded(decodeRate, 2), "ms_per_token": rounded(1000 / decodeRate, 3),
+                            "peak_rss_mb": rounded(rss, 1), "memory_gb_per_sec": rounded(bandwidth / 1e9, 2),
+                            "fraction_of_bandwidth_bound": rounded(decodeRate / bound, 3)])
+        }
+        if json, var last = results.last {
+            last["results"] = results
+            printJSONLine(last)
+        }
+    }
+}
+
+/// Streaming read bandwidth: the best of three passes summing a 1 GB buffer, threads splitting it.
+enum MemoryBandwidth {
+    static func measure(pool: ThreadPool) -> Double {
+        let count = 1 << 28
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        defer { buffer.deallocate() }
+        buffer.update(repeating: 1, count: count)
+        var best = 0.0
+        for _ in 0..<3 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let total = Reduction.sumOfSquares(buffer, count: count, pool: pool)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            precondition(total == Double(count))
+            best = max(best, Double(count * 4) / seconds)
+        }
+        return best
+    }
+}
