@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "GPTCoreTests", dependencies: ["GPTCore", "GPTIO", "GPTKernels"]),
         .testTarget(name: "GPTTokenizerTests", dependencies: ["GPTTokenizer"]),
         .testTarget(name: "GPTDataTests", dependencies: ["GPTData", "GPTTokenizer"]),
-        .testTarget(name: "GPTTrainingTests", dependencies: ["GPTTraining", "GPTCore", "GPTKernels"]),
+        .testTarget(name: "GPTTrainingTests", dependencies: ["GPTTraining", "GPTGeneration", "GPTCore", "GPTKernels"]),
         .testTarget(name: "GPTGenerationTests", dependencies: ["GPTGeneration", "GPTCore", "GPTKernels"]),
     ],
     swiftLanguageModes: [.v5]

@@ -148,14 +148,9 @@ public enum Attention {
     /// x[0..<n] ← softmax(x[0..<n]).
     @inline(__always)
     static func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
-        var mv = Vec16(repeating: -.infinity)
-        var j = 0
-        while j + 16 <= n { mv = pointwiseMax(mv, load16(x + j)); j += 16 }
-        var m = mv.max()
-        while j < n { m = max(m, x[j]); j += 1 }
-        let mb = Vec16(repeating: m)
+        let mb = Vec16(repeating: maximum(x, n))
         var acc = Vec16()
-        j = 0
+        var j = 0
         while j + 16 <= n { let e = vexp(load16(x + j) - mb); store16(e, x + j); acc += e; j += 16 }
         if j < n {
             let e = vexp(loadPartial(x + j, n - j, fill: -.infinity) - mb)

@@ -43,14 +43,10 @@ public enum CrossEntropy {
     /// Row maximum and Σ exp(x − max).
     @inline(__always)
     static func maxAndSumExp(_ x: UnsafePointer<Float>, _ v: Int) -> (Float, Float) {
-        var mv = Vec16(repeating: -.infinity)
-        var i = 0
-        while i + 16 <= v { mv = pointwiseMax(mv, load16(x + i)); i += 16 }
-        var m = mv.max()
-        while i < v { m = max(m, x[i]); i += 1 }
+        let m = maximum(x, v)
         let mb = Vec16(repeating: m)
         var acc = Vec16()
-        i = 0
+        var i = 0
         while i + 16 <= v { acc += vexp(load16(x + i) - mb); i += 16 }
         if i < v { acc += vexp(loadPartial(x + i, v - i, fill: -.infinity) - mb) }
         return (m, acc.sum())

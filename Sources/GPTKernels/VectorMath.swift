@@ -69,6 +69,13 @@ func vtanh(_ x: Vec16) -> Vec16 {
     return t.replacing(with: -t, where: x .< 0)
 }
 
-/// Horizontal sum in a fixed lane order (deterministic).
+/// The largest of x[0..<n] (n ≥ 1).
 @inline(__always)
-func hsum(_ v: Vec16) -> Float { v.sum() }
+func maximum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    var mv = Vec16(repeating: -.infinity)
+    var i = 0
+    while i + 16 <= n { mv = pointwiseMax(mv, load16(x + i)); i += 16 }
+    var m = mv.max()
+    while i < n { m = max(m, x[i]); i += 1 }
+    return m
+}

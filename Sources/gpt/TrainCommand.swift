@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import GPTCore
+import GPTGeneration
 import GPTKernels
 import GPTTokenizer
 import GPTTraining
@@ -76,8 +77,12 @@ struct Train: ParsableCommand {
             if let e = r.evaluation {
                 print(String(format: "step %5d/%d  loss %.4f  train %.4f  val %.4f  lr %.2e  %.1f ms/step  %.0f tok/s",
                              r.step, options.steps, r.loss, e.train, e.validation, r.learningRate, r.milliseconds, r.tokensPerSecond))
-                if let sample = try? TextSampler.continuation(of: [Int32(try! tokenizer.encode("\n").first ?? 0)], count: 120,
-                                                             model: model, seed: seed &+ UInt64(r.step)),
+                var sampling = GenerationOptions()
+                sampling.maxNewTokens = 120
+                sampling.sampling = SamplingOptions(temperature: 0.8)
+                sampling.seed = seed &+ UInt64(r.step)
+                let start = Int32((try? tokenizer.encode("\n"))?.first ?? 0)
+                if let sample = try? Generator(model: model).generate(prompt: [start], options: sampling)[0],
                    let text = try? tokenizer.decode(sample.map(Int.init)) {
                     print("  sample: " + text.trimmingCharacters(in: .newlines).replacingOccurrences(of: "\n", with: "\n          "))
                 }

@@ -1,5 +1,6 @@
 import XCTest
 import GPTCore
+import GPTGeneration
 import GPTKernels
 import GPTTraining
 
@@ -63,7 +64,9 @@ final class TrainingTests: XCTestCase {
         try trainer.run { if let e = $0.evaluation { evaluations.append(e) } }
         XCTAssertEqual(evaluations.count, 2)
         XCTAssertLessThan(evaluations.last!.validation, 0.5, "a cycle of 8 is predictable (ln 8 = 2.08 at the start)")
-        let continuation = try TextSampler.continuation(of: [0, 1, 2], count: 6, model: model, temperature: 0, seed: 1)
-        XCTAssertEqual(continuation, [0, 1, 2, 3, 4, 5, 6, 7, 0])
+        var greedy = GenerationOptions()
+        greedy.maxNewTokens = 6
+        greedy.sampling = SamplingOptions(temperature: 0)
+        XCTAssertEqual(try Generator(model: model).generate(prompt: [0, 1, 2], options: greedy)[0], [3, 4, 5, 6, 7, 0])
     }
 }
