@@ -26,7 +26,7 @@ public final class InferenceSession {
         values = (0..<config.layerCount).map { _ in GPT.allocate(cacheSize) }
         let n = batch * t
         let sizes = [n * c, n * c, n * 3 * c, n * c, n * c, n * 4 * c, n * 4 * c, n, n, batch * c, batch * c, batch * v,
-                     model.pool.threadCount * capacity]
+                     model.pool.threadCount * 4 * capacity]
         let padded = sizes.map { ($0 + 15) / 16 * 16 }
         work = GPT.allocate(padded.reduce(0, +))
         var cursor = work

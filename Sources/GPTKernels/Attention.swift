@@ -11,8 +11,9 @@ public enum Attention {
     public static func scratchPerWorker(seq: Int, headSize: Int) -> Int { (headSize + 1) * paddedLength(seq) }
 
     /// Rows of the transposed keys/values are padded to whole vectors, so a score row's last
-    /// partial vector can be computed with full-width loads.
-    static func paddedLength(_ seq: Int) -> Int { (seq + 15) / 16 * 16 }
+    /// partial vector can be computed with full-width loads, plus one vector so that rows are
+    /// not a multiple of 4 KB apart (they would all fall in the same L1 cache set).
+    public static func paddedLength(_ seq: Int) -> Int { (seq + 15) / 16 * 16 + 16 }
 
     /// out: [B, T, C], att: [B, NH, T, T], qkv: [B, T, 3C] (q, k, v each split into NH heads of C/NH),
     /// scratch: [threads, scratchPerWorker]
@@ -30,7 +31,21 @@ public enum Attention {
                 let b = bh / heads, h = bh % heads
                 let base = qkv + b * t * c3 + h * hs
                 transpose(kT, base + c, rows: t, columns: hs, stride: c3, ld: tp)
-                for i in 0..<t {
+                var i = 0
+                // Four queries at a time share every load of keys and values.
+                while p == 0 && i + 4 <= t && hs % 64 == 0 {
+                    let rows = att + (bh * t + i) * t
+                    rowTimesMatrix4(rows, t, base + i * c3, c3, kT, k: hs, n: i + 4, ld: tp, scale: scale)
+                    for r in 0..<4 {
+                        let row = rows + r * t
+                        softmaxInPlace(row, i + r + 1)
+                        for j in (i + r + 1)..<t { row[j] = 0 }
+                    }
+                    weightedSum4(out + (b * t + i) * c + h * hs, c, rows, t, base + 2 * c, rows: i + 4, stride: c3, width: hs)
+                    i += 4
+                }
+                while i < t {
+                    defer { i += 1 }
                     let row = att + (bh * t + i) * t
                     // Scores for keys 0...i, sixteen keys at a time: row[j] = q_i · k_j / √hs.
                     rowTimesMatrix(row, base + i * c3, kT, k: hs, n: i + 1, ld: tp, scale: scale)
@@ -102,11 +117,22 @@ public enum Attention {
     }
 
     /// out[0..<width] (=, or += when `accumulate`) Σ_r weights[r] · m[r, 0..<width]; m rows `stride` apart.
-    /// Sixteen output lanes stay in a register across all rows.
+    /// Up to 64 output lanes stay in four registers across all rows: four independent FMA chains.
     @inline(__always)
     static func weightedSum(_ out: UnsafeMutablePointer<Float>, _ weights: UnsafePointer<Float>, _ m: UnsafePointer<Float>,
                             rows: Int, stride: Int, width: Int, accumulate: Bool = false) {
         var d = 0
+        while d + 64 <= width {
+            var a0 = accumulate ? load16(out + d) : Vec16(), a1 = accumulate ? load16(out + d + 16) : Vec16()
+            var a2 = accumulate ? load16(out + d + 32) : Vec16(), a3 = accumulate ? load16(out + d + 48) : Vec16()
+            for r in 0..<rows {
+                let w = Vec16(repeating: weights[r]), row = m + r * stride + d
+                a0.addProduct(w, load16(row)); a1.addProduct(w, load16(row + 16))
+                a2.addProduct(w, load16(row + 32)); a3.addProduct(w, load16(row + 48))
+            }
+            store16(a0, out + d); store16(a1, out + d + 16); store16(a2, out + d + 32); store16(a3, out + d + 48)
+            d += 64
+        }
         while d < width {
             let lanes = min(16, width - d)
             var acc = accumulate ? loadPartial(out + d, lanes) : Vec16()
@@ -118,6 +144,62 @@ public enum Attention {
                 storePartial(acc, out + d, lanes)
             }
             d += 16
+        }
+    }
+
+    /// Scores of four consecutive queries: out_r[0..<n] = scale · Σ_d x_r[d] · m[d, 0..<n] for r < 4,
+    /// query r at x + r·xStride, its scores at out + r·outStride; m: [k, ld], ld ≥ n rounded up to 16.
+    @inline(__always)
+    static func rowTimesMatrix4(_ out: UnsafeMutablePointer<Float>, _ outStride: Int, _ x: UnsafePointer<Float>,
+                                _ xStride: Int, _ m: UnsafePointer<Float>, k: Int, n: Int, ld: Int, scale: Float) {
+        var j = 0
+        while j < n {
+            var a00 = Vec16(), a01 = Vec16(), a10 = Vec16(), a11 = Vec16()
+            var a20 = Vec16(), a21 = Vec16(), a30 = Vec16(), a31 = Vec16()
+            let two = j + 16 < n
+            for d in 0..<k {
+                let row = m + d * ld + j
+                let m0 = load16(row), m1 = two ? load16(row + 16) : Vec16()
+                var xd = Vec16(repeating: x[d]); a00.addProduct(xd, m0); a01.addProduct(xd, m1)
+                xd = Vec16(repeating: x[xStride + d]); a10.addProduct(xd, m0); a11.addProduct(xd, m1)
+                xd = Vec16(repeating: x[2 * xStride + d]); a20.addProduct(xd, m0); a21.addProduct(xd, m1)
+                xd = Vec16(repeating: x[3 * xStride + d]); a30.addProduct(xd, m0); a31.addProduct(xd, m1)
+            }
+            @inline(__always) func put(_ r: Int, _ v0: Vec16, _ v1: Vec16) {
+                let o = out + r * outStride + j
+                if j + 16 <= n { store16(v0 * scale, o) } else { storePartial(v0 * scale, o, n - j) }
+                if two {
+                    if j + 32 <= n { store16(v1 * scale, o + 16) } else { storePartial(v1 * scale, o + 16, n - j - 16) }
+                }
+            }
+            put(0, a00, a01); put(1, a10, a11); put(2, a20, a21); put(3, a30, a31)
+            j += 32
+        }
+    }
+
+    /// out_q[0..<width] = Σ_r w_q[r] · m[r, 0..<width] for four queries q (outputs `outStride` apart,
+    /// weight rows `wStride` apart), width a multiple of 64: sixteen accumulators share each row of m.
+    @inline(__always)
+    static func weightedSum4(_ out: UnsafeMutablePointer<Float>, _ outStride: Int, _ w: UnsafePointer<Float>, _ wStride: Int,
+                             _ m: UnsafePointer<Float>, rows: Int, stride: Int, width: Int) {
+        var d = 0
+        while d < width {
+            var acc = InlineArray<16, Vec16>(repeating: Vec16())
+            for r in 0..<rows {
+                let row = m + r * stride + d
+                let v0 = load16(row), v1 = load16(row + 16), v2 = load16(row + 32), v3 = load16(row + 48)
+                for q in 0..<4 {
+                    let wq = Vec16(repeating: w[q * wStride + r])
+                    acc[4 * q].addProduct(wq, v0); acc[4 * q + 1].addProduct(wq, v1)
+                    acc[4 * q + 2].addProduct(wq, v2); acc[4 * q + 3].addProduct(wq, v3)
+                }
+            }
+            for q in 0..<4 {
+                let o = out + q * outStride + d
+                store16(acc[4 * q], o); store16(acc[4 * q + 1], o + 16)
+                store16(acc[4 * q + 2], o + 32); store16(acc[4 * q + 3], o + 48)
+            }
+            d += 64
         }
     }
 
@@ -133,10 +215,22 @@ public enum Attention {
     }
 
     /// out[0..<n] = scale · Σ_d x[d] · m[d, 0..<n]; m: [k, ld] with ld ≥ n rounded up to 16.
+    /// Sixty-four positions at a time, so four FMA chains run side by side.
     @inline(__always)
     static func rowTimesMatrix(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ m: UnsafePointer<Float>,
                                k: Int, n: Int, ld: Int, scale: Float) {
         var j = 0
+        while j + 64 <= n {
+            var a0 = Vec16(), a1 = Vec16(), a2 = Vec16(), a3 = Vec16()
+            for d in 0..<k {
+                let xd = Vec16(repeating: x[d]), row = m + d * ld + j
+                a0.addProduct(xd, load16(row)); a1.addProduct(xd, load16(row + 16))
+                a2.addProduct(xd, load16(row + 32)); a3.addProduct(xd, load16(row + 48))
+            }
+            store16(a0 * scale, out + j); store16(a1 * scale, out + j + 16)
+            store16(a2 * scale, out + j + 32); store16(a3 * scale, out + j + 48)
+            j += 64
+        }
         while j < n {
             var acc = Vec16()
             for d in 0..<k { acc.addProduct(Vec16(repeating: x[d]), load16(m + d * ld + j)) }

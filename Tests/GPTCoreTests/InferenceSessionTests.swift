@@ -20,7 +20,9 @@ final class InferenceSessionTests: XCTestCase {
     func testCachedDecodingMatchesFullRecomputationAtEveryStep() throws {
         for (config, batch) in [(GPTConfig(vocabSize: 50, contextLength: 40, embeddingSize: 48, layerCount: 3, headCount: 4), 1),
                                 (GPTConfig(vocabSize: 300, contextLength: 24, embeddingSize: 64, layerCount: 2, headCount: 2,
-                                           positions: .sinusoidal), 3)] {
+                                           positions: .sinusoidal), 3),
+                                // Heads of 64 take the four-queries-at-a-time path during the prefill.
+                                (GPTConfig(vocabSize: 50, contextLength: 20, embeddingSize: 128, layerCount: 2, headCount: 2), 2)] {
             let model = try GPT(config: config, seed: 4, pool: ThreadPool(threads: 2))
             let session = InferenceSession(model: model, batch: batch)
             var rng = SplitMix64(seed: 9)

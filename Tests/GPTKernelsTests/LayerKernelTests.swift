@@ -92,7 +92,8 @@ final class LayerKernelTests: XCTestCase {
     func testAttentionForwardMatchesReference() {
         var rng = TestRandom(13)
         for pool in pools {
-            for (b, t, c, nh, p) in [(1, 1, 4, 1, Float(0)), (2, 3, 12, 3, 0), (1, 17, 48, 4, 0), (2, 65, 64, 2, 0), (2, 9, 24, 2, 0.3)] {
+            for (b, t, c, nh, p) in [(1, 1, 4, 1, Float(0)), (2, 3, 12, 3, 0), (1, 17, 48, 4, 0), (2, 65, 64, 2, 0), (2, 9, 24, 2, 0.3),
+                                     (1, 70, 128, 2, 0), (1, 20, 160, 2, 0.1)] {
                 let qkv = rng.floats(b * t * 3 * c, scale: 2)
                 var out = [Float](repeating: 0, count: b * t * c), att = [Float](repeating: 0, count: b * nh * t * t)
                 var scratch = [Float](repeating: 0, count: 2 * Attention.scratchPerWorker(seq: t, headSize: c / nh))
@@ -106,7 +107,8 @@ final class LayerKernelTests: XCTestCase {
 
     func testAttentionBackwardMatchesFiniteDifferences() {
         var rng = TestRandom(14)
-        for (b, t, c, nh, p) in [(1, 1, 4, 1, Float(0)), (2, 5, 12, 3, 0), (1, 7, 32, 2, 0), (1, 6, 8, 2, 0.25), (1, 19, 8, 2, 0.1)] {
+        for (b, t, c, nh, p) in [(1, 1, 4, 1, Float(0)), (2, 5, 12, 3, 0), (1, 7, 32, 2, 0), (1, 6, 8, 2, 0.25), (1, 19, 8, 2, 0.1),
+                                 (1, 3, 128, 2, 0), (1, 6, 128, 2, 0)] {
             let qkv = rng.floats(b * t * 3 * c), dy = rng.floats(b * t * c)
             var out = [Float](repeating: 0, count: b * t * c), att = [Float](repeating: 0, count: b * nh * t * t)
             var scratch = [Float](repeating: 0, count: 2 * Attention.scratchPerWorker(seq: t, headSize: c / nh))
