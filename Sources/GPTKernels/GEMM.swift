@@ -89,20 +89,36 @@ public enum GEMM {
 
     /// C[m ≤ 4, N] (+)= A[m, K] · op(B): B is read once, straight from where it lies, which is
     /// what decoding needs (one pass over each weight matrix per token, the memory-bound floor).
+    /// Each thread streams a contiguous part of B: rows of a normal B (partial sums over its
+    /// share of K, added in worker order), columns of a transposed one.
     static func skinny(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePointer<Float>, _ lda: Int,
                        _ b: UnsafePointer<Float>, _ ldb: Int, _ layoutB: MatrixLayout,
                        m: Int, n: Int, k: Int, accumulate: Bool, pool: ThreadPool) {
-        pool.parallelFor(n, granule: 64) { cols in
-            switch layoutB {
-            case .normal:
-                // C[i, cols] += A[i, p] · B[p, cols], p in order.
+        switch layoutB {
+        case .normal:
+            let workers = min(pool.threadCount, k)
+            let partials = skinnyPartials(workers * m * n)
+            pool.run { w in
+                guard w < workers else { return }
+                let ks = ThreadPool.staticRange(chunks: k, workers: workers, worker: w)
                 for i in 0..<m {
-                    let ci = c + i * ldc + cols.lowerBound
-                    if !accumulate { ci.update(repeating: 0, count: cols.count) }
-                    for p in 0..<k { axpy(ci, a[i * lda + p], b + p * ldb + cols.lowerBound, cols.count) }
+                    let out = partials + (w * m + i) * n
+                    out.update(repeating: 0, count: n)
+                    for p in ks { axpy(out, a[i * lda + p], b + p * ldb, n) }
                 }
-            case .transposed:
-                // C[i, j] = A[i, :] · Bstored[j, :]
+            }
+            pool.parallelFor(n, granule: 16) { cols in
+                for i in 0..<m {
+                    for j in cols {
+                        var sum = accumulate ? c[i * ldc + j] : 0
+                        for w in 0..<workers { sum += partials[(w * m + i) * n + j] }
+                        c[i * ldc + j] = sum
+                    }
+                }
+            }
+        case .transposed:
+            // C[i, j] = A[i, :] · Bstored[j, :]
+            pool.parallelFor(n, granule: 16) { cols in
                 for j in cols {
                     for i in 0..<m {
                         let d = dot(a + i * lda, b + j * ldb, k)
@@ -111,6 +127,20 @@ public enum GEMM {
                 }
             }
         }
+    }
+
+    nonisolated(unsafe) static var partialBuffer: UnsafeMutablePointer<Float>?
+    nonisolated(unsafe) static var partialCapacity = 0
+
+    /// Scratch for the per-thread partial sums of `skinny`, grown as needed.
+    static func skinnyPartials(_ count: Int) -> UnsafeMutablePointer<Float> {
+        workspaceLock.lock(); defer { workspaceLock.unlock() }
+        if partialCapacity < count {
+            partialBuffer?.deallocate()
+            partialBuffer = Workspace.allocate(count)
+            partialCapacity = count
+        }
+        return partialBuffer!
     }
 
     /// Operands up to this many floats are packed once into a shared buffer; larger ones are
