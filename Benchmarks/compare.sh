@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs our benchmarks and, right after, the same work in numpy and PyTorch at the same
 # thread count, then prints the ratios. Needs: pip install numpy torch threadpoolctl.
-# Usage: Benchmarks/compare.sh [matmul|train-step|all] [THREADS]
+# Usage: Benchmarks/compare.sh [matmul|train-step|generate|all] [THREADS]
+# (generate also needs pip install transformers)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -39,6 +40,20 @@ o = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
 t = json.loads(open(sys.argv[2]).read().strip().splitlines()[-1])
 print(f"train step B={o['batch']} T={o['seq']} threads={o['threads']}: ours {o['ms_per_step']:.0f} ms, torch {t['ms_per_step']:.0f} ms "
       f"-> {t['ms_per_step']/o['ms_per_step']:.2f}x faster; peak RSS ours {o['peak_rss_mb']:.0f} MB, torch {t['peak_rss_mb']:.0f} MB\n")
+PY
+  done
+fi
+if [[ $what == generate || $what == all ]]; then
+  for t in 1 "$threads"; do
+    "$gpt" bench generate --threads "$t" --json | tee "$out/ours.txt"
+    peer generate --threads "$t" | tee "$out/peers.txt"
+    python3 - "$out/ours.txt" "$out/peers.txt" <<'PY'
+import json, sys
+o = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+t = json.loads(open(sys.argv[2]).read().strip().splitlines()[-1])
+print(f"generate threads={o['threads']}: decode ours {o['decode_tokens_per_sec']:.1f} tok/s, transformers "
+      f"{t['decode_tokens_per_sec']:.1f} -> {o['decode_tokens_per_sec']/t['decode_tokens_per_sec']:.2f}x; prefill ours "
+      f"{o['prefill_ms']:.0f} ms, transformers {t['prefill_ms']:.0f} ms -> {t['prefill_ms']/o['prefill_ms']:.2f}x\n")
 PY
   done
 fi

@@ -4,6 +4,7 @@ PyTorch, so compare.sh can print ratios from one run on one machine.
 
   peers.py matmul --m 256 --threads 2          numpy (OpenBLAS) and torch GEMM GFLOP/s
   peers.py train-step --batch 4 --seq 64       GPT-2 124M step in PyTorch eager fp32
+  peers.py generate --threads 2                 transformers generate (KV cache) and prefill
 
 Prints one JSON object on the last line. Not part of CI: needs numpy/torch.
 """
@@ -107,11 +108,45 @@ def bench_train_step(args):
                       "peak_rss_mb": round(rss, 1)}))
 
 
+def bench_generate(args):
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(1)
+    model = GPT2LMHeadModel(GPT2Config()).float().eval()
+    prompt = torch.randint(0, 50257, (1, args.prompt_tokens))
+    long = torch.randint(0, 50257, (1, args.prefill_tokens))
+
+    def generate(n):
+        with torch.no_grad():
+            model.generate(prompt, max_new_tokens=n, min_new_tokens=n, do_sample=False, use_cache=True,
+                           pad_token_id=50256)
+
+    # Decoding rate from the difference of a long and a one-token run (the prefill cancels out).
+    t_long = median_seconds(lambda: generate(args.new_tokens), 3)
+    t_one = median_seconds(lambda: generate(1), 3)
+    decode = (args.new_tokens - 1) / (t_long - t_one)
+
+    def prefill():
+        with torch.no_grad():
+            model(input_ids=long, logits_to_keep=1)
+    t_prefill = median_seconds(prefill, 3)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"transformers GPT-2 124M threads={args.threads}: decode {decode:.1f} tokens/s ({1000 / decode:.1f} ms/token), "
+          f"prefill {args.prefill_tokens} tokens {t_prefill * 1000:.0f} ms, peak RSS {rss:.0f} MB")
+    print(json.dumps({"peer": "transformers", "threads": args.threads, "prefill_tokens": args.prefill_tokens,
+                      "prefill_ms": round(t_prefill * 1000, 1), "decode_tokens_per_sec": round(decode, 2),
+                      "ms_per_token": round(1000 / decode, 3), "peak_rss_mb": round(rss, 1)}))
+
+
 p = argparse.ArgumentParser()
 sub = p.add_subparsers(dest="cmd", required=True)
 a = sub.add_parser("matmul"); a.add_argument("--m", type=int, default=256); a.add_argument("--threads", type=int, default=2)
 a.add_argument("--repeats", type=int, default=7)
 b = sub.add_parser("train-step"); b.add_argument("--batch", type=int, default=4); b.add_argument("--seq", type=int, default=64)
 b.add_argument("--threads", type=int, default=2); b.add_argument("--steps", type=int, default=8)
+g = sub.add_parser("generate"); g.add_argument("--threads", type=int, default=2)
+g.add_argument("--prompt-tokens", type=int, default=16); g.add_argument("--new-tokens", type=int, default=256)
+g.add_argument("--prefill-tokens", type=int, default=1024)
 args = p.parse_args()
-bench_matmul(args) if args.cmd == "matmul" else bench_train_step(args)
+{"matmul": bench_matmul, "train-step": bench_train_step, "generate": bench_generate}[args.cmd](args)

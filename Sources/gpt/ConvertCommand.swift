@@ -1,0 +1,42 @@
+// `gpt convert`: between our checkpoint directory and a Hugging Face GPT-2 directory.
+// Both hold config.json and model.safetensors in Hugging Face's names and layout; the
+// conversion normalises the input (bare or `transformer.` names, F16/BF16 to F32, the
+// tied lm_head and mask buffers dropped) and, for our format, adds the tokenizer.
+import ArgumentParser
+import Foundation
+import GPTCore
+import GPTKernels
+import GPTTokenizer
+
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert a checkpoint between our format and a Hugging Face GPT-2 directory.",
+        discussion: """
+        --format hf writes config.json and model.safetensors, which GPT2LMHeadModel.from_pretrained loads.
+        --format native also writes the tokenizer (from --tokenizer, or found in --from).
+        Example: gpt convert --from runs/demo --to demo-hf --format hf
+        """)
+
+    @Option(help: "The checkpoint to read.") var from: String
+    @Option(help: "The directory to write.") var to: String
+    @Option(help: "hf or native.") var format = "hf"
+    @Option(help: "char, gpt2 or a tokenizer PATH to store with a native checkpoint.") var tokenizer: String?
+
+    func validate() throws {
+        guard ["hf", "native"].contains(format) else { throw ValidationError("--format must be hf or native, got '\(format)'") }
+    }
+
+    func run() throws {
+        let source = URL(fileURLWithPath: from), destination = URL(fileURLWithPath: to)
+        let model = try HuggingFaceGPT2.load(directory: source, pool: ThreadPool(threads: 1))
+        try HuggingFaceGPT2.save(model, to: destination)
+        if format == "native" {
+            let tokens: any Tokenizer
+            do { tokens = try TokenizerLoader.load(tokenizer ?? source.path) } catch {
+                throw ValidationError("a native checkpoint needs a tokenizer: \(error); pass --tokenizer char|gpt2|PATH")
+            }
+            try TokenizerFile.write(tokens, to: destination.appendingPathComponent(TokenizerFile.defaultFileName))
+        }
+        print("wrote \(format) checkpoint to \(destination.path) (\(model.parameterCount) parameters)")
+    }
+}
