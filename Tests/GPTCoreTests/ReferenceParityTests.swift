@@ -9,6 +9,7 @@ import XCTest
 import GPTCore
 import GPTIO
 import GPTKernels
+import GPTTestSupport
 
 final class ReferenceParityTests: XCTestCase {
     /// max |ours − ref| ≤ tolerance · max(1, max |ref|), per tensor.
@@ -126,7 +127,7 @@ final class ReferenceParityTests: XCTestCase {
 /// ../shared/reference/* beside the package, then each directory in GPT_REFERENCE_DIRS.
 func referenceDirectories() -> [URL] {
     var out: [URL] = []
-    let shared = sharedDirectory().appendingPathComponent("reference")
+    let shared = SharedData.root.appendingPathComponent("reference")
     if let names = try? FileManager.default.contentsOfDirectory(atPath: shared.path) {
         for name in names.sorted() {
             let dir = shared.appendingPathComponent(name)
@@ -137,10 +138,4 @@ func referenceDirectories() -> [URL] {
         out += extra.split(separator: ":").map { URL(fileURLWithPath: String($0)) }
     }
     return out
-}
-
-/// `../shared` beside the package root.
-func sharedDirectory() -> URL {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared")
 }

@@ -4,6 +4,7 @@ import Foundation
 import XCTest
 import GPTData
 import GPTTokenizer
+import GPTTestSupport
 
 final class PrepareTests: XCTestCase {
     private var directory: URL!

@@ -2,6 +2,7 @@
 import Foundation
 import XCTest
 import GPTTokenizer
+import GPTTestSupport
 
 final class BadInputTests: XCTestCase {
     private var directory: URL!

@@ -2,6 +2,7 @@
 import Foundation
 import XCTest
 import GPTTokenizer
+import GPTTestSupport
 
 final class FileFormatTests: XCTestCase {
     func testVocabJSONAndMergesGiveTheSameTokenizer() throws {

@@ -3,6 +3,7 @@
 import Foundation
 import XCTest
 import GPTTokenizer
+import GPTTestSupport
 
 final class GPT2ParityTests: XCTestCase {
     func testSharedVectorsMatchTiktoken() throws {

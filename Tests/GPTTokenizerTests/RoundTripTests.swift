@@ -3,6 +3,7 @@
 import Foundation
 import XCTest
 import GPTTokenizer
+import GPTTestSupport
 
 final class RoundTripTests: XCTestCase {
     /// SplitMix64: reproducible random inputs.

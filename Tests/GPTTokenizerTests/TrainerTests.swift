@@ -4,6 +4,7 @@
 import Foundation
 import XCTest
 import GPTTokenizer
+import GPTTestSupport
 
 final class TrainerTests: XCTestCase {
     private func counts(of text: String) -> ChunkCounter {

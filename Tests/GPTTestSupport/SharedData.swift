@@ -1,20 +1,23 @@
-// Locates ../shared/data next to the package (derived from this file's path) and
-// loads the GPT-2 tokenizer once for all tests.
+// Locates ../shared next to the package (derived from this file's path) and loads
+// the GPT-2 tokenizer once for all tests. Shared by the test targets.
 import Foundation
 import XCTest
 import GPTTokenizer
 
-enum SharedData {
-    /// `<package root>/../shared/data`.
-    static let directory: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent()   // GPTDataTests
+public enum SharedData {
+    /// `<package root>/../shared`.
+    public static let root: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent()   // GPTTestSupport
         .deletingLastPathComponent()   // Tests
         .deletingLastPathComponent()   // package root
         .deletingLastPathComponent()
-        .appendingPathComponent("shared/data")
+        .appendingPathComponent("shared")
+
+    /// `<package root>/../shared/data`.
+    public static let directory = root.appendingPathComponent("data")
 
     /// The file's URL, or an XCTSkip naming it when the shared data is absent.
-    static func file(_ name: String) throws -> URL {
+    public static func file(_ name: String) throws -> URL {
         let url = directory.appendingPathComponent(name)
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw XCTSkip("shared data file \(url.path) is absent")
@@ -27,5 +30,5 @@ enum SharedData {
     }
 
     /// GPT-2's tokenizer from gpt2.tiktoken, with `<|endoftext|>` = 50256.
-    static func gpt2() throws -> BytePairTokenizer { try gpt2Result.get() }
+    public static func gpt2() throws -> BytePairTokenizer { try gpt2Result.get() }
 }
