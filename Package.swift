@@ -47,6 +47,7 @@ let package = Package(
         .testTarget(name: "GPTDataTests", dependencies: ["GPTData", "GPTTokenizer", "GPTTestSupport"]),
         .testTarget(name: "GPTTrainingTests", dependencies: ["GPTTraining", "GPTGeneration", "GPTCore", "GPTKernels"]),
         .testTarget(name: "GPTGenerationTests", dependencies: ["GPTGeneration", "GPTCore", "GPTKernels"]),
+        .testTarget(name: "GPTCommandTests", dependencies: ["gpt"]),
     ],
     swiftLanguageModes: [.v5]
 )

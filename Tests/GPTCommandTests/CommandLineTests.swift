@@ -1,0 +1,110 @@
+// The `gpt` binary end to end, as a user runs it: train the demo briefly, then sample,
+// evaluate and convert the result; bad options must fail with a one-line error.
+import Foundation
+import XCTest
+
+final class CommandLineTests: XCTestCase {
+    static let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent(".build/release/gpt")
+    var work: URL!
+
+    override func setUpWithError() throws {
+        let candidates = [Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("gpt"), Self.binary]
+        guard candidates.contains(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+            throw XCTSkip("the gpt binary is not built next to the tests (run swift test -c release)")
+        }
+        work = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { if let work { try? FileManager.default.removeItem(at: work) } }
+
+    /// Runs gpt with `arguments`; returns (status, stdout, stderr).
+    func gpt(_ arguments: String...) throws -> (Int32, String, String) { try gpt(arguments) }
+
+    func gpt(_ arguments: [String]) throws -> (Int32, String, String) {
+        let binary = [Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("gpt"), Self.binary]
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }!
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+
+    func lastJSON(_ text: String) throws -> [String: Any] {
+        let line = try XCTUnwrap(text.split(separator: "\n").last)
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    }
+
+    func testTrainThenSampleEvaluateAndConvert() throws {
+        let run = work.appendingPathComponent("run").path
+        let (status, output, _) = try gpt("train", "--steps", "30", "--eval-every", "29", "--out", run, "--threads", "2")
+        XCTAssertEqual(status, 0, output)
+        XCTAssert(output.contains("model written to"), output)
+
+        let (s1, sampled, speed) = try gpt("sample", "--checkpoint", run, "--prompt", "The cat", "--max-new-tokens", "20",
+                                           "--num-samples", "2", "--seed", "4", "--json")
+        XCTAssertEqual(s1, 0, speed)
+        let json = try lastJSON(sampled)
+        let samples = try XCTUnwrap(json["samples"] as? [[String: Any]])
+        XCTAssertEqual(samples.count, 2)
+        XCTAssertEqual((samples[0]["ids"] as? [Int])?.count, 20)
+        XCTAssertNotNil(json["decode_tokens_per_sec"] as? Double)
+        XCTAssert(speed.contains("prefill"), "speeds go to standard error")
+        let (_, again, _) = try gpt("sample", "--checkpoint", run, "--prompt", "The cat", "--max-new-tokens", "20",
+                                    "--num-samples", "2", "--seed", "4", "--json")
+        XCTAssertEqual(try lastJSON(again)["samples"] as? [[String: AnyHashable]], samples as? [[String: AnyHashable]],
+                       "the seed fixes the samples")
+
+        let text = work.appendingPathComponent("eval.txt")
+        try "The cat sees the red ball.\nThe king finds a long letter.\n".write(to: text, atomically: true, encoding: .utf8)
+        let (s2, evaluated, _) = try gpt("eval", "--checkpoint", run, "--data", text.path, "--json")
+        XCTAssertEqual(s2, 0)
+        let loss = try XCTUnwrap(try lastJSON(evaluated)["loss"] as? Double)
+        XCTAssertEqual(try lastJSON(evaluated)["perplexity"] as? Double ?? 0, exp(loss), accuracy: 1e-9)
+
+        let hf = work.appendingPathComponent("hf").path
+        let (s3, _, convertError) = try gpt("convert", "--from", run, "--to", hf, "--format", "hf")
+        XCTAssertEqual(s3, 0, convertError)
+        let (s4, fromHF, _) = try gpt("sample", "--checkpoint", hf, "--tokenizer", run, "--prompt", "The cat",
+                                      "--max-new-tokens", "20", "--num-samples", "2", "--seed", "4", "--json")
+        XCTAssertEqual(s4, 0)
+        XCTAssertEqual(try lastJSON(fromHF)["samples"] as? [[String: AnyHashable]], samples as? [[String: AnyHashable]],
+                       "the converted checkpoint samples the same")
+    }
+
+    func testStopTextCutsTheSampleBeforeIt() throws {
+        let run = work.appendingPathComponent("run").path
+        XCTAssertEqual(try gpt("train", "--steps", "60", "--eval-every", "1000", "--out", run).0, 0)
+        let (_, free, _) = try gpt("sample", "--checkpoint", run, "--prompt", "The", "--max-new-tokens", "80", "--json")
+        let text = try XCTUnwrap((try lastJSON(free)["samples"] as? [[String: Any]])?.first?["text"] as? String)
+        let stop = String(text.dropFirst(5).prefix(2))
+        let (_, cut, _) = try gpt("sample", "--checkpoint", run, "--prompt", "The", "--max-new-tokens", "80", "--stop", stop, "--json")
+        let kept = try XCTUnwrap((try lastJSON(cut)["samples"] as? [[String: Any]])?.first?["text"] as? String)
+        XCTAssertTrue(text.hasPrefix(kept))
+        XCTAssertFalse(kept.contains(stop))
+        XCTAssertEqual(text[text.index(text.startIndex, offsetBy: kept.count)...].hasPrefix(stop), true)
+    }
+
+    func testBadOptionsFailWithAOneLineError() throws {
+        let run = work.appendingPathComponent("run").path
+        XCTAssertEqual(try gpt("train", "--steps", "2", "--eval-every", "1000", "--out", run).0, 0)
+        for arguments in [["sample", "--checkpoint", run, "--top-p", "1.5"], ["sample", "--checkpoint", run, "--top-k", "0"],
+                          ["sample", "--checkpoint", run, "--temperature=-1"],
+                          ["sample", "--checkpoint", run, "--max-new-tokens", "1000000"],
+                          ["sample", "--checkpoint", run, "--prompt", "日本"],
+                          ["sample", "--checkpoint", work.appendingPathComponent("missing").path],
+                          ["train", "--preset", "nonsense"], ["bench", "train-step", "--batch", "0"]] {
+            let (status, _, error) = try gpt(arguments)
+            XCTAssertNotEqual(status, 0, "\(arguments) must fail")
+            XCTAssert(error.contains("Error"), "\(arguments): \(error)")
+            print("gpt \(arguments.joined(separator: " ")): \(error.split(separator: "\n").first ?? "")")
+        }
+    }
+}
