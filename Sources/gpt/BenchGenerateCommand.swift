@@ -68,7 +68,7 @@ struct BenchGenerate: ParsableCommand {
         }
         if json, var last = results.last {
             last["results"] = results
-            printJSONLine(last)
+            try printJSONLine(last)
         }
     }
 }

@@ -51,6 +51,6 @@ struct BenchMatmul: ParsableCommand {
                 for p in [x, w, dout, out, dx, dw] { p.deallocate() }
             }
         }
-        if json { printJSONLine(["results": results]) }
+        if json { try printJSONLine(["results": results]) }
     }
 }

@@ -49,9 +49,13 @@ func rounded(_ x: Double, _ digits: Int) -> Double {
     return (x * scale).rounded() / scale
 }
 
-/// Prints `object` as one line of JSON (sorted keys, so output is stable).
-func printJSONLine(_ object: Any) {
-    let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+/// Prints `object` as one line of JSON (sorted keys, so output is stable). Throws for values
+/// JSON cannot hold, such as a NaN loss.
+func printJSONLine(_ object: Any) throws {
+    guard JSONSerialization.isValidJSONObject(object) else {
+        throw ValidationError("cannot print the result as JSON (a value is not finite): \(object)")
+    }
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))
 }
 

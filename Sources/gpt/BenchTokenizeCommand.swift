@@ -60,7 +60,7 @@ struct BenchTokenize: ParsableCommand {
         print(String(format: "train %d tokens  : %8.3f s", vocabularySize, trainTime))
         print(String(format: "peak RSS         : %8.1f MB", peakRSSMegabytes()))
         if json {
-            printJSONLine([
+            try printJSONLine([
                 "bytes": bytes.count, "threads": threads, "tokens": ids.count,
                 "encode_mb_per_s": rounded(megabytes / encodeOne, 3),
                 "encode_mb_per_s_all_threads": rounded(megabytes / encodeAll, 3),

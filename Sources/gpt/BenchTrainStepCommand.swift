@@ -66,7 +66,7 @@ struct BenchTrainStep: ParsableCommand {
         print(String(format: "%.0f tokens/s, MFU %.1f%% of a measured %.0f GFLOP/s peak, peak RSS %.0f MB",
                      tokensPerSecond, mfu * 100, peak, rss))
         if json {
-            printJSONLine(["model": model, "batch": batch, "seq": seq, "threads": threads,
+            try printJSONLine(["model": model, "batch": batch, "seq": seq, "threads": threads,
                            "ms_per_step": rounded(ms, 2), "tokens_per_sec": rounded(tokensPerSecond, 1),
                            "mfu": rounded(mfu, 4), "peak_rss_mb": rounded(rss, 1), "loss": Double(loss)])
         }

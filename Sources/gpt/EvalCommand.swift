@@ -56,7 +56,7 @@ struct Eval: ParsableCommand {
         }
         FileHandle.standardError.write(Data("\n".utf8))
         print(String(format: "loss %.4f, perplexity %.3f over %d tokens", result.loss, result.perplexity, result.tokens))
-        if json { printJSONLine(["loss": result.loss, "perplexity": result.perplexity, "tokens": result.tokens]) }
+        if json { try printJSONLine(["loss": result.loss, "perplexity": result.perplexity, "tokens": result.tokens]) }
     }
 
     func checkVocabulary(_ size: Int, _ model: GPT) throws {

@@ -96,7 +96,7 @@ struct Sample: ParsableCommand {
             for s in 0..<numSamples { print("--- sample \(s + 1) ---\n" + texts[s].text) }
         }
         if json {
-            printJSONLine(["prompt_ids": ids.map(Int.init),
+            try printJSONLine(["prompt_ids": ids.map(Int.init),
                            "samples": (0..<numSamples).map { ["text": texts[$0].text, "ids": samples[$0].map(Int.init)] },
                            "prefill_tokens_per_sec": rounded(prefillRate, 1), "decode_tokens_per_sec": rounded(decodeRate, 2)])
         }
