@@ -7,7 +7,10 @@
 //
 // Threads split C by columns (or by rows when C is tall and narrow) into static,
 // panel-aligned slices; each element of C is summed by one thread in a fixed
-// k-order whatever the split, so results do not depend on timing or thread count.
+// k-order whatever the split, so results depend neither on timing nor on the thread
+// count. (The path for at most 4 rows, used when decoding, adds per-thread partial
+// sums in worker order: fixed for a thread count, not across thread counts.)
+// The packing buffers are per worker index and process-wide: one GEMM runs at a time.
 import Foundation
 
 /// How a GEMM operand is read: `.normal` reads `x[i * ld + j]`, `.transposed` reads `x[j * ld + i]`.
