@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "GPTCore", dependencies: ["GPTKernels", "GPTIO"]),
         .target(name: "GPTTokenizer"),
         .target(name: "GPTData", dependencies: ["GPTTokenizer"]),
-        .target(name: "GPTTraining", dependencies: ["GPTCore", "GPTData", "GPTTokenizer"]),
+        .target(name: "GPTTraining", dependencies: ["GPTCore", "GPTData", "GPTTokenizer", "GPTIO"]),
         .target(name: "GPTGeneration", dependencies: ["GPTCore", "GPTKernels"]),
         .executableTarget(name: "gpt", dependencies: [
             "GPTCore", "GPTIO", "GPTKernels", "GPTTokenizer", "GPTData", "GPTTraining", "GPTGeneration",
@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "GPTTestSupport", dependencies: ["GPTTokenizer"], path: "Tests/GPTTestSupport"),
         .testTarget(name: "GPTTokenizerTests", dependencies: ["GPTTokenizer", "GPTTestSupport"]),
         .testTarget(name: "GPTDataTests", dependencies: ["GPTData", "GPTTokenizer", "GPTTestSupport"]),
-        .testTarget(name: "GPTTrainingTests", dependencies: ["GPTTraining", "GPTGeneration", "GPTCore", "GPTKernels"]),
+        .testTarget(name: "GPTTrainingTests", dependencies: ["GPTTraining", "GPTGeneration", "GPTCore", "GPTKernels", "GPTTokenizer"]),
         .testTarget(name: "GPTGenerationTests", dependencies: ["GPTGeneration", "GPTCore", "GPTKernels"]),
         .testTarget(name: "GPTCommandTests", dependencies: ["gpt"]),
     ],

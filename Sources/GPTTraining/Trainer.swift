@@ -49,6 +49,8 @@ public final class Trainer {
     public let options: TrainingOptions
     var train: TokenWindows
     let validation: [Int32]
+    /// Steps completed so far (the next step's index).
+    public internal(set) var stepsDone = 0
 
     public init(model: GPT, train: [Int32], validation: [Int32], options: TrainingOptions) throws {
         let needed = model.config.contextLength + 1
@@ -62,10 +64,11 @@ public final class Trainer {
         model.dropoutSeed = options.seed
     }
 
-    /// Runs `options.steps` steps, calling `report` after each.
-    public func run(report: (StepReport) -> Void) throws {
+    /// Runs the remaining steps up to `options.steps`, calling `report` after each.
+    public func run(report: (StepReport) throws -> Void) throws {
         let seq = model.config.contextLength, batch = options.batchSize
-        for step in 0..<options.steps {
+        while stepsDone < options.steps {
+            let step = stepsDone
             let start = DispatchTime.now().uptimeNanoseconds
             let lr = options.schedule.rate(at: step)
             let (x, y) = train.next(batch: batch, seq: seq)
@@ -79,7 +82,8 @@ public final class Trainer {
             let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
             let last = step == options.steps - 1
             let evaluation = options.evalEvery > 0 && (step % options.evalEvery == 0 || last) ? try evaluate() : nil
-            report(StepReport(step: step, loss: loss, learningRate: lr, milliseconds: ms,
+            stepsDone += 1
+            try report(StepReport(step: step, loss: loss, learningRate: lr, milliseconds: ms,
                               tokensPerSecond: Double(batch * seq) / (ms / 1000), evaluation: evaluation))
         }
     }

@@ -27,7 +27,7 @@ struct Convert: ParsableCommand {
     }
 
     func run() throws {
-        let source = URL(fileURLWithPath: from), destination = URL(fileURLWithPath: to)
+        let source = checkpointDirectory(from), destination = URL(fileURLWithPath: to)
         let model = try HuggingFaceGPT2.load(directory: source, pool: ThreadPool(threads: 1))
         try HuggingFaceGPT2.save(model, to: destination)
         if format == "native" {

@@ -16,7 +16,7 @@ struct Eval: ParsableCommand {
         Example: gpt eval --checkpoint runs/demo --data notes.txt --json
         """)
 
-    @Option(help: "A checkpoint directory (ours or Hugging Face GPT-2).") var checkpoint: String
+    @Option(help: "A checkpoint directory (ours or Hugging Face GPT-2), or a run directory of gpt train.") var checkpoint: String
     @Option(help: "A text file, or a directory prepared by `gpt prepare`.") var data: String
     @Option(help: "char, gpt2 or a tokenizer PATH (default: the one in the checkpoint).") var tokenizer: String?
     @Option(help: "For a prepared directory: val or train.") var split = "val"
@@ -30,7 +30,8 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        let model = try HuggingFaceGPT2.load(directory: URL(fileURLWithPath: checkpoint), pool: ThreadPool(threads: threads))
+        let directory = checkpointDirectory(checkpoint)
+        let model = try HuggingFaceGPT2.load(directory: directory, pool: ThreadPool(threads: threads))
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: data, isDirectory: &isDirectory) else {
             throw ValidationError("--data \(data) does not exist")
@@ -46,7 +47,7 @@ struct Eval: ParsableCommand {
             result = try Evaluation.meanLoss(model: model, count: file.count, batch: batch,
                                              fill: { file.copy($0, to: $1) }, progress: progress)
         } else {
-            let tokens = try TokenizerLoader.load(tokenizer ?? checkpoint)
+            let tokens = try TokenizerLoader.load(tokenizer ?? directory.path)
             try checkVocabulary(tokens.vocabularySize, model)
             guard let contents = FileManager.default.contents(atPath: data) else { throw ValidationError("cannot read --data \(data)") }
             let ids = try tokens.encode(String(decoding: contents, as: UTF8.self)).map(Int32.init)

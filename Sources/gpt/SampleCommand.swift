@@ -14,11 +14,12 @@ struct Sample: ParsableCommand {
         The sampling chain runs in this order: repetition penalty, temperature (0 = greedy), top-k,
         top-p, then a draw with the seeded generator. Prefill and decode speeds go to standard error.
         Examples:
-          gpt sample --checkpoint runs/demo --prompt "The king"
+          gpt sample --checkpoint runs/demo --prompt "The king"      (the run's latest checkpoint)
           gpt sample --checkpoint gpt2-dir --tokenizer gpt2 --prompt "Hello" --top-k 40 --max-new-tokens 100
         """)
 
-    @Option(help: "A checkpoint directory: config.json and model.safetensors, and a tokenizer file.") var checkpoint: String
+    @Option(help: "A checkpoint directory (config.json, model.safetensors, a tokenizer file), or a run directory of gpt train.")
+    var checkpoint: String
     @Option(help: "char, gpt2 or a tokenizer PATH (default: the one in the checkpoint).") var tokenizer: String?
     @Option(help: "The text to continue (default: start of text).") var prompt: String?
     @Option(help: "Read the prompt from a file.") var promptFile: String?
@@ -49,7 +50,7 @@ struct Sample: ParsableCommand {
     }
 
     func run() throws {
-        let directory = URL(fileURLWithPath: checkpoint)
+        let directory = checkpointDirectory(checkpoint)
         let model = try HuggingFaceGPT2.load(directory: directory, pool: ThreadPool(threads: threads))
         let tokens: any Tokenizer
         do { tokens = try TokenizerLoader.load(tokenizer ?? directory.path) } catch {

@@ -2,6 +2,7 @@
 // a corpus generated in code, so a first run needs nothing but the binary.
 import ArgumentParser
 import Foundation
+import Synchronization
 import GPTCore
 import GPTGeneration
 import GPTKernels
@@ -17,11 +18,14 @@ struct Train: ParsableCommand {
                                 generated corpus of simple English sentences (the default, no data needed)
           shakespeare-char-cpu  nanoGPT's CPU configuration: 4 layers, 4 heads, 128 dims, context 64,
                                 batch 12, lr 1e-3, 2000 steps; needs --data (e.g. tinyshakespeare.txt)
-        The final model is written to --out as a Hugging Face GPT-2 directory (config.json,
-        model.safetensors) plus the tokenizer file.
+        At each evaluation, at the end and on Ctrl-C, a checkpoint is saved atomically in
+        --out/checkpoint (a Hugging Face GPT-2 directory plus optimizer.safetensors, state.json and
+        the tokenizer); --resume continues from it bit for bit. Each step is logged to
+        --out/metrics.jsonl.
         Examples:
           gpt train
           gpt train --preset shakespeare-char-cpu --data tinyshakespeare.txt --out runs/shakespeare
+          gpt train --out runs/demo --resume
         """)
 
     @Option(help: "demo or shakespeare-char-cpu.") var preset: String?
@@ -31,6 +35,7 @@ struct Train: ParsableCommand {
     @Option(help: "Evaluate and sample every N steps (overrides the preset).") var evalEvery: Int?
     @Option(help: "Seed for initialisation, data order, dropout and sampling.") var seed: UInt64 = 1337
     @Option(help: "Worker threads (default: all cores).") var threads = ThreadPool.coreCount
+    @Flag(help: "Continue the run in --out from its checkpoint, exactly as if it had not stopped.") var resume = false
 
     func validate() throws {
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
@@ -65,32 +70,70 @@ struct Train: ParsableCommand {
         options.batchSize = 12
         options.steps = steps ?? (name == "demo" ? 1500 : 2000)
         options.evalEvery = evalEvery ?? (name == "demo" ? 250 : 250)
-        options.schedule = LearningRateSchedule(maxRate: 1e-3, minRate: 1e-4, warmupSteps: 100, decaySteps: options.steps)
+        options.schedule = LearningRateSchedule(maxRate: 1e-3, minRate: 1e-4, warmupSteps: min(100, max(1, options.steps / 10)),
+                                                decaySteps: options.steps)
 
         let pool = ThreadPool(threads: threads)
         let model = try GPT(config: config, seed: seed, pool: pool)
         let trainer = try Trainer(model: model, train: Array(ids[..<split]), validation: Array(ids[split...]), options: options)
         print("preset \(name): \(ids.count) characters, vocabulary \(tokenizer.vocabularySize), "
               + "\(model.parameterCount) parameters, \(options.steps) steps of \(options.batchSize)×\(config.contextLength) tokens, \(threads) threads")
-        let started = Date()
-        try trainer.run { r in
-            if let e = r.evaluation {
-                print(String(format: "step %5d/%d  loss %.4f  train %.4f  val %.4f  lr %.2e  %.1f ms/step  %.0f tok/s",
-                             r.step, options.steps, r.loss, e.train, e.validation, r.learningRate, r.milliseconds, r.tokensPerSecond))
-                var sampling = GenerationOptions()
-                sampling.maxNewTokens = 120
-                sampling.sampling = SamplingOptions(temperature: 0.8)
-                sampling.seed = seed &+ UInt64(r.step)
-                let start = Int32((try? tokenizer.encode("\n"))?.first ?? 0)
-                if let sample = try? Generator(model: model).generate(prompt: [start], options: sampling)[0],
-                   let text = try? tokenizer.decode(sample.map(Int.init)) {
-                    print("  sample: " + text.trimmingCharacters(in: .newlines).replacingOccurrences(of: "\n", with: "\n          "))
-                }
-            }
-        }
         let directory = URL(fileURLWithPath: out ?? "runs/\(name)")
-        try HuggingFaceGPT2.save(model, to: directory)
-        try TokenizerFile.write(tokenizer, to: directory.appendingPathComponent(TokenizerFile.defaultFileName))
-        print(String(format: "trained in %.0f s; model written to %@", Date().timeIntervalSince(started), directory.path))
+        if resume {
+            let checkpoint = directory.appendingPathComponent(TrainingCheckpoint.linkName)
+            guard FileManager.default.fileExists(atPath: checkpoint.path) else {
+                throw ValidationError("--resume: there is no checkpoint in \(directory.path)")
+            }
+            try TrainingCheckpoint.restore(trainer, tokenizer: tokenizer, from: checkpoint)
+            print("resumed from \(checkpoint.path) after step \(trainer.stepsDone - 1)")
+        }
+        let metrics = try MetricsLog(url: directory.appendingPathComponent("metrics.jsonl"), fromStep: trainer.stepsDone)
+        let interrupt = InterruptFlag()
+        let started = Date()
+        do {
+            try trainer.run { r in
+                try metrics.write(r, elapsedSeconds: Date().timeIntervalSince(started))
+                if let e = r.evaluation {
+                    print(String(format: "step %5d/%d  loss %.4f  train %.4f  val %.4f  lr %.2e  %.1f ms/step  %.0f tok/s",
+                                 r.step, options.steps, r.loss, e.train, e.validation, r.learningRate, r.milliseconds, r.tokensPerSecond))
+                    printSample(model, tokenizer, seed: seed &+ UInt64(r.step))
+                    try TrainingCheckpoint.save(trainer, tokenizer: tokenizer, in: directory)
+                }
+                if interrupt.raised { throw CancellationError() }
+            }
+        } catch is CancellationError {
+            try TrainingCheckpoint.save(trainer, tokenizer: tokenizer, in: directory)
+            print("interrupted after step \(trainer.stepsDone - 1); checkpoint saved in \(directory.path)/checkpoint; continue with --resume")
+            throw ExitCode(130)
+        }
+        print(String(format: "trained in %.0f s; checkpoint in %@/checkpoint", Date().timeIntervalSince(started), directory.path))
     }
+
+    func printSample(_ model: GPT, _ tokenizer: CharTokenizer, seed: UInt64) {
+        var sampling = GenerationOptions()
+        sampling.maxNewTokens = 120
+        sampling.sampling = SamplingOptions(temperature: 0.8)
+        sampling.seed = seed
+        let start = Int32((try? tokenizer.encode("\n"))?.first ?? 0)
+        if let sample = try? Generator(model: model).generate(prompt: [start], options: sampling)[0],
+           let text = try? tokenizer.decode(sample.map(Int.init)) {
+            print("  sample: " + text.trimmingCharacters(in: .newlines).replacingOccurrences(of: "\n", with: "\n          "))
+        }
+    }
+}
+
+/// Set when the user presses Ctrl-C, so the loop can save a checkpoint and stop cleanly.
+final class InterruptFlag: @unchecked Sendable {
+    private let flag = Atomic<Bool>(false)
+    private var source: DispatchSourceSignal?
+
+    init() {
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler { [unowned self] in self.flag.store(true, ordering: .relaxed) }
+        source.resume()
+        self.source = source
+    }
+
+    var raised: Bool { flag.load(ordering: .relaxed) }
 }

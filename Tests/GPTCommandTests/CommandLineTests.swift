@@ -37,6 +37,41 @@ final class CommandLineTests: XCTestCase {
         return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
     }
 
+    /// step → train_loss from a run's metrics.jsonl.
+    func losses(_ run: String) throws -> [Int: Double] {
+        let text = try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8)
+        var out: [Int: Double] = [:]
+        for line in text.split(separator: "\n") {
+            let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            out[try XCTUnwrap(object["step"] as? Int)] = try XCTUnwrap(object["train_loss"] as? Double)
+        }
+        return out
+    }
+
+    /// Ctrl-C in the middle of a run saves a checkpoint; --resume then logs the same losses,
+    /// bit for bit, as a run that never stopped.
+    func testInterruptedRunResumesExactly() throws {
+        let straight = work.appendingPathComponent("straight").path, stopped = work.appendingPathComponent("stopped").path
+        XCTAssertEqual(try gpt("train", "--steps", "150", "--eval-every", "50", "--out", straight).0, 0)
+        let binary = [Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("gpt"), Self.binary]
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }!
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["train", "--steps", "150", "--eval-every", "50", "--out", stopped]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while (try? losses(stopped).count) ?? 0 < 60 && Date() < deadline { usleep(20_000) }
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 130, "Ctrl-C ends the run with status 130 after saving")
+        let done = try losses(stopped).count
+        XCTAssertLessThan(done, 150, "the run stopped early")
+        XCTAssertEqual(try gpt("train", "--steps", "150", "--eval-every", "50", "--out", stopped, "--resume").0, 0)
+        XCTAssertEqual(try losses(stopped), try losses(straight))
+        print("resume: stopped after \(done) of 150 steps, resumed; all 150 losses equal the uninterrupted run's")
+    }
+
     func lastJSON(_ text: String) throws -> [String: Any] {
         let line = try XCTUnwrap(text.split(separator: "\n").last)
         return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
@@ -46,7 +81,7 @@ final class CommandLineTests: XCTestCase {
         let run = work.appendingPathComponent("run").path
         let (status, output, _) = try gpt("train", "--steps", "30", "--eval-every", "29", "--out", run, "--threads", "2")
         XCTAssertEqual(status, 0, output)
-        XCTAssert(output.contains("model written to"), output)
+        XCTAssert(output.contains("checkpoint in"), output)
 
         let (s1, sampled, speed) = try gpt("sample", "--checkpoint", run, "--prompt", "The cat", "--max-new-tokens", "20",
                                            "--num-samples", "2", "--seed", "4", "--json")
@@ -72,7 +107,7 @@ final class CommandLineTests: XCTestCase {
         let hf = work.appendingPathComponent("hf").path
         let (s3, _, convertError) = try gpt("convert", "--from", run, "--to", hf, "--format", "hf")
         XCTAssertEqual(s3, 0, convertError)
-        let (s4, fromHF, _) = try gpt("sample", "--checkpoint", hf, "--tokenizer", run, "--prompt", "The cat",
+        let (s4, fromHF, _) = try gpt("sample", "--checkpoint", hf, "--tokenizer", run + "/checkpoint", "--prompt", "The cat",
                                       "--max-new-tokens", "20", "--num-samples", "2", "--seed", "4", "--json")
         XCTAssertEqual(s4, 0)
         XCTAssertEqual(try lastJSON(fromHF)["samples"] as? [[String: AnyHashable]], samples as? [[String: AnyHashable]],
