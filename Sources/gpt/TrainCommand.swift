@@ -5,6 +5,7 @@ import Foundation
 import Synchronization
 import GPTCore
 import GPTGeneration
+import GPTIO
 import GPTKernels
 import GPTTokenizer
 import GPTTraining
@@ -21,7 +22,8 @@ struct Train: ParsableCommand {
         At each evaluation, at the end and on Ctrl-C, a checkpoint is saved atomically in
         --out/checkpoint (a Hugging Face GPT-2 directory plus optimizer.safetensors, state.json and
         the tokenizer); --resume continues from it bit for bit. Each step is logged to
-        --out/metrics.jsonl.
+        --out/metrics.jsonl, and --out/loss.svg (train and validation loss against step) is redrawn
+        at each evaluation.
         Examples:
           gpt train
           gpt train --preset shakespeare-char-cpu --data tinyshakespeare.txt --out runs/shakespeare
@@ -98,6 +100,9 @@ struct Train: ParsableCommand {
                                  r.step, options.steps, r.loss, e.train, e.validation, r.learningRate, r.milliseconds, r.tokensPerSecond))
                     printSample(model, tokenizer, seed: seed &+ UInt64(r.step))
                     try TrainingCheckpoint.save(trainer, tokenizer: tokenizer, in: directory)
+                    let (train, validation) = LossChart.series(metrics: directory.appendingPathComponent("metrics.jsonl"))
+                    try AtomicFile.write(Data(LossChart.svg(train: train, validation: validation, title: "gpt train: \(name)").utf8),
+                                         to: directory.appendingPathComponent("loss.svg"))
                 }
                 if interrupt.raised { throw CancellationError() }
             }

@@ -82,6 +82,8 @@ final class CommandLineTests: XCTestCase {
         let (status, output, _) = try gpt("train", "--steps", "30", "--eval-every", "29", "--out", run, "--threads", "2")
         XCTAssertEqual(status, 0, output)
         XCTAssert(output.contains("checkpoint in"), output)
+        XCTAssertEqual(try losses(run).keys.sorted(), Array(0..<30), "metrics.jsonl has every step")
+        XCTAssertTrue(try String(contentsOfFile: run + "/loss.svg", encoding: .utf8).contains("validation loss"))
 
         let (s1, sampled, speed) = try gpt("sample", "--checkpoint", run, "--prompt", "The cat", "--max-new-tokens", "20",
                                            "--num-samples", "2", "--seed", "4", "--json")

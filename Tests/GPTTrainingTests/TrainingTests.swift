@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import GPTCore
 import GPTGeneration
@@ -68,5 +69,19 @@ final class TrainingTests: XCTestCase {
         greedy.maxNewTokens = 6
         greedy.sampling = SamplingOptions(temperature: 0)
         XCTAssertEqual(try Generator(model: model).generate(prompt: [0, 1, 2], options: greedy)[0], [3, 4, 5, 6, 7, 0])
+    }
+}
+
+final class LossChartTests: XCTestCase {
+    func testChartIsSVGWithBothSeriesLabelledAxesAndRoundTicks() throws {
+        let train = (0..<300).map { (step: $0, loss: 3.5 - Double($0) / 150) }
+        let validation = [(step: 0, loss: 3.4), (step: 150, loss: 2.6), (step: 299, loss: 1.6)]
+        let svg = LossChart.svg(train: train, validation: validation, title: "run <1>")
+        XCTAssertTrue(svg.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\""))
+        XCTAssertTrue(svg.contains(">step</text>") && svg.contains(">loss (nats per token)</text>"))
+        XCTAssertTrue(svg.contains("run &lt;1&gt;"), "the title is escaped")
+        XCTAssertEqual(svg.components(separatedBy: "<circle").count - 1, 3, "one marker per evaluation")
+        for tick in ["0", "50", "100", "150", "200", "250"] { XCTAssertTrue(svg.contains(">\(tick)</text>"), tick) }
+        XCTAssertEqual(svg.components(separatedBy: "<svg").count, svg.components(separatedBy: "</svg>").count)
     }
 }
