@@ -206,16 +206,17 @@ public final class GPT {
 
     // MARK: Backward
 
-    /// Adds the gradient of the last forward's mean loss to `gradients` (call
-    /// `zeroGradients` first unless accumulating). Overwrites the logits.
-    public func backward() throws {
+    /// Adds the gradient of `lossScale` × the last forward's mean loss to `gradients` (call
+    /// `zeroGradients` first unless accumulating; accumulating n micro-batches, pass 1/n).
+    /// Overwrites the logits.
+    public func backward(lossScale: Float = 1) throws {
         guard let a = activations, validTargets > 0 else { throw GPTError.backwardWithoutTargets }
         if gradients == nil { zeroGradients() }
         let batch = currentBatch, seq = currentSeq, n = batch * seq, c = config.embeddingSize, v = config.vocabSize
         let p = parameters, g = gradients!
 
         CrossEntropy.backward(dlogits: a.logits, logits: a.logits, targets: a.targets, rows: n, vocab: v,
-                              dloss: 1 / Float(validTargets), pool: pool)
+                              dloss: lossScale / Float(validTargets), pool: pool)
         // dlnf[N, C] = dlogits[N, V] · wte[V, C];  dwte[V, C] += dlogits[N, V]ᵀ · lnf[N, C]
         GEMM.multiply(a.dC, ldc: c, a.logits, lda: v, .normal, p + layout.wte, ldb: c, .normal,
                       m: n, n: c, k: v, accumulate: false, pool: pool)

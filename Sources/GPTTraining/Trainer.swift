@@ -10,6 +10,8 @@ public struct TrainingOptions: Sendable {
     public var steps = 2000
     public var schedule = LearningRateSchedule(maxRate: 1e-3, minRate: 1e-4, warmupSteps: 100, decaySteps: 2000)
     public var gradientClip: Float = 1
+    /// Micro-batches whose gradients are averaged into one optimizer step.
+    public var gradientAccumulation = 1
     public var evalEvery = 250
     public var evalBatches = 20
     public var seed: UInt64 = 1337
@@ -71,20 +73,26 @@ public final class Trainer {
             let step = stepsDone
             let start = DispatchTime.now().uptimeNanoseconds
             let lr = options.schedule.rate(at: step)
-            let (x, y) = train.next(batch: batch, seq: seq)
             model.isTraining = true
             model.zeroGradients()
-            guard let loss = try model.forward(tokens: x, targets: y, batch: batch, seq: seq), loss.isFinite else {
-                throw TrainingError.nonFiniteLoss(step: step)
+            var loss: Float = 0
+            let micro = options.gradientAccumulation
+            for _ in 0..<micro {
+                let (x, y) = train.next(batch: batch, seq: seq)
+                guard let part = try model.forward(tokens: x, targets: y, batch: batch, seq: seq), part.isFinite else {
+                    throw TrainingError.nonFiniteLoss(step: step)
+                }
+                try model.backward(lossScale: 1 / Float(micro))
+                loss += part / Float(micro)
             }
-            try model.backward()
             optimizer.update(model, learningRate: lr, maxGradientNorm: options.gradientClip > 0 ? options.gradientClip : nil)
             let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
             let last = step == options.steps - 1
             let evaluation = options.evalEvery > 0 && (step % options.evalEvery == 0 || last) ? try evaluate() : nil
             stepsDone += 1
             try report(StepReport(step: step, loss: loss, learningRate: lr, milliseconds: ms,
-                              tokensPerSecond: Double(batch * seq) / (ms / 1000), evaluation: evaluation))
+                              tokensPerSecond: Double(batch * seq * options.gradientAccumulation) / (ms / 1000),
+                              evaluation: evaluation))
         }
     }
 

@@ -7,8 +7,9 @@
 //   gpt-tokenizer.json     the tokenizer
 //
 // Saving writes a complete new directory `checkpoint-<steps>` (every file fsynced),
-// then points the `checkpoint` symlink at it with one rename, then removes older
-// directories; a kill at any instant leaves `checkpoint` naming a complete one.
+// then points the `checkpoint` symlink (or `best`, for the lowest validation loss) at it
+// with one rename, then removes directories no link names; a kill at any instant leaves
+// each link naming a complete checkpoint.
 import Foundation
 import GPTCore
 import GPTData
@@ -77,18 +78,26 @@ public enum TrainingCheckpoint {
 
         let final = run.appendingPathComponent(name)
         try fm.moveItem(at: staging, to: final)
-        let link = run.appendingPathComponent(".\(linkName).link-\(getpid())")
-        try? fm.removeItem(at: link)
-        try fm.createSymbolicLink(atPath: link.path, withDestinationPath: name)
-        guard rename(link.path, run.appendingPathComponent(linkName).path) == 0 else {
-            throw AtomicFileError.failed(path: run.appendingPathComponent(linkName).path, step: "rename", errno: errno)
+        try point(linkName, at: final, in: run)
+        return final
+    }
+
+    /// Points `run/<link>` (e.g. `best`) at the saved checkpoint `directory` with one atomic rename,
+    /// then removes the checkpoint directories that no link names any more.
+    public static func point(_ link: String, at directory: URL, in run: URL) throws {
+        let fm = FileManager.default
+        let temporary = run.appendingPathComponent(".\(link).link-\(getpid())")
+        try? fm.removeItem(at: temporary)
+        try fm.createSymbolicLink(atPath: temporary.path, withDestinationPath: directory.lastPathComponent)
+        guard rename(temporary.path, run.appendingPathComponent(link).path) == 0 else {
+            throw AtomicFileError.failed(path: run.appendingPathComponent(link).path, step: "rename", errno: errno)
         }
         let dir = open(run.path, O_RDONLY)
         if dir >= 0 { fsync(dir); close(dir) }
-        for old in try fm.contentsOfDirectory(atPath: run.path) where old.hasPrefix("checkpoint-") && old != name {
+        let live = Set([linkName, "best"].compactMap { try? fm.destinationOfSymbolicLink(atPath: run.appendingPathComponent($0).path) })
+        for old in try fm.contentsOfDirectory(atPath: run.path) where old.hasPrefix("checkpoint-") && !live.contains(old) {
             try? fm.removeItem(at: run.appendingPathComponent(old))
         }
-        return final
     }
 
     /// Restores weights, moments and state from `directory` into `trainer`, after checking that

@@ -7,7 +7,7 @@ func checkpointDirectory(_ path: String) -> URL {
     let url = URL(fileURLWithPath: path)
     let fm = FileManager.default
     let inner = url.appendingPathComponent(TrainingCheckpoint.linkName)
-    if !fm.fileExists(atPath: url.appendingPathComponent("config.json").path) && fm.fileExists(atPath: inner.path) {
+    if !fm.fileExists(atPath: url.appendingPathComponent("model.safetensors").path) && fm.fileExists(atPath: inner.path) {
         return inner
     }
     return url

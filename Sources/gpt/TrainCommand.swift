@@ -14,73 +14,95 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Pre-train a GPT on text (character-level), printing progress and samples.",
         discussion: """
-        Presets:
+        Presets (--preset; fields can then be changed with --config FILE.json and --set key=value):
           demo                  4 layers, 4 heads, 128 dims, context 64, batch 12, 1500 steps, on a
                                 generated corpus of simple English sentences (the default, no data needed)
           shakespeare-char-cpu  nanoGPT's CPU configuration: 4 layers, 4 heads, 128 dims, context 64,
-                                batch 12, lr 1e-3, 2000 steps; needs --data (e.g. tinyshakespeare.txt)
+                                batch 12, lr 1e-3, 2000 steps
+          shakespeare-char      nanoGPT's: 6 layers, 6 heads, 384 dims, context 256, dropout 0.2,
+                                batch 64, lr 1e-3, 5000 steps
+          gpt2-124m             GPT-2 small: 12 layers, 12 heads, 768 dims, context 1024
+        Every preset but demo needs --data (a UTF-8 text file; 90% train, 10% validation).
+        The fields --set and config files take are listed in README.md.
         At each evaluation, at the end and on Ctrl-C, a checkpoint is saved atomically in
         --out/checkpoint (a Hugging Face GPT-2 directory plus optimizer.safetensors, state.json and
-        the tokenizer); --resume continues from it bit for bit. Each step is logged to
-        --out/metrics.jsonl, and --out/loss.svg (train and validation loss against step) is redrawn
-        at each evaluation.
+        the tokenizer), and the one with the lowest validation loss in --out/best; --resume
+        continues from --out/checkpoint bit for bit. Each step is logged to --out/metrics.jsonl,
+        and --out/loss.svg (train and validation loss against step) is redrawn at each evaluation.
         Examples:
           gpt train
           gpt train --preset shakespeare-char-cpu --data tinyshakespeare.txt --out runs/shakespeare
+          gpt train --set n_layer=2 --set learning_rate=3e-3 --steps 500
           gpt train --out runs/demo --resume
         """)
 
-    @Option(help: "demo or shakespeare-char-cpu.") var preset: String?
+    @Option(help: "A preset: \(TrainingConfig.presets.joined(separator: ", ")).") var preset: String?
+    @Option(help: "A JSON file of config fields.") var config: String?
+    @Option(name: .customLong("set"), help: "Set one config field, key=value (repeatable).") var settings: [String] = []
     @Option(help: "A UTF-8 text file to train on with a character tokenizer (90% train, 10% validation).") var data: String?
     @Option(help: "Output directory (default: runs/<preset>).") var out: String?
-    @Option(help: "Training steps (overrides the preset).") var steps: Int?
-    @Option(help: "Evaluate and sample every N steps (overrides the preset).") var evalEvery: Int?
-    @Option(help: "Seed for initialisation, data order, dropout and sampling.") var seed: UInt64 = 1337
+    @Option(help: "Training steps (the steps field).") var steps: Int?
+    @Option(help: "Evaluate, sample and save every N steps (the eval_every field).") var evalEvery: Int?
+    @Option(help: "Seed for initialisation, data order, dropout and sampling (the seed field).") var seed: UInt64?
     @Option(help: "Worker threads (default: all cores).") var threads = ThreadPool.coreCount
     @Flag(help: "Continue the run in --out from its checkpoint, exactly as if it had not stopped.") var resume = false
 
     func validate() throws {
-        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
-        if let evalEvery, evalEvery < 1 { throw ValidationError("--eval-every must be at least 1, got \(evalEvery)") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
-        let name = preset ?? (data == nil ? "demo" : "shakespeare-char-cpu")
-        guard ["demo", "shakespeare-char-cpu"].contains(name) else {
-            throw ValidationError("unknown preset '\(name)'; available: demo, shakespeare-char-cpu")
-        }
+        let name = presetName
+        guard TrainingConfig.presets.contains(name) else { throw ValidationError("\(TrainingConfigError.unknownPreset(name))") }
         if name != "demo" && data == nil { throw ValidationError("preset \(name) needs --data FILE") }
     }
 
+    var presetName: String { preset ?? (data == nil ? "demo" : "shakespeare-char-cpu") }
+
+    /// The preset, then the config file, then --set, then the dedicated flags.
+    func resolveConfig() throws -> TrainingConfig {
+        var resolved = try TrainingConfig.preset(presetName)
+        if let config {
+            guard let contents = FileManager.default.contents(atPath: config) else { throw ValidationError("cannot read --config \(config)") }
+            try resolved.apply(json: contents, source: config)
+        }
+        for setting in settings {
+            guard let eq = setting.firstIndex(of: "=") else { throw ValidationError("--set takes key=value, got '\(setting)'") }
+            try resolved.set(String(setting[..<eq]), String(setting[setting.index(after: eq)...]))
+        }
+        if let steps { try resolved.set("steps", "\(steps)") }
+        if let evalEvery { try resolved.set("eval_every", "\(evalEvery)") }
+        if let seed { resolved.seed = seed }
+        return resolved
+    }
+
     func run() throws {
-        let name = preset ?? (data == nil ? "demo" : "shakespeare-char-cpu")
+        let name = presetName
+        var config = try resolveConfig()
         let text: String
         if let data {
             guard let contents = FileManager.default.contents(atPath: data) else { throw ValidationError("cannot read --data \(data)") }
             guard let decoded = String(data: contents, encoding: .utf8) else { throw ValidationError("--data \(data) is not UTF-8 text") }
             text = decoded
         } else {
-            text = DemoCorpus.text(seed: seed)
+            text = DemoCorpus.text(seed: config.seed)
         }
         guard !text.isEmpty else { throw ValidationError("the training text is empty") }
         let tokenizer = CharTokenizer(characters: text.unicodeScalars)
         let ids = try tokenizer.encode(text).map(Int32.init)
         let split = ids.count * 9 / 10
+        config.model.vocabSize = tokenizer.vocabularySize
+        try config.model.validate()
 
-        let config = GPTConfig(vocabSize: tokenizer.vocabularySize, contextLength: 64, embeddingSize: 128,
-                               layerCount: 4, headCount: 4, dropout: 0)
-        var options = TrainingOptions()
-        options.seed = seed
-        options.batchSize = 12
-        options.steps = steps ?? (name == "demo" ? 1500 : 2000)
-        options.evalEvery = evalEvery ?? (name == "demo" ? 250 : 250)
-        options.schedule = LearningRateSchedule(maxRate: 1e-3, minRate: 1e-4, warmupSteps: min(100, max(1, options.steps / 10)),
-                                                decaySteps: options.steps)
+        let directory = URL(fileURLWithPath: out ?? "runs/\(name)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let resolvedJSON = try JSONSerialization.data(withJSONObject: config.resolved, options: [.prettyPrinted, .sortedKeys])
+        try AtomicFile.write(resolvedJSON, to: directory.appendingPathComponent("config.json"))
+        print("config (\(name)): " + config.resolved.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
 
         let pool = ThreadPool(threads: threads)
-        let model = try GPT(config: config, seed: seed, pool: pool)
+        let model = try GPT(config: config.model, seed: config.seed, pool: pool)
+        let options = config.options
         let trainer = try Trainer(model: model, train: Array(ids[..<split]), validation: Array(ids[split...]), options: options)
-        print("preset \(name): \(ids.count) characters, vocabulary \(tokenizer.vocabularySize), "
-              + "\(model.parameterCount) parameters, \(options.steps) steps of \(options.batchSize)×\(config.contextLength) tokens, \(threads) threads")
-        let directory = URL(fileURLWithPath: out ?? "runs/\(name)")
+        print("\(ids.count) characters, vocabulary \(tokenizer.vocabularySize), \(model.parameterCount) parameters, "
+              + "\(options.steps) steps of \(options.gradientAccumulation)×\(options.batchSize)×\(config.model.contextLength) tokens, \(threads) threads")
         if resume {
             let checkpoint = directory.appendingPathComponent(TrainingCheckpoint.linkName)
             guard FileManager.default.fileExists(atPath: checkpoint.path) else {
@@ -90,6 +112,7 @@ struct Train: ParsableCommand {
             print("resumed from \(checkpoint.path) after step \(trainer.stepsDone - 1)")
         }
         let metrics = try MetricsLog(url: directory.appendingPathComponent("metrics.jsonl"), fromStep: trainer.stepsDone)
+        var best = LossChart.series(metrics: directory.appendingPathComponent("metrics.jsonl")).validation.map(\.loss).min() ?? .infinity
         let interrupt = InterruptFlag()
         let started = Date()
         do {
@@ -98,8 +121,12 @@ struct Train: ParsableCommand {
                 if let e = r.evaluation {
                     print(String(format: "step %5d/%d  loss %.4f  train %.4f  val %.4f  lr %.2e  %.1f ms/step  %.0f tok/s",
                                  r.step, options.steps, r.loss, e.train, e.validation, r.learningRate, r.milliseconds, r.tokensPerSecond))
-                    printSample(model, tokenizer, seed: seed &+ UInt64(r.step))
-                    try TrainingCheckpoint.save(trainer, tokenizer: tokenizer, in: directory)
+                    printSample(model, tokenizer, seed: config.seed &+ UInt64(r.step))
+                    let saved = try TrainingCheckpoint.save(trainer, tokenizer: tokenizer, in: directory)
+                    if Double(e.validation) < best {
+                        best = Double(e.validation)
+                        try TrainingCheckpoint.point("best", at: saved, in: directory)
+                    }
                     let (train, validation) = LossChart.series(metrics: directory.appendingPathComponent("metrics.jsonl"))
                     try AtomicFile.write(Data(LossChart.svg(train: train, validation: validation, title: "gpt train: \(name)").utf8),
                                          to: directory.appendingPathComponent("loss.svg"))

@@ -1,0 +1,71 @@
+import Foundation
+import XCTest
+import GPTCore
+import GPTKernels
+import GPTTraining
+
+final class TrainingConfigTests: XCTestCase {
+    func testPresetsMatchNanoGPTConfigurations() throws {
+        let cpu = try TrainingConfig.preset("shakespeare-char-cpu")
+        XCTAssertEqual([cpu.model.layerCount, cpu.model.headCount, cpu.model.embeddingSize, cpu.model.contextLength, cpu.batchSize,
+                        cpu.steps, cpu.evalBatches], [4, 4, 128, 64, 12, 2000, 20])
+        XCTAssertEqual(cpu.learningRate, 1e-3); XCTAssertEqual(cpu.model.residualDropout, 0)
+        let gpu = try TrainingConfig.preset("shakespeare-char")
+        XCTAssertEqual([gpu.model.layerCount, gpu.model.headCount, gpu.model.embeddingSize, gpu.model.contextLength, gpu.batchSize,
+                        gpu.steps], [6, 6, 384, 256, 64, 5000])
+        XCTAssertEqual(gpu.model.attentionDropout, 0.2)
+        XCTAssertEqual(try TrainingConfig.preset("gpt2-124m").model.embeddingSize, 768)
+        XCTAssertThrowsError(try TrainingConfig.preset("tiny")) { XCTAssert("\($0)".contains("demo")) }
+    }
+
+    func testSetParsesEveryFieldAndNamesBadValues() throws {
+        var c = try TrainingConfig.preset("demo")
+        for (key, value) in [("n_layer", "2"), ("learning_rate", "3e-4"), ("dropout", "0.1"), ("bias", "false"),
+                             ("position_embedding", "sinusoidal"), ("activation_function", "relu"), ("grad_accumulation", "4"),
+                             ("seed", "18446744073709551615")] {
+            try c.set(key, value)
+        }
+        XCTAssertEqual(c.model.layerCount, 2); XCTAssertEqual(c.learningRate, 3e-4)
+        XCTAssertEqual(c.model.attentionDropout, 0.1); XCTAssertFalse(c.model.bias)
+        XCTAssertEqual(c.model.positions, .sinusoidal); XCTAssertEqual(c.model.activation, .relu)
+        XCTAssertEqual(c.options.gradientAccumulation, 4); XCTAssertEqual(c.seed, .max)
+        for (key, value) in [("n_layer", "0"), ("n_layer", "two"), ("learning_rate", "-1"), ("dropout", "1"), ("bias", "maybe"),
+                             ("beta2", "nan")] {
+            XCTAssertThrowsError(try c.set(key, value)) {
+                XCTAssertEqual(($0 as? TrainingConfigError).map { "\($0)" }?.contains("\(key) = \(value)"), true, "\($0)")
+            }
+        }
+        XCTAssertThrowsError(try c.set("n_embdd", "3")) { XCTAssertEqual($0 as? TrainingConfigError, .unknownField("n_embdd")) }
+    }
+
+    func testJSONConfigAppliesFieldsInTheirTypes() throws {
+        var c = try TrainingConfig.preset("demo")
+        try c.apply(json: Data(#"{"n_head": 8, "bias": false, "learning_rate": 0.0005, "activation_function": "relu"}"#.utf8),
+                    source: "test.json")
+        XCTAssertEqual(c.model.headCount, 8); XCTAssertFalse(c.model.bias)
+        XCTAssertEqual(c.learningRate, 5e-4); XCTAssertEqual(c.model.activation, .relu)
+        XCTAssertThrowsError(try c.apply(json: Data("[1]".utf8), source: "bad.json")) { XCTAssert("\($0)".contains("bad.json")) }
+        XCTAssertEqual(c.resolved["learning_rate"] as? Double, 0.0005, "printed as written, not as Float's nearest Double")
+    }
+
+    /// Accumulating two micro-batches of 4 gives the gradient of one batch of 8 (same windows).
+    func testGradientAccumulationAveragesMicroBatches() throws {
+        let config = GPTConfig(vocabSize: 11, contextLength: 8, embeddingSize: 16, layerCount: 1, headCount: 2)
+        var rng = SplitMix64(seed: 1)
+        let x = (0..<64).map { _ in Int32(rng.next() % 11) }, y = (0..<64).map { _ in Int32(rng.next() % 11) }
+        let whole = try GPT(config: config, seed: 2, pool: ThreadPool(threads: 1))
+        whole.zeroGradients()
+        try whole.forward(tokens: x, targets: y, batch: 8, seq: 8)
+        try whole.backward()
+        let parts = try GPT(config: config, seed: 2, pool: ThreadPool(threads: 1))
+        parts.zeroGradients()
+        for half in 0..<2 {
+            try parts.forward(tokens: Array(x[(half * 32)..<(half * 32 + 32)]), targets: Array(y[(half * 32)..<(half * 32 + 32)]),
+                              batch: 4, seq: 8)
+            try parts.backward(lossScale: 0.5)
+        }
+        for i in 0..<whole.layout.count {
+            XCTAssertEqual(parts.gradients![i], whole.gradients![i], accuracy: 1e-6 * max(1, abs(whole.gradients![i])))
+        }
+    }
+}
