@@ -12,7 +12,7 @@ import GPTTraining
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Pre-train a GPT on text (character-level), printing progress and samples.",
+        abstract: "Pre-train a GPT on text, printing progress and samples.",
         discussion: """
         Presets (--preset; fields can then be changed with --config FILE.json and --set key=value):
           demo                  4 layers, 4 heads, 128 dims, context 64, batch 12, 1500 steps, on a
@@ -39,7 +39,8 @@ struct Train: ParsableCommand {
     @Option(help: "A preset: \(TrainingConfig.presets.joined(separator: ", ")).") var preset: String?
     @Option(help: "A JSON file of config fields.") var config: String?
     @Option(name: .customLong("set"), help: "Set one config field, key=value (repeatable).") var settings: [String] = []
-    @Option(help: "A UTF-8 text file to train on with a character tokenizer (90% train, 10% validation).") var data: String?
+    @Option(help: "A UTF-8 text file to train on (90% train, 10% validation).") var data: String?
+    @Option(help: "char (the text's own characters), gpt2, or a tokenizer PATH.") var tokenizer = "char"
     @Option(help: "Output directory (default: runs/<preset>).") var out: String?
     @Option(help: "Training steps (the steps field).") var steps: Int?
     @Option(help: "Evaluate, sample and save every N steps (the eval_every field).") var evalEvery: Int?
@@ -85,7 +86,8 @@ struct Train: ParsableCommand {
             text = DemoCorpus.text(seed: config.seed)
         }
         guard !text.isEmpty else { throw ValidationError("the training text is empty") }
-        let tokenizer = CharTokenizer(characters: text.unicodeScalars)
+        let tokenizer: any Tokenizer = self.tokenizer == "char" ? CharTokenizer(characters: text.unicodeScalars)
+            : try TokenizerLoader.load(self.tokenizer)
         let ids = try tokenizer.encode(text).map(Int32.init)
         let split = ids.count * 9 / 10
         config.model.vocabSize = tokenizer.vocabularySize
@@ -101,7 +103,7 @@ struct Train: ParsableCommand {
         let model = try GPT(config: config.model, seed: config.seed, pool: pool)
         let options = config.options
         let trainer = try Trainer(model: model, train: Array(ids[..<split]), validation: Array(ids[split...]), options: options)
-        print("\(ids.count) characters, vocabulary \(tokenizer.vocabularySize), \(model.parameterCount) parameters, "
+        print("\(ids.count) tokens (\(tokenizer.name)), vocabulary \(tokenizer.vocabularySize), \(model.parameterCount) parameters, "
               + "\(options.steps) steps of \(options.gradientAccumulation)×\(options.batchSize)×\(config.model.contextLength) tokens, \(threads) threads")
         if resume {
             let checkpoint = directory.appendingPathComponent(TrainingCheckpoint.linkName)
@@ -141,12 +143,12 @@ struct Train: ParsableCommand {
         print(String(format: "trained in %.0f s; checkpoint in %@/checkpoint", Date().timeIntervalSince(started), directory.path))
     }
 
-    func printSample(_ model: GPT, _ tokenizer: CharTokenizer, seed: UInt64) {
+    func printSample(_ model: GPT, _ tokenizer: any Tokenizer, seed: UInt64) {
         var sampling = GenerationOptions()
         sampling.maxNewTokens = 120
         sampling.sampling = SamplingOptions(temperature: 0.8)
         sampling.seed = seed
-        let start = Int32((try? tokenizer.encode("\n"))?.first ?? 0)
+        let start = Int32(tokenizer.endOfTextID ?? (try? tokenizer.encode("\n"))?.first ?? 0)
         if let sample = try? Generator(model: model).generate(prompt: [start], options: sampling)[0],
            let text = try? tokenizer.decode(sample.map(Int.init)) {
             print("  sample: " + text.trimmingCharacters(in: .newlines).replacingOccurrences(of: "\n", with: "\n          "))
