@@ -307,6 +307,11 @@ public final class GPT {
         Dropout.backward(dinp: x, dout: x, count: count, probability: p, key: key(site: site), pool: pool)
     }
 
+    /// Whether every parameter is finite (no NaN or infinity).
+    public var parametersAreFinite: Bool {
+        Reduction.sumOfSquares(parameters, count: layout.count, pool: pool).isFinite
+    }
+
     /// The global L2 norm of the gradients.
     public func gradientNorm() -> Double {
         guard let g = gradients else { return 0 }

@@ -29,14 +29,16 @@ public final class MetricsLog {
     /// Appends one step's figures.
     public func write(_ report: StepReport, elapsedSeconds: Double) throws {
         var object: [String: Any] = [
-            "step": report.step, "train_loss": Double(report.loss), "lr": Double(report.learningRate),
+            "step": report.step, "lr": Double(report.learningRate),
             "tokens_per_sec": report.tokensPerSecond.rounded(), "elapsed_s": (elapsedSeconds * 1000).rounded() / 1000,
         ]
+        // A skipped step (non-finite loss) is logged without a loss: JSON has no NaN.
+        if report.loss.isFinite { object["train_loss"] = Double(report.loss) } else { object["skipped"] = true }
         if let e = report.evaluation {
             object["val_loss"] = Double(e.validation)
             object["eval_train_loss"] = Double(e.train)
         }
-        guard JSONSerialization.isValidJSONObject(object) else { return }  // a non-finite loss stops training elsewhere
+        guard JSONSerialization.isValidJSONObject(object) else { return }
         var line = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
         line.append(UInt8(ascii: "\n"))
         try handle.write(contentsOf: line)

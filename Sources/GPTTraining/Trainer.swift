@@ -12,6 +12,8 @@ public struct TrainingOptions: Sendable {
     public var gradientClip: Float = 1
     /// Micro-batches whose gradients are averaged into one optimizer step.
     public var gradientAccumulation = 1
+    /// On a non-finite loss, skip that step's update instead of stopping.
+    public var skipNonFinite = false
     public var evalEvery = 250
     public var evalBatches = 20
     public var seed: UInt64 = 1337
@@ -29,7 +31,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case let .corpusTooShort(split, tokens, needed):
             return "the \(split) split has \(tokens) tokens; one context window needs \(needed). Use more text or a shorter context (n_positions)."
         case let .nonFiniteLoss(step):
-            return "the loss became non-finite at step \(step); lower the learning rate or enable gradient clipping"
+            return "the loss became non-finite at step \(step); training stopped (the last checkpoint is intact). "
+                + "Lower the learning rate, enable gradient clipping, or pass --skip-nonfinite to skip such steps"
         }
     }
 }
@@ -79,13 +82,16 @@ public final class Trainer {
             let micro = options.gradientAccumulation
             for _ in 0..<micro {
                 let (x, y) = train.next(batch: batch, seq: seq)
-                guard let part = try model.forward(tokens: x, targets: y, batch: batch, seq: seq), part.isFinite else {
-                    throw TrainingError.nonFiniteLoss(step: step)
-                }
-                try model.backward(lossScale: 1 / Float(micro))
+                let part = try model.forward(tokens: x, targets: y, batch: batch, seq: seq) ?? .nan
                 loss += part / Float(micro)
+                guard part.isFinite else { break }
+                try model.backward(lossScale: 1 / Float(micro))
             }
-            optimizer.update(model, learningRate: lr, maxGradientNorm: options.gradientClip > 0 ? options.gradientClip : nil)
+            if loss.isFinite {
+                optimizer.update(model, learningRate: lr, maxGradientNorm: options.gradientClip > 0 ? options.gradientClip : nil)
+            } else if !options.skipNonFinite {
+                throw TrainingError.nonFiniteLoss(step: step)
+            }
             let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
             let last = step == options.steps - 1
             let evaluation = options.evalEvery > 0 && (step % options.evalEvery == 0 || last) ? try evaluate() : nil

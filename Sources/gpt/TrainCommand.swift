@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import Synchronization
 import GPTCore
+import GPTData
 import GPTGeneration
 import GPTIO
 import GPTKernels
@@ -22,7 +23,8 @@ struct Train: ParsableCommand {
           shakespeare-char      nanoGPT's: 6 layers, 6 heads, 384 dims, context 256, dropout 0.2,
                                 batch 64, lr 1e-3, 5000 steps
           gpt2-124m             GPT-2 small: 12 layers, 12 heads, 768 dims, context 1024
-        Every preset but demo needs --data (a UTF-8 text file; 90% train, 10% validation).
+        Every preset but demo needs --data: a UTF-8 text file (tokenized with --tokenizer and split
+        90% train, 10% validation) or a directory made by `gpt prepare` (its splits and tokenizer).
         The fields --set and config files take are listed in README.md.
         At each evaluation, at the end and on Ctrl-C, a checkpoint is saved atomically in
         --out/checkpoint (a Hugging Face GPT-2 directory plus optimizer.safetensors, state.json and
@@ -39,7 +41,7 @@ struct Train: ParsableCommand {
     @Option(help: "A preset: \(TrainingConfig.presets.joined(separator: ", ")).") var preset: String?
     @Option(help: "A JSON file of config fields.") var config: String?
     @Option(name: .customLong("set"), help: "Set one config field, key=value (repeatable).") var settings: [String] = []
-    @Option(help: "A UTF-8 text file to train on (90% train, 10% validation).") var data: String?
+    @Option(help: "A UTF-8 text file (90% train, 10% validation), or a directory made by gpt prepare.") var data: String?
     @Option(help: "char (the text's own characters), gpt2, or a tokenizer PATH.") var tokenizer = "char"
     @Option(help: "Output directory (default: runs/<preset>).") var out: String?
     @Option(help: "Training steps (the steps field).") var steps: Int?
@@ -47,6 +49,7 @@ struct Train: ParsableCommand {
     @Option(help: "Seed for initialisation, data order, dropout and sampling (the seed field).") var seed: UInt64?
     @Option(help: "Worker threads (default: all cores).") var threads = ThreadPool.coreCount
     @Flag(help: "Continue the run in --out from its checkpoint, exactly as if it had not stopped.") var resume = false
+    @Flag(help: "Skip a step whose loss is not finite instead of stopping.") var skipNonfinite = false
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
@@ -77,19 +80,8 @@ struct Train: ParsableCommand {
     func run() throws {
         let name = presetName
         var config = try resolveConfig()
-        let text: String
-        if let data {
-            guard let contents = FileManager.default.contents(atPath: data) else { throw ValidationError("cannot read --data \(data)") }
-            guard let decoded = String(data: contents, encoding: .utf8) else { throw ValidationError("--data \(data) is not UTF-8 text") }
-            text = decoded
-        } else {
-            text = DemoCorpus.text(seed: config.seed)
-        }
-        guard !text.isEmpty else { throw ValidationError("the training text is empty") }
-        let tokenizer: any Tokenizer = self.tokenizer == "char" ? CharTokenizer(characters: text.unicodeScalars)
-            : try TokenizerLoader.load(self.tokenizer)
-        let ids = try tokenizer.encode(text).map(Int32.init)
-        let split = ids.count * 9 / 10
+        let (tokenizer, train, validation) = try loadData(seed: config.seed)
+        let ids = train + validation
         config.model.vocabSize = tokenizer.vocabularySize
         try config.model.validate()
 
@@ -101,8 +93,9 @@ struct Train: ParsableCommand {
 
         let pool = ThreadPool(threads: threads)
         let model = try GPT(config: config.model, seed: config.seed, pool: pool)
-        let options = config.options
-        let trainer = try Trainer(model: model, train: Array(ids[..<split]), validation: Array(ids[split...]), options: options)
+        var options = config.options
+        options.skipNonFinite = skipNonfinite
+        let trainer = try Trainer(model: model, train: train, validation: validation, options: options)
         print("\(ids.count) tokens (\(tokenizer.name)), vocabulary \(tokenizer.vocabularySize), \(model.parameterCount) parameters, "
               + "\(options.steps) steps of \(options.gradientAccumulation)×\(options.batchSize)×\(config.model.contextLength) tokens, \(threads) threads")
         if resume {
@@ -120,10 +113,15 @@ struct Train: ParsableCommand {
         do {
             try trainer.run { r in
                 try metrics.write(r, elapsedSeconds: Date().timeIntervalSince(started))
+                if !r.loss.isFinite { FileHandle.standardError.write(Data("step \(r.step): loss not finite, update skipped\n".utf8)) }
                 if let e = r.evaluation {
                     print(String(format: "step %5d/%d  loss %.4f  train %.4f  val %.4f  lr %.2e  %.1f ms/step  %.0f tok/s",
                                  r.step, options.steps, r.loss, e.train, e.validation, r.learningRate, r.milliseconds, r.tokensPerSecond))
                     printSample(model, tokenizer, seed: config.seed &+ UInt64(r.step))
+                    // Weights that give a non-finite loss are never saved: the last good checkpoint stays.
+                    guard e.train.isFinite && e.validation.isFinite else {
+                        throw ValidationError("the evaluation loss is not finite at step \(r.step); stopping with the last good checkpoint kept")
+                    }
                     let saved = try TrainingCheckpoint.save(trainer, tokenizer: tokenizer, in: directory)
                     if Double(e.validation) < best {
                         best = Double(e.validation)
@@ -140,7 +138,45 @@ struct Train: ParsableCommand {
             print("interrupted after step \(trainer.stepsDone - 1); checkpoint saved in \(directory.path)/checkpoint; continue with --resume")
             throw ExitCode(130)
         }
+        let link = directory.appendingPathComponent(TrainingCheckpoint.linkName)
+        let savedSteps = (try? FileManager.default.destinationOfSymbolicLink(atPath: link.path)) == "checkpoint-\(trainer.stepsDone)"
+        if !savedSteps {
+            guard model.parametersAreFinite else {
+                throw ValidationError("the weights are not finite after step \(trainer.stepsDone - 1); not saved")
+            }
+            try TrainingCheckpoint.save(trainer, tokenizer: tokenizer, in: directory)
+        }
         print(String(format: "trained in %.0f s; checkpoint in %@/checkpoint", Date().timeIntervalSince(started), directory.path))
+    }
+
+    /// The tokenizer and the training and validation tokens: from a directory made by `gpt prepare`,
+    /// or a text file (split 90/10), or the demo corpus.
+    func loadData(seed: UInt64) throws -> (any Tokenizer, [Int32], [Int32]) {
+        var isDirectory: ObjCBool = false
+        if let data, FileManager.default.fileExists(atPath: data, isDirectory: &isDirectory), isDirectory.boolValue {
+            let dataset = try PreparedDataset(directory: URL(fileURLWithPath: data))
+            func tokens(_ file: TokenFile) -> [Int32] {
+                [Int32](unsafeUninitializedCapacity: file.count) { buffer, count in
+                    file.copy(0..<file.count, to: buffer.baseAddress!)
+                    count = file.count
+                }
+            }
+            return (dataset.tokenizer, tokens(dataset.train), tokens(dataset.validation))
+        }
+        let text: String
+        if let data {
+            guard let contents = FileManager.default.contents(atPath: data) else { throw ValidationError("cannot read --data \(data)") }
+            guard let decoded = String(data: contents, encoding: .utf8) else { throw ValidationError("--data \(data) is not UTF-8 text") }
+            text = decoded
+        } else {
+            text = DemoCorpus.text(seed: seed)
+        }
+        guard !text.isEmpty else { throw ValidationError("the training text is empty") }
+        let tokenizer: any Tokenizer = self.tokenizer == "char" ? CharTokenizer(characters: text.unicodeScalars)
+            : try TokenizerLoader.load(self.tokenizer)
+        let ids = try tokenizer.encode(text).map(Int32.init)
+        let split = ids.count * 9 / 10
+        return (tokenizer, Array(ids[..<split]), Array(ids[split...]))
     }
 
     func printSample(_ model: GPT, _ tokenizer: any Tokenizer, seed: UInt64) {

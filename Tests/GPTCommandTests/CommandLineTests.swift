@@ -72,6 +72,26 @@ final class CommandLineTests: XCTestCase {
         print("resume: stopped after \(done) of 150 steps, resumed; all 150 losses equal the uninterrupted run's")
     }
 
+    /// A diverging run stops with a message naming the step and never checkpoints non-finite weights;
+    /// with --skip-nonfinite it logs the skipped steps and finishes.
+    func testNonFiniteLossStopsWithoutSavingBadWeights() throws {
+        let run = work.appendingPathComponent("good").path
+        XCTAssertEqual(try gpt("train", "--steps", "4", "--eval-every", "2", "--out", run).0, 0)
+        let before = try FileManager.default.destinationOfSymbolicLink(atPath: run + "/checkpoint")
+        let (status, _, error) = try gpt("train", "--steps", "30", "--eval-every", "100", "--out", run,
+                                         "--set", "learning_rate=1e30", "--set", "warmup_steps=0")
+        XCTAssertNotEqual(status, 0)
+        XCTAssert(error.contains("not finite at step"), error)
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: run + "/checkpoint"), before,
+                       "the last good checkpoint is kept")
+        let skipping = work.appendingPathComponent("skip").path
+        let (_, _, skipError) = try gpt("train", "--steps", "5", "--eval-every", "0", "--out", skipping,
+                                        "--set", "learning_rate=1e30", "--set", "warmup_steps=0", "--skip-nonfinite")
+        XCTAssert(skipError.contains("update skipped"), skipError)
+        XCTAssert(skipError.contains("not finite after step 4; not saved"), skipError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: skipping + "/checkpoint"))
+    }
+
     func lastJSON(_ text: String) throws -> [String: Any] {
         let line = try XCTUnwrap(text.split(separator: "\n").last)
         return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
