@@ -109,12 +109,16 @@ struct Train: ParsableCommand {
         let metrics = try MetricsLog(url: directory.appendingPathComponent("metrics.jsonl"), fromStep: trainer.stepsDone)
         var best = LossChart.series(metrics: directory.appendingPathComponent("metrics.jsonl")).validation.map(\.loss).min() ?? .infinity
         let interrupt = InterruptFlag()
+        let progress = TrainingProgress(totalSteps: options.steps, flopsPerToken: model.trainingFlopsPerToken(seq: config.model.contextLength),
+                                        peakFlops: PeakThroughput.measure(pool: pool, iterations: 2_000_000) * 1e9)
         let started = Date()
         do {
             try trainer.run { r in
                 try metrics.write(r, elapsedSeconds: Date().timeIntervalSince(started))
+                progress.update(r)
                 if !r.loss.isFinite { FileHandle.standardError.write(Data("step \(r.step): loss not finite, update skipped\n".utf8)) }
                 if let e = r.evaluation {
+                    progress.clearLine()
                     print(String(format: "step %5d/%d  loss %.4f  train %.4f  val %.4f  lr %.2e  %.1f ms/step  %.0f tok/s",
                                  r.step, options.steps, r.loss, e.train, e.validation, r.learningRate, r.milliseconds, r.tokensPerSecond))
                     printSample(model, tokenizer, seed: config.seed &+ UInt64(r.step))
@@ -133,7 +137,9 @@ struct Train: ParsableCommand {
                 }
                 if interrupt.raised { throw CancellationError() }
             }
+            progress.finish()
         } catch is CancellationError {
+            progress.finish()
             try TrainingCheckpoint.save(trainer, tokenizer: tokenizer, in: directory)
             print("interrupted after step \(trainer.stepsDone - 1); checkpoint saved in \(directory.path)/checkpoint; continue with --resume")
             throw ExitCode(130)
