@@ -80,24 +80,10 @@ public enum TokenizerLoader {
     }
 
     private static func download(_ url: URL) throws -> Data {
-        let offlineHelp = "the GPT-2 ranks are not cached and could not be downloaded from \(url); "
-            + "set GPT2_TOKENIZER_FILE to a gpt2.tiktoken file or pass --tokenizer PATH"
-        let box = ConcurrentSlots<Result<Data, Error>>(count: 1)
-        let done = DispatchSemaphore(value: 0)
-        var request = URLRequest(url: url)
-        request.timeoutInterval = 30
-        URLSession.shared.dataTask(with: request) { data, response, error in
-            if let data, (response as? HTTPURLResponse)?.statusCode == 200 {
-                box.set(0, .success(data))
-            } else {
-                box.set(0, .failure(error ?? URLError(.badServerResponse)))
-            }
-            done.signal()
-        }.resume()
-        done.wait()
-        guard case .success(let data) = box.value(0) else {
-            throw TokenizerError.unknownTokenizer(spec: "gpt2", reason: offlineHelp)
+        do { return try Download.data(from: url) } catch {
+            throw TokenizerError.unknownTokenizer(
+                spec: "gpt2", reason: "the GPT-2 ranks are not cached and could not be downloaded from \(url); "
+                    + "set GPT2_TOKENIZER_FILE to a gpt2.tiktoken file or pass --tokenizer PATH")
         }
-        return data
     }
 }

@@ -39,7 +39,7 @@ func parseThreadList(_ text: String?) throws -> [Int] {
     }
     let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
     guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) >= 1 }) else {
-        throw ValidationError("--threads must be a comma-separated list of positive integers, got '\(text)'")
+        throw CommandError("--threads must be a comma-separated list of positive integers, got '\(text)'")
     }
     return values.map { $0! }
 }
@@ -53,7 +53,7 @@ func rounded(_ x: Double, _ digits: Int) -> Double {
 /// JSON cannot hold, such as a NaN loss.
 func printJSONLine(_ object: Any) throws {
     guard JSONSerialization.isValidJSONObject(object) else {
-        throw ValidationError("cannot print the result as JSON (a value is not finite): \(object)")
+        throw CommandError("cannot print the result as JSON (a value is not finite): \(object)")
     }
     let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))
@@ -64,4 +64,11 @@ func peakRSSMegabytes() -> Double {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_maxrss) / 1024  // Linux reports kilobytes
+}
+
+/// A failure while a command runs: printed as one line, "Error: <message>", without the usage text
+/// that argument-parser adds to a `ValidationError`.
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
 }

@@ -30,10 +30,10 @@ struct BenchTokenize: ParsableCommand {
 
     func run() throws {
         guard let bpe = try TokenizerLoader.load(tokenizer) as? BytePairTokenizer else {
-            throw ValidationError("--tokenizer must be a byte-level BPE (gpt2 or a BPE file), not a character tokenizer")
+            throw CommandError("--tokenizer must be a byte-level BPE (gpt2 or a BPE file), not a character tokenizer")
         }
         guard let data = FileManager.default.contents(atPath: input), !data.isEmpty else {
-            throw ValidationError("--input \(input) is missing, unreadable or empty")
+            throw CommandError("--input \(input) is missing, unreadable or empty")
         }
         let bytes = [UInt8](data)
         let megabytes = Double(bytes.count) / 1e6
@@ -51,7 +51,7 @@ struct BenchTokenize: ParsableCommand {
         var decodedCount = 0
         let decode = medianSeconds(repeats: repeats) { decodedCount = (try? bpe.decodeBytes(ids))?.count ?? 0 }
         guard decodedCount == bytes.count else {
-            throw ValidationError("decoding did not reproduce the input (\(decodedCount) of \(bytes.count) bytes)")
+            throw CommandError("decoding did not reproduce the input (\(decodedCount) of \(bytes.count) bytes)")
         }
         print(String(format: "%@: %.2f MB, %d tokens (%@)", input, megabytes, ids.count, bpe.name))
         print(String(format: "encode  1 thread : %8.2f MB/s", megabytes / encodeOne))

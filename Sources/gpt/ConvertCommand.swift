@@ -33,7 +33,7 @@ struct Convert: ParsableCommand {
         if format == "native" {
             let tokens: any Tokenizer
             do { tokens = try TokenizerLoader.load(tokenizer ?? source.path) } catch {
-                throw ValidationError("a native checkpoint needs a tokenizer: \(error); pass --tokenizer char|gpt2|PATH")
+                throw CommandError("a native checkpoint needs a tokenizer: \(error); pass --tokenizer char|gpt2|PATH")
             }
             try TokenizerFile.write(tokens, to: destination.appendingPathComponent(TokenizerFile.defaultFileName))
         }

@@ -34,7 +34,7 @@ struct Eval: ParsableCommand {
         let model = try HuggingFaceGPT2.load(directory: directory, pool: ThreadPool(threads: threads))
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: data, isDirectory: &isDirectory) else {
-            throw ValidationError("--data \(data) does not exist")
+            throw CommandError("--data \(data) does not exist")
         }
         let progress = { (done: Int, total: Int) in
             FileHandle.standardError.write(Data(String(format: "\rscored %d / %d tokens", done, total).utf8))
@@ -49,7 +49,7 @@ struct Eval: ParsableCommand {
         } else {
             let tokens = try TokenizerLoader.load(tokenizer ?? directory.path)
             try checkVocabulary(tokens.vocabularySize, model)
-            guard let contents = FileManager.default.contents(atPath: data) else { throw ValidationError("cannot read --data \(data)") }
+            guard let contents = FileManager.default.contents(atPath: data) else { throw CommandError("cannot read --data \(data)") }
             let ids = try tokens.encode(String(decoding: contents, as: UTF8.self)).map(Int32.init)
             result = try Evaluation.meanLoss(model: model, count: ids.count, batch: batch, fill: { range, out in
                 ids.withUnsafeBufferPointer { out.update(from: $0.baseAddress! + range.lowerBound, count: range.count) }
@@ -62,7 +62,7 @@ struct Eval: ParsableCommand {
 
     func checkVocabulary(_ size: Int, _ model: GPT) throws {
         guard size <= model.config.vocabSize else {
-            throw ValidationError("the tokenizer has \(size) ids but the model only \(model.config.vocabSize)")
+            throw CommandError("the tokenizer has \(size) ids but the model only \(model.config.vocabSize)")
         }
     }
 }

@@ -7,7 +7,8 @@ struct GPTCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gpt",
         abstract: "Train, fine-tune, sample from and benchmark GPT models on the CPU.",
-        subcommands: [Train.self, Sample.self, Eval.self, Convert.self, PrepareCommand.self, TokenizerCommand.self, Bench.self])
+        subcommands: [Train.self, Sample.self, Eval.self, Convert.self, PrepareCommand.self, TokenizerCommand.self, DataCommand.self,
+                      Bench.self])
 }
 
 struct Bench: ParsableCommand {

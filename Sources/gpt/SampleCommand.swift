@@ -54,10 +54,10 @@ struct Sample: ParsableCommand {
         let model = try HuggingFaceGPT2.load(directory: directory, pool: ThreadPool(threads: threads))
         let tokens: any Tokenizer
         do { tokens = try TokenizerLoader.load(tokenizer ?? directory.path) } catch {
-            throw ValidationError("\(error)" + (tokenizer == nil ? "; pass --tokenizer char|gpt2|PATH" : ""))
+            throw CommandError("\(error)" + (tokenizer == nil ? "; pass --tokenizer char|gpt2|PATH" : ""))
         }
         guard tokens.vocabularySize <= model.config.vocabSize else {
-            throw ValidationError("the tokenizer has \(tokens.vocabularySize) ids but the model only \(model.config.vocabSize)")
+            throw CommandError("the tokenizer has \(tokens.vocabularySize) ids but the model only \(model.config.vocabSize)")
         }
         var ids = try promptIDs(tokens)
         if ids.count > model.config.contextLength {
@@ -106,14 +106,14 @@ struct Sample: ParsableCommand {
     func promptIDs(_ tokens: any Tokenizer) throws -> [Int32] {
         var text = prompt ?? ""
         if let promptFile {
-            guard let data = FileManager.default.contents(atPath: promptFile) else { throw ValidationError("cannot read --prompt-file \(promptFile)") }
+            guard let data = FileManager.default.contents(atPath: promptFile) else { throw CommandError("cannot read --prompt-file \(promptFile)") }
             text = String(decoding: data, as: UTF8.self)
         }
         if text.isEmpty {
             if let end = tokens.endOfTextID { return [Int32(end)] }
             text = "\n"
         }
-        do { return try tokens.encode(text).map(Int32.init) } catch { throw ValidationError("the prompt cannot be encoded: \(error)") }
+        do { return try tokens.encode(text).map(Int32.init) } catch { throw CommandError("the prompt cannot be encoded: \(error)") }
     }
 
     /// How many of `ids` decode to text that fits in `kept` (the text before a stop).

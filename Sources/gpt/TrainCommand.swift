@@ -64,11 +64,11 @@ struct Train: ParsableCommand {
     func resolveConfig() throws -> TrainingConfig {
         var resolved = try TrainingConfig.preset(presetName)
         if let config {
-            guard let contents = FileManager.default.contents(atPath: config) else { throw ValidationError("cannot read --config \(config)") }
+            guard let contents = FileManager.default.contents(atPath: config) else { throw CommandError("cannot read --config \(config)") }
             try resolved.apply(json: contents, source: config)
         }
         for setting in settings {
-            guard let eq = setting.firstIndex(of: "=") else { throw ValidationError("--set takes key=value, got '\(setting)'") }
+            guard let eq = setting.firstIndex(of: "=") else { throw CommandError("--set takes key=value, got '\(setting)'") }
             try resolved.set(String(setting[..<eq]), String(setting[setting.index(after: eq)...]))
         }
         if let steps { try resolved.set("steps", "\(steps)") }
@@ -101,7 +101,7 @@ struct Train: ParsableCommand {
         if resume {
             let checkpoint = directory.appendingPathComponent(TrainingCheckpoint.linkName)
             guard FileManager.default.fileExists(atPath: checkpoint.path) else {
-                throw ValidationError("--resume: there is no checkpoint in \(directory.path)")
+                throw CommandError("--resume: there is no checkpoint in \(directory.path)")
             }
             try TrainingCheckpoint.restore(trainer, tokenizer: tokenizer, from: checkpoint)
             print("resumed from \(checkpoint.path) after step \(trainer.stepsDone - 1)")
@@ -124,7 +124,7 @@ struct Train: ParsableCommand {
                     printSample(model, tokenizer, seed: config.seed &+ UInt64(r.step))
                     // Weights that give a non-finite loss are never saved: the last good checkpoint stays.
                     guard e.train.isFinite && e.validation.isFinite else {
-                        throw ValidationError("the evaluation loss is not finite at step \(r.step); stopping with the last good checkpoint kept")
+                        throw CommandError("the evaluation loss is not finite at step \(r.step); stopping with the last good checkpoint kept")
                     }
                     let saved = try TrainingCheckpoint.save(trainer, tokenizer: tokenizer, in: directory)
                     if Double(e.validation) < best {
@@ -148,7 +148,7 @@ struct Train: ParsableCommand {
         let savedSteps = (try? FileManager.default.destinationOfSymbolicLink(atPath: link.path)) == "checkpoint-\(trainer.stepsDone)"
         if !savedSteps {
             guard model.parametersAreFinite else {
-                throw ValidationError("the weights are not finite after step \(trainer.stepsDone - 1); not saved")
+                throw CommandError("the weights are not finite after step \(trainer.stepsDone - 1); not saved")
             }
             try TrainingCheckpoint.save(trainer, tokenizer: tokenizer, in: directory)
         }
@@ -171,13 +171,13 @@ struct Train: ParsableCommand {
         }
         let text: String
         if let data {
-            guard let contents = FileManager.default.contents(atPath: data) else { throw ValidationError("cannot read --data \(data)") }
-            guard let decoded = String(data: contents, encoding: .utf8) else { throw ValidationError("--data \(data) is not UTF-8 text") }
+            guard let contents = FileManager.default.contents(atPath: data) else { throw CommandError("cannot read --data \(data)") }
+            guard let decoded = String(data: contents, encoding: .utf8) else { throw CommandError("--data \(data) is not UTF-8 text") }
             text = decoded
         } else {
             text = DemoCorpus.text(seed: seed)
         }
-        guard !text.isEmpty else { throw ValidationError("the training text is empty") }
+        guard !text.isEmpty else { throw CommandError("the training text is empty") }
         let tokenizer: any Tokenizer = self.tokenizer == "char" ? CharTokenizer(characters: text.unicodeScalars)
             : try TokenizerLoader.load(self.tokenizer)
         let ids = try tokenizer.encode(text).map(Int32.init)

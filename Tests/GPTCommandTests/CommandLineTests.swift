@@ -92,6 +92,23 @@ final class CommandLineTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: skipping + "/checkpoint"))
     }
 
+    func testDataShakespeareTakesALocalCopyAndRefusesAnotherFile() throws {
+        let shakespeare = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/data/tinyshakespeare.txt")
+        guard FileManager.default.fileExists(atPath: shakespeare.path) else { throw XCTSkip("\(shakespeare.path) is absent") }
+        let out = work.appendingPathComponent("cache/shakespeare.txt").path
+        let (status, printed, _) = try gpt("data", "shakespeare", "--from", shakespeare.path, "--out", out)
+        XCTAssertEqual(status, 0)
+        XCTAssertEqual(printed.trimmingCharacters(in: .newlines), out)
+        XCTAssertEqual(FileManager.default.contents(atPath: out), FileManager.default.contents(atPath: shakespeare.path))
+        let other = work.appendingPathComponent("other.txt")
+        try "not it".write(to: other, atomically: true, encoding: .utf8)
+        let (refused, _, error) = try gpt("data", "shakespeare", "--from", other.path, "--out", out + ".2")
+        XCTAssertNotEqual(refused, 0)
+        XCTAssertEqual(error.split(separator: "\n").count, 1, "one line: \(error)")
+        XCTAssert(error.contains("not Tiny Shakespeare"))
+    }
+
     func lastJSON(_ text: String) throws -> [String: Any] {
         let line = try XCTUnwrap(text.split(separator: "\n").last)
         return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
