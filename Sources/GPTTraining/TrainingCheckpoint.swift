@@ -52,9 +52,13 @@ public enum CheckpointMismatch: Error, CustomStringConvertible, Equatable {
 public enum TrainingCheckpoint {
     public static let linkName = "checkpoint"
 
+    /// The points of a save at which a crash is simulated in tests.
+    public enum SaveStage: Sendable { case filesWritten, directoryInPlace, linkSwitched }
+
     /// Saves `trainer` and `tokenizer` under `run` and points `run/checkpoint` at them.
     @discardableResult
-    public static func save(_ trainer: Trainer, tokenizer: any Tokenizer, in run: URL) throws -> URL {
+    public static func save(_ trainer: Trainer, tokenizer: any Tokenizer, in run: URL,
+                            after stage: (SaveStage) throws -> Void = { _ in }) throws -> URL {
         let fm = FileManager.default
         try fm.createDirectory(at: run, withIntermediateDirectories: true)
         var name = "checkpoint-\(trainer.stepsDone)"
@@ -75,16 +79,18 @@ public enum TrainingCheckpoint {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(encoder.encode(trainer.state()), to: staging.appendingPathComponent("state.json"))
         try TokenizerFile.write(tokenizer, to: staging.appendingPathComponent(TokenizerFile.defaultFileName))
+        try stage(.filesWritten)
 
         let final = run.appendingPathComponent(name)
         try fm.moveItem(at: staging, to: final)
-        try point(linkName, at: final, in: run)
+        try stage(.directoryInPlace)
+        try point(linkName, at: final, in: run, after: stage)
         return final
     }
 
     /// Points `run/<link>` (e.g. `best`) at the saved checkpoint `directory` with one atomic rename,
     /// then removes the checkpoint directories that no link names any more.
-    public static func point(_ link: String, at directory: URL, in run: URL) throws {
+    public static func point(_ link: String, at directory: URL, in run: URL, after stage: (SaveStage) throws -> Void = { _ in }) throws {
         let fm = FileManager.default
         let temporary = run.appendingPathComponent(".\(link).link-\(getpid())")
         try? fm.removeItem(at: temporary)
@@ -94,8 +100,11 @@ public enum TrainingCheckpoint {
         }
         let dir = open(run.path, O_RDONLY)
         if dir >= 0 { fsync(dir); close(dir) }
+        try stage(.linkSwitched)
+        // Remove what no link names: older checkpoints, and staging left by a crashed save.
         let live = Set([linkName, "best"].compactMap { try? fm.destinationOfSymbolicLink(atPath: run.appendingPathComponent($0).path) })
-        for old in try fm.contentsOfDirectory(atPath: run.path) where old.hasPrefix("checkpoint-") && !live.contains(old) {
+        for old in try fm.contentsOfDirectory(atPath: run.path)
+        where (old.hasPrefix("checkpoint-") || old.hasPrefix(".checkpoint-")) && !live.contains(old) {
             try? fm.removeItem(at: run.appendingPathComponent(old))
         }
     }

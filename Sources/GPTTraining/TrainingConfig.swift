@@ -32,13 +32,14 @@ public struct TrainingConfig: Equatable, Sendable {
             var c = TrainingConfig(model: GPTConfig(vocabSize: 1, contextLength: 64, embeddingSize: 128, layerCount: 4, headCount: 4))
             c.steps = 1500; c.evalEvery = 250
             return c
-        case "shakespeare-char-cpu":  // nanoGPT config/train_shakespeare_char.py with its CPU overrides
-            var c = TrainingConfig(model: GPTConfig(vocabSize: 1, contextLength: 64, embeddingSize: 128, layerCount: 4, headCount: 4))
+        case "shakespeare-char-cpu":  // nanoGPT config/train_shakespeare_char.py with its CPU overrides (bias off, as train.py)
+            var c = TrainingConfig(model: GPTConfig(vocabSize: 1, contextLength: 64, embeddingSize: 128, layerCount: 4, headCount: 4,
+                                                    bias: false))
             c.steps = 2000; c.decaySteps = 2000; c.evalBatches = 20
             return c
         case "shakespeare-char":  // nanoGPT config/train_shakespeare_char.py
             var c = TrainingConfig(model: GPTConfig(vocabSize: 1, contextLength: 256, embeddingSize: 384, layerCount: 6, headCount: 6,
-                                                    dropout: 0.2))
+                                                    dropout: 0.2, bias: false))
             c.batchSize = 64; c.steps = 5000; c.decaySteps = 5000; c.evalEvery = 250; c.evalBatches = 200
             return c
         case "gpt2-124m":  // nanoGPT config/train_gpt2.py, per step of one process

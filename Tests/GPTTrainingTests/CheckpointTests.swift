@@ -65,6 +65,36 @@ final class CheckpointTests: XCTestCase {
         XCTAssertNoThrow(try HuggingFaceGPT2.load(directory: link, pool: ThreadPool(threads: 1)))
     }
 
+    struct SimulatedCrash: Error {}
+
+    /// A save killed after any of its stages leaves `checkpoint` naming a whole checkpoint: the previous
+    /// one until the link is switched, the new one after; the next save clears the debris.
+    func testCheckpointSurvivesACrashAtEachStageOfSaving() throws {
+        for crashAfter in [TrainingCheckpoint.SaveStage.filesWritten, .directoryInPlace, .linkSwitched] {
+            try? FileManager.default.removeItem(at: run)
+            let first = try makeTrainer(steps: 3)
+            try first.run { _ in }
+            try TrainingCheckpoint.save(first, tokenizer: tokenizer, in: run)
+            let weightsAt3 = Array(UnsafeBufferPointer(start: first.model.parameters, count: first.model.layout.count))
+            let second = try makeTrainer(steps: 5)
+            try TrainingCheckpoint.restore(second, tokenizer: tokenizer, from: run.appendingPathComponent("checkpoint"))
+            try second.run { _ in }
+            XCTAssertThrowsError(try TrainingCheckpoint.save(second, tokenizer: tokenizer, in: run) { stage in
+                if stage == crashAfter { throw SimulatedCrash() }
+            })
+            let survivor = try makeTrainer(steps: 6)
+            try TrainingCheckpoint.restore(survivor, tokenizer: tokenizer, from: run.appendingPathComponent("checkpoint"))
+            XCTAssertEqual(survivor.stepsDone, crashAfter == .linkSwitched ? 5 : 3, "crash after \(crashAfter)")
+            if crashAfter != .linkSwitched {
+                XCTAssertEqual(Array(UnsafeBufferPointer(start: survivor.model.parameters, count: survivor.model.layout.count)), weightsAt3)
+            }
+            try survivor.run { _ in }
+            try TrainingCheckpoint.save(survivor, tokenizer: tokenizer, in: run)
+            let left = try FileManager.default.contentsOfDirectory(atPath: run.path).filter { $0 != "checkpoint" }
+            XCTAssertEqual(left, ["checkpoint-6"], "only the live checkpoint remains after the next save")
+        }
+    }
+
     func testResumeIsRefusedForAnotherShapeOrOtherData() throws {
         let trainer = try makeTrainer(steps: 2)
         try trainer.run { _ in }
