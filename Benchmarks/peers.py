@@ -5,6 +5,7 @@ PyTorch, so compare.sh can print ratios from one run on one machine.
   peers.py matmul --m 256 --threads 2          numpy (OpenBLAS) and torch GEMM GFLOP/s
   peers.py train-step --batch 4 --seq 64       GPT-2 124M step in PyTorch eager fp32
   peers.py generate --threads 2                 transformers generate (KV cache) and prefill
+  peers.py shakespeare --data FILE --threads 2   shakespeare-char-cpu trained by PyTorch (same model and loop)
 
 Prints one JSON object on the last line. Not part of CI: needs numpy/torch.
 """
@@ -139,6 +140,92 @@ def bench_generate(args):
                       "ms_per_token": round(1000 / decode, 3), "peak_rss_mb": round(rss, 1)}))
 
 
+def bench_shakespeare(args):
+    """nanoGPT's shakespeare-char CPU configuration, trained the way `gpt train --preset
+    shakespeare-char-cpu` trains it: 4 layers, 4 heads, 128 channels, context 64, no biases,
+    batch 12, AdamW (0.9, 0.99, wd 0.1 on 2-D tensors), warmup 100 then cosine to 1e-4 at
+    2,000 steps, clip 1.0, random windows of a 90/10 split, val loss on 20 batches."""
+    import torch
+    import torch.nn as nn
+    from torch.nn import functional as F
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    text = open(args.data, encoding="utf-8").read()
+    chars = sorted(set(text)); V = len(chars); index = {c: i for i, c in enumerate(chars)}
+    data = torch.tensor([index[c] for c in text], dtype=torch.long)
+    split = len(data) * 9 // 10
+    train, val = data[:split], data[split:]
+    C, L, H, T, B, steps = 128, 4, 4, 64, 12, args.steps
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln_1, self.ln_2 = nn.LayerNorm(C, bias=False), nn.LayerNorm(C, bias=False)
+            self.c_attn, self.attn_proj = nn.Linear(C, 3 * C, bias=False), nn.Linear(C, C, bias=False)
+            self.c_fc, self.mlp_proj = nn.Linear(C, 4 * C, bias=False), nn.Linear(4 * C, C, bias=False)
+
+        def forward(self, x):
+            b, t, _ = x.shape
+            q, k, v = self.c_attn(self.ln_1(x)).split(C, dim=2)
+            q, k, v = (z.view(b, t, H, C // H).transpose(1, 2) for z in (q, k, v))
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            x = x + self.attn_proj(y.transpose(1, 2).contiguous().view(b, t, C))
+            return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wte, self.wpe = nn.Embedding(V, C), nn.Embedding(T, C)
+            self.h = nn.ModuleList(Block() for _ in range(L))
+            self.ln_f = nn.LayerNorm(C, bias=False)
+            for name, p in self.named_parameters():
+                if p.dim() >= 2:
+                    std = 0.02 / math.sqrt(2 * L) if name.endswith("proj.weight") else 0.02
+                    torch.nn.init.normal_(p, 0.0, std)
+
+        def forward(self, idx, targets):
+            x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+            for block in self.h:
+                x = block(x)
+            return F.cross_entropy((self.ln_f(x) @ self.wte.weight.T).view(-1, V), targets.view(-1))
+
+    def batch(source):
+        starts = torch.randint(len(source) - T, (B,))
+        return torch.stack([source[i:i + T] for i in starts]), torch.stack([source[i + 1:i + T + 1] for i in starts])
+
+    def rate(step):
+        if step < 100: return 1e-3 * (step + 1) / 100
+        progress = (step - 100) / (steps - 100)
+        return 1e-4 + 0.5 * (1 + math.cos(math.pi * min(1.0, progress))) * (1e-3 - 1e-4)
+
+    model = GPT()
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=1e-3, betas=(0.9, 0.99), fused=True)
+    times = []
+    start = time.perf_counter()
+    for step in range(steps):
+        t = time.perf_counter()
+        for group in opt.param_groups: group["lr"] = rate(step)
+        x, y = batch(train)
+        loss = model(x, y)
+        opt.zero_grad(set_to_none=True); loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        times.append((time.perf_counter() - t) * 1000)
+    wall = time.perf_counter() - start
+    model.eval()
+    with torch.no_grad():
+        val_loss = sum(model(*batch(val)).item() for _ in range(20)) / 20
+        train_loss = sum(model(*batch(train)).item() for _ in range(20)) / 20
+    ms = statistics.median(times)
+    print(f"torch {torch.__version__} shakespeare-char-cpu threads={args.threads} seed={args.seed}: {ms:.1f} ms/step (median), "
+          f"{wall:.0f} s for {steps} steps, train {train_loss:.4f}, val {val_loss:.4f}")
+    print(json.dumps({"peer": "torch", "threads": args.threads, "ms_per_step": round(ms, 2), "wall_s": round(wall, 1),
+                      "train_loss": round(train_loss, 4), "val_loss": round(val_loss, 4)}))
+
+
 p = argparse.ArgumentParser()
 sub = p.add_subparsers(dest="cmd", required=True)
 a = sub.add_parser("matmul"); a.add_argument("--m", type=int, default=256); a.add_argument("--threads", type=int, default=2)
@@ -148,5 +235,8 @@ b.add_argument("--threads", type=int, default=2); b.add_argument("--steps", type
 g = sub.add_parser("generate"); g.add_argument("--threads", type=int, default=2)
 g.add_argument("--prompt-tokens", type=int, default=16); g.add_argument("--new-tokens", type=int, default=256)
 g.add_argument("--prefill-tokens", type=int, default=1024)
+k = sub.add_parser("shakespeare"); k.add_argument("--data", required=True); k.add_argument("--threads", type=int, default=2)
+k.add_argument("--steps", type=int, default=2000); k.add_argument("--seed", type=int, default=1337)
 args = p.parse_args()
-{"matmul": bench_matmul, "train-step": bench_train_step, "generate": bench_generate}[args.cmd](args)
+{"matmul": bench_matmul, "train-step": bench_train_step, "generate": bench_generate,
+ "shakespeare": bench_shakespeare}[args.cmd](args)

@@ -71,15 +71,28 @@ public enum LayerNorm {
                 }
             }
         }
-        // dweight, dbias: column sums over rows; split by columns so each sum has one owner.
+        // dweight, dbias: column sums over rows, sixteen columns per register; split by columns so
+        // each sum has one owner.
         pool.parallelFor(c, granule: 16) { cols in
-            for row in 0..<rows {
-                let x = inp + row * c, dy = dout + row * c
-                let mu = mean[row], s = rstd[row]
-                for j in cols {
-                    dweight[j] += dy[j] * (x[j] - mu) * s
-                    dbias?[j] += dy[j]
+            var j = cols.lowerBound
+            while j < cols.upperBound {
+                let lanes = min(16, cols.upperBound - j)
+                var accW = Vec16(), accB = Vec16()
+                for row in 0..<rows {
+                    let x = inp + row * c + j, dy = dout + row * c + j
+                    let g = lanes == 16 ? load16(dy) : loadPartial(dy, lanes)
+                    let v = lanes == 16 ? load16(x) : loadPartial(x, lanes)
+                    accW.addProduct(g, (v - mean[row]) * rstd[row])
+                    accB += g
                 }
+                if lanes == 16 {
+                    store16(load16(dweight + j) + accW, dweight + j)
+                    if let dbias { store16(load16(dbias + j) + accB, dbias + j) }
+                } else {
+                    storePartial(loadPartial(dweight + j, lanes) + accW, dweight + j, lanes)
+                    if let dbias { storePartial(loadPartial(dbias + j, lanes) + accB, dbias + j, lanes) }
+                }
+                j += 16
             }
         }
     }

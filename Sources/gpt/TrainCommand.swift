@@ -50,9 +50,11 @@ struct Train: ParsableCommand {
     @Option(help: "Worker threads (default: all cores).") var threads = ThreadPool.coreCount
     @Flag(help: "Continue the run in --out from its checkpoint, exactly as if it had not stopped.") var resume = false
     @Flag(help: "Skip a step whose loss is not finite instead of stopping.") var skipNonfinite = false
+    @Option(help: "Write a metrics.jsonl line every N steps (evaluation steps always).") var logEvery = 1
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        guard logEvery >= 1 else { throw ValidationError("--log-every must be at least 1, got \(logEvery)") }
         let name = presetName
         guard TrainingConfig.presets.contains(name) else { throw ValidationError("\(TrainingConfigError.unknownPreset(name))") }
         if name != "demo" && data == nil { throw ValidationError("preset \(name) needs --data FILE") }
@@ -114,7 +116,9 @@ struct Train: ParsableCommand {
         let started = Date()
         do {
             try trainer.run { r in
-                try metrics.write(r, elapsedSeconds: Date().timeIntervalSince(started))
+                if r.step % logEvery == 0 || r.evaluation != nil || r.step == options.steps - 1 {
+                    try metrics.write(r, elapsedSeconds: Date().timeIntervalSince(started))
+                }
                 progress.update(r)
                 if !r.loss.isFinite { FileHandle.standardError.write(Data("step \(r.step): loss not finite, update skipped\n".utf8)) }
                 if let e = r.evaluation {
