@@ -48,27 +48,26 @@ def bench_matmul(args):
     print(json.dumps({"results": results}))
 
 
-def bench_train_step(args):
+def gpt_model(V, NP, C, L, H, bias):
+    """GPT-2 in PyTorch as nanoGPT writes it (tied LM head, tanh GELU, GPT-2 initialisation);
+    forward(idx, targets) returns the mean cross-entropy."""
     import torch
     import torch.nn as nn
     from torch.nn import functional as F
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(1337)
-    V, NP, C, L, H = 50257, 1024, 768, 12, 12
 
     class Block(nn.Module):
         def __init__(self):
             super().__init__()
-            self.ln_1, self.ln_2 = nn.LayerNorm(C), nn.LayerNorm(C)
-            self.c_attn, self.attn_proj = nn.Linear(C, 3 * C), nn.Linear(C, C)
-            self.c_fc, self.mlp_proj = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
+            self.ln_1, self.ln_2 = nn.LayerNorm(C, bias=bias), nn.LayerNorm(C, bias=bias)
+            self.c_attn, self.attn_proj = nn.Linear(C, 3 * C, bias=bias), nn.Linear(C, C, bias=bias)
+            self.c_fc, self.mlp_proj = nn.Linear(C, 4 * C, bias=bias), nn.Linear(4 * C, C, bias=bias)
 
         def forward(self, x):
-            B, T, _ = x.shape
+            b, t, _ = x.shape
             q, k, v = self.c_attn(self.ln_1(x)).split(C, dim=2)
-            q, k, v = (t.view(B, T, H, C // H).transpose(1, 2) for t in (q, k, v))
+            q, k, v = (z.view(b, t, H, C // H).transpose(1, 2) for z in (q, k, v))
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            x = x + self.attn_proj(y.transpose(1, 2).contiguous().view(B, T, C))
+            x = x + self.attn_proj(y.transpose(1, 2).contiguous().view(b, t, C))
             return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
 
     class GPT(nn.Module):
@@ -76,16 +75,28 @@ def bench_train_step(args):
             super().__init__()
             self.wte, self.wpe = nn.Embedding(V, C), nn.Embedding(NP, C)
             self.h = nn.ModuleList(Block() for _ in range(L))
-            self.ln_f = nn.LayerNorm(C)
+            self.ln_f = nn.LayerNorm(C, bias=bias)
+            for name, p in self.named_parameters():
+                if p.dim() >= 2:
+                    std = 0.02 / math.sqrt(2 * L) if name.endswith("proj.weight") else 0.02
+                    torch.nn.init.normal_(p, 0.0, std)
 
         def forward(self, idx, targets):
             x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
             for block in self.h:
                 x = block(x)
-            logits = self.ln_f(x) @ self.wte.weight.T
-            return F.cross_entropy(logits.view(-1, V), targets.view(-1))
+            return F.cross_entropy((self.ln_f(x) @ self.wte.weight.T).view(-1, V), targets.view(-1))
 
-    model = GPT()
+    return GPT()
+
+
+def bench_train_step(args):
+    import torch
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(1337)
+    V, NP, C, L, H = 50257, 1024, 768, 12, 12
+
+    model = gpt_model(V, NP, C, L, H, bias=True)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
@@ -146,8 +157,6 @@ def bench_shakespeare(args):
     batch 12, AdamW (0.9, 0.99, wd 0.1 on 2-D tensors), warmup 100 then cosine to 1e-4 at
     2,000 steps, clip 1.0, random windows of a 90/10 split, val loss on 20 batches."""
     import torch
-    import torch.nn as nn
-    from torch.nn import functional as F
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     text = open(args.data, encoding="utf-8").read()
@@ -156,38 +165,6 @@ def bench_shakespeare(args):
     split = len(data) * 9 // 10
     train, val = data[:split], data[split:]
     C, L, H, T, B, steps = 128, 4, 4, 64, 12, args.steps
-
-    class Block(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.ln_1, self.ln_2 = nn.LayerNorm(C, bias=False), nn.LayerNorm(C, bias=False)
-            self.c_attn, self.attn_proj = nn.Linear(C, 3 * C, bias=False), nn.Linear(C, C, bias=False)
-            self.c_fc, self.mlp_proj = nn.Linear(C, 4 * C, bias=False), nn.Linear(4 * C, C, bias=False)
-
-        def forward(self, x):
-            b, t, _ = x.shape
-            q, k, v = self.c_attn(self.ln_1(x)).split(C, dim=2)
-            q, k, v = (z.view(b, t, H, C // H).transpose(1, 2) for z in (q, k, v))
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            x = x + self.attn_proj(y.transpose(1, 2).contiguous().view(b, t, C))
-            return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
-
-    class GPT(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.wte, self.wpe = nn.Embedding(V, C), nn.Embedding(T, C)
-            self.h = nn.ModuleList(Block() for _ in range(L))
-            self.ln_f = nn.LayerNorm(C, bias=False)
-            for name, p in self.named_parameters():
-                if p.dim() >= 2:
-                    std = 0.02 / math.sqrt(2 * L) if name.endswith("proj.weight") else 0.02
-                    torch.nn.init.normal_(p, 0.0, std)
-
-        def forward(self, idx, targets):
-            x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
-            for block in self.h:
-                x = block(x)
-            return F.cross_entropy((self.ln_f(x) @ self.wte.weight.T).view(-1, V), targets.view(-1))
 
     def batch(source):
         starts = torch.randint(len(source) - T, (B,))
@@ -198,7 +175,7 @@ def bench_shakespeare(args):
         progress = (step - 100) / (steps - 100)
         return 1e-4 + 0.5 * (1 + math.cos(math.pi * min(1.0, progress))) * (1e-3 - 1e-4)
 
-    model = GPT()
+    model = gpt_model(V, T, C, L, H, bias=False)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
