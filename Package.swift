@@ -26,6 +26,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         .target(name: "GPTKernels", swiftSettings: kernelFlags),
@@ -38,6 +39,7 @@ let package = Package(
         .executableTarget(name: "gpt", dependencies: [
             "GPTCore", "GPTIO", "GPTKernels", "GPTTokenizer", "GPTData", "GPTTraining", "GPTGeneration",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         .testTarget(name: "GPTKernelsTests", dependencies: ["GPTKernels"]),
         .testTarget(name: "GPTIOTests", dependencies: ["GPTIO"]),

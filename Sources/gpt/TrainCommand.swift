@@ -10,12 +10,13 @@ import GPTIO
 import GPTKernels
 import GPTTokenizer
 import GPTTraining
+import TOMLKit
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Pre-train a GPT on text, printing progress and samples.",
         discussion: """
-        Presets (--preset; fields can then be changed with --config FILE.json and --set key=value):
+        Presets (--preset; fields can then be changed with --config FILE.toml|FILE.json and --set key=value):
           demo                  4 layers, 4 heads, 128 dims, context 64, batch 12, 1500 steps, on a
                                 generated corpus of simple English sentences (the default, no data needed)
           shakespeare-char-cpu  nanoGPT's CPU configuration: 4 layers, 4 heads, 128 dims, context 64,
@@ -39,7 +40,7 @@ struct Train: ParsableCommand {
         """)
 
     @Option(help: "A preset: \(TrainingConfig.presets.joined(separator: ", ")).") var preset: String?
-    @Option(help: "A JSON file of config fields.") var config: String?
+    @Option(help: "A config file of fields: TOML (.toml) or JSON.") var config: String?
     @Option(name: .customLong("set"), help: "Set one config field, key=value (repeatable).") var settings: [String] = []
     @Option(help: "A UTF-8 text file (90% train, 10% validation), or a directory made by gpt prepare.") var data: String?
     @Option(help: "char (the text's own characters), gpt2, or a tokenizer PATH.") var tokenizer = "char"
@@ -67,7 +68,16 @@ struct Train: ParsableCommand {
         var resolved = try TrainingConfig.preset(presetName)
         if let config {
             guard let contents = FileManager.default.contents(atPath: config) else { throw CommandError("cannot read --config \(config)") }
-            try resolved.apply(json: contents, source: config)
+            if config.hasSuffix(".toml") {
+                // TOML becomes the JSON object it denotes, then the one path for config files applies it.
+                let table: TOMLTable
+                do { table = try TOMLTable(string: String(decoding: contents, as: UTF8.self)) } catch {
+                    throw CommandError("cannot read --config \(config): not valid TOML (\(error))")
+                }
+                try resolved.apply(json: Data(table.convert(to: .json).utf8), source: config)
+            } else {
+                try resolved.apply(json: contents, source: config)
+            }
         }
         for setting in settings {
             guard let eq = setting.firstIndex(of: "=") else { throw CommandError("--set takes key=value, got '\(setting)'") }

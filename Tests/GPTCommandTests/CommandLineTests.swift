@@ -109,6 +109,26 @@ final class CommandLineTests: XCTestCase {
         XCTAssert(error.contains("not Tiny Shakespeare"))
     }
 
+    func testConfigFilesInTOMLOrJSONAndSetOverrideThePresetInThatOrder() throws {
+        let toml = work.appendingPathComponent("run.toml"), json = work.appendingPathComponent("run.json")
+        try "n_layer = 2\nlearning_rate = 3e-3\nbias = false\n".write(to: toml, atomically: true, encoding: .utf8)
+        try #"{"n_layer": 3, "position_embedding": "sinusoidal"}"#.write(to: json, atomically: true, encoding: .utf8)
+        for (file, layers) in [(toml, 2), (json, 3)] {
+            let run = work.appendingPathComponent(file.lastPathComponent + ".out").path
+            let (status, output, error) = try gpt("train", "--config", file.path, "--set", "n_head=2", "--steps", "2", "--out", run)
+            XCTAssertEqual(status, 0, error)
+            XCTAssert(output.contains("n_layer=\(layers)") && output.contains("n_head=2"), output)
+            let saved = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/config.json")))
+                                      as? [String: Any])
+            XCTAssertEqual(saved["n_layer"] as? Int, layers, "the resolved config is saved with the run")
+        }
+        let bad = work.appendingPathComponent("bad.toml")
+        try "n_head = 0\n".write(to: bad, atomically: true, encoding: .utf8)
+        let (status, _, error) = try gpt("train", "--config", bad.path)
+        XCTAssertNotEqual(status, 0)
+        XCTAssert(error.contains("n_head = 0"), error)
+    }
+
     func lastJSON(_ text: String) throws -> [String: Any] {
         let line = try XCTUnwrap(text.split(separator: "\n").last)
         return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
