@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "GPTTestSupport", dependencies: ["GPTTokenizer"], path: "Tests/GPTTestSupport"),
         .testTarget(name: "GPTTokenizerTests", dependencies: ["GPTTokenizer", "GPTTestSupport"]),
         .testTarget(name: "GPTDataTests", dependencies: ["GPTData", "GPTTokenizer", "GPTTestSupport"]),
-        .testTarget(name: "GPTTrainingTests", dependencies: ["GPTTraining", "GPTGeneration", "GPTCore", "GPTKernels", "GPTTokenizer"]),
+        .testTarget(name: "GPTTrainingTests", dependencies: ["GPTTraining", "GPTGeneration", "GPTCore", "GPTData", "GPTKernels", "GPTTokenizer"]),
         .testTarget(name: "GPTGenerationTests", dependencies: ["GPTGeneration", "GPTCore", "GPTKernels"]),
         .testTarget(name: "GPTCommandTests", dependencies: ["gpt"]),
     ],

@@ -12,9 +12,14 @@ public final class AdamW {
     public var step = 0
     public let count: Int
 
-    public init(layout: ParameterLayout, hyper: AdamWHyperparameters = AdamWHyperparameters()) {
+    public convenience init(layout: ParameterLayout, hyper: AdamWHyperparameters = AdamWHyperparameters()) {
+        self.init(count: layout.count, hyper: hyper)
+    }
+
+    /// Moments for a flat buffer of `count` parameters.
+    public init(count: Int, hyper: AdamWHyperparameters = AdamWHyperparameters()) {
         self.hyper = hyper
-        count = layout.count
+        self.count = count
         m = GPT.allocate(count); v = GPT.allocate(count)
         m.update(repeating: 0, count: count); v.update(repeating: 0, count: count)
     }
@@ -29,14 +34,26 @@ public final class AdamW {
         guard let g = model.gradients else { return 0 }
         let norm = model.gradientNorm()
         var scale: Float = 1
-        if let maxNorm = maxGradientNorm, norm > Double(maxNorm) { scale = Float(Double(maxNorm) / (norm + 1e-6)) }
-        step += 1
-        for tensor in model.layout.tensors {
-            let o = tensor.offset
-            AdamWKernel.update(params: model.parameters + o, grads: g + o, m: m + o, v: v + o, count: tensor.count,
-                               learningRate: learningRate, hyper: hyper, decay: tensor.decays, step: step,
-                               gradientScale: scale, pool: model.pool)
-        }
+        if let maxNorm = maxGradientNorm { scale = Self.clippingScale(norm: norm, maxNorm: maxNorm) }
+        update(parameters: model.parameters, gradients: g, tensors: model.layout.tensors, learningRate: learningRate,
+               gradientScale: scale, pool: model.pool)
         return norm
+    }
+
+    /// One update of the flat buffer `parameters` (laid out as `tensors`) from `gradients` × `gradientScale`.
+    public func update(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, tensors: [ParameterTensor],
+                       learningRate: Float, gradientScale: Float, pool: ThreadPool) {
+        step += 1
+        for tensor in tensors {
+            let o = tensor.offset
+            AdamWKernel.update(params: parameters + o, grads: gradients + o, m: m + o, v: v + o, count: tensor.count,
+                               learningRate: learningRate, hyper: hyper, decay: tensor.decays, step: step,
+                               gradientScale: gradientScale, pool: pool)
+        }
+    }
+
+    /// The factor that brings a gradient of global norm `norm` down to `maxNorm` (1 if already within).
+    public static func clippingScale(norm: Double, maxNorm: Float) -> Float {
+        norm > Double(maxNorm) ? Float(Double(maxNorm) / (norm + 1e-6)) : 1
     }
 }

@@ -10,6 +10,7 @@ public enum GPTError: Error, CustomStringConvertible, Equatable {
     case tokenOutOfRange(position: Int, token: Int, vocabSize: Int)
     case shapeMismatch(expected: Int, got: Int, what: String)
     case backwardWithoutTargets
+    case targetsWithoutLanguageModelHead
 
     public var description: String {
         switch self {
@@ -20,7 +21,9 @@ public enum GPTError: Error, CustomStringConvertible, Equatable {
         case let .shapeMismatch(expected, got, what):
             return "\(what): expected \(expected) values, got \(got)"
         case .backwardWithoutTargets:
-            return "backward() needs a forward pass with targets"
+            return "backward() needs a forward pass with targets or a gradient for the hidden states"
+        case .targetsWithoutLanguageModelHead:
+            return "a language-model loss needs the LM head: pass languageModelHead: true with targets"
         }
     }
 }
@@ -45,6 +48,7 @@ public final class GPT {
     private var currentBatch = 0, currentSeq = 0
     private(set) var positionTable: UnsafeMutablePointer<Float>?
     private var validTargets = 0
+    private var computedLogits = false
     private var currentPass: UInt64 = 0
 
     /// A model with GPT-2's initialisation: N(0, 0.02) weights, residual projections
@@ -100,10 +104,18 @@ public final class GPT {
         return UnsafeMutableBufferPointer(start: gradients + t.offset, count: t.count)
     }
 
-    /// Logits of the last forward pass: [B, T, V]. Invalid after `backward` (it reuses the buffer).
+    /// Logits of the last forward pass: [B, T, V]. Invalid after `backward` (it reuses the buffer),
+    /// and empty when that pass skipped the LM head.
     public var logits: UnsafeBufferPointer<Float> {
-        guard let a = activations else { return UnsafeBufferPointer(start: nil, count: 0) }
+        guard let a = activations, computedLogits else { return UnsafeBufferPointer(start: nil, count: 0) }
         return UnsafeBufferPointer(start: a.logits, count: currentBatch * currentSeq * config.vocabSize)
+    }
+
+    /// The final LayerNorm's output of the last forward pass, [B, T, C]: what the LM head (and a
+    /// classification head) reads.
+    public var hiddenStates: UnsafeBufferPointer<Float> {
+        guard let a = activations else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: a.lnf, count: currentBatch * currentSeq * config.embeddingSize)
     }
 
     public func zeroGradients() {
@@ -114,12 +126,14 @@ public final class GPT {
     // MARK: Forward
 
     /// Runs the model on `tokens` ([B, T], row-major). With `targets` ([B, T]; −1 = ignore),
-    /// returns the mean cross-entropy over the non-ignored positions.
+    /// returns the mean cross-entropy over the non-ignored positions (0 if every one is ignored).
+    /// Without `languageModelHead` the pass stops at `hiddenStates` (a classifier needs no logits).
     @discardableResult
     public func forward(tokens: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>?,
-                        batch: Int, seq: Int) throws -> Float? {
+                        batch: Int, seq: Int, languageModelHead: Bool = true) throws -> Float? {
         let n = batch * seq, c = config.embeddingSize, v = config.vocabSize
         guard seq <= config.contextLength else { throw GPTError.sequenceTooLong(length: seq, contextLength: config.contextLength) }
+        if targets != nil && !languageModelHead { throw GPTError.targetsWithoutLanguageModelHead }
         guard tokens.count == n else { throw GPTError.shapeMismatch(expected: n, got: tokens.count, what: "tokens") }
         if let targets, targets.count != n { throw GPTError.shapeMismatch(expected: n, got: targets.count, what: "targets") }
         for (i, token) in tokens.enumerated() where token < 0 || Int(token) >= v {
@@ -151,11 +165,14 @@ public final class GPT {
         LayerNorm.forward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, inp: residual, weight: p + layout.lnfWeight,
                           bias: layout.lnfBias.map { UnsafePointer(p + $0) }, rows: n, channels: c,
                           eps: config.layerNormEpsilon, pool: pool)
+        computedLogits = languageModelHead
+        validTargets = 0
+        guard languageModelHead else { return nil }
         // Tied LM head: logits[N, V] = lnf[N, C] · wte[V, C]ᵀ
         GEMM.multiply(a.logits, ldc: v, a.lnf, lda: c, .normal, p + layout.wte, ldb: c, .transposed,
                       m: n, n: v, k: c, accumulate: false, pool: pool)
 
-        guard let targets else { validTargets = 0; return nil }
+        guard let targets else { return nil }
         a.targets.update(from: targets.baseAddress!, count: n)
         CrossEntropy.forward(losses: a.losses, logits: a.logits, targets: a.targets, rows: n, vocab: v, pool: pool)
         validTargets = targets.reduce(0) { $0 + ($1 >= 0 ? 1 : 0) }
@@ -166,12 +183,14 @@ public final class GPT {
 
     /// Convenience for arrays.
     @discardableResult
-    public func forward(tokens: [Int32], targets: [Int32]?, batch: Int, seq: Int) throws -> Float? {
+    public func forward(tokens: [Int32], targets: [Int32]?, batch: Int, seq: Int, languageModelHead: Bool = true) throws -> Float? {
         try tokens.withUnsafeBufferPointer { tp in
             if let targets {
-                return try targets.withUnsafeBufferPointer { try forward(tokens: tp, targets: $0, batch: batch, seq: seq) }
+                return try targets.withUnsafeBufferPointer {
+                    try forward(tokens: tp, targets: $0, batch: batch, seq: seq, languageModelHead: languageModelHead)
+                }
             }
-            return try forward(tokens: tp, targets: nil, batch: batch, seq: seq)
+            return try forward(tokens: tp, targets: nil, batch: batch, seq: seq, languageModelHead: languageModelHead)
         }
     }
 
@@ -206,22 +225,28 @@ public final class GPT {
 
     // MARK: Backward
 
-    /// Adds the gradient of `lossScale` × the last forward's mean loss to `gradients` (call
-    /// `zeroGradients` first unless accumulating; accumulating n micro-batches, pass 1/n).
+    /// Adds the gradient of `lossScale` × the last forward's mean loss, plus the gradient
+    /// `hiddenGradient` ([B, T, C]) of another loss with respect to `hiddenStates`, to `gradients`
+    /// (call `zeroGradients` first unless accumulating; accumulating n micro-batches, pass 1/n).
     /// Overwrites the logits.
-    public func backward(lossScale: Float = 1) throws {
-        guard let a = activations, validTargets > 0 else { throw GPTError.backwardWithoutTargets }
+    public func backward(lossScale: Float = 1, hiddenGradient: UnsafePointer<Float>? = nil) throws {
+        guard let a = activations, validTargets > 0 || hiddenGradient != nil else { throw GPTError.backwardWithoutTargets }
         if gradients == nil { zeroGradients() }
         let batch = currentBatch, seq = currentSeq, n = batch * seq, c = config.embeddingSize, v = config.vocabSize
         let p = parameters, g = gradients!
 
-        CrossEntropy.backward(dlogits: a.logits, logits: a.logits, targets: a.targets, rows: n, vocab: v,
-                              dloss: lossScale / Float(validTargets), pool: pool)
-        // dlnf[N, C] = dlogits[N, V] · wte[V, C];  dwte[V, C] += dlogits[N, V]ᵀ · lnf[N, C]
-        GEMM.multiply(a.dC, ldc: c, a.logits, lda: v, .normal, p + layout.wte, ldb: c, .normal,
-                      m: n, n: c, k: v, accumulate: false, pool: pool)
-        GEMM.multiply(g + layout.wte, ldc: c, a.logits, lda: v, .transposed, a.lnf, ldb: c, .normal,
-                      m: v, n: c, k: n, accumulate: true, pool: pool)
+        if validTargets > 0 {
+            CrossEntropy.backward(dlogits: a.logits, logits: a.logits, targets: a.targets, rows: n, vocab: v,
+                                  dloss: lossScale / Float(validTargets), pool: pool)
+            // dlnf[N, C] = dlogits[N, V] · wte[V, C];  dwte[V, C] += dlogits[N, V]ᵀ · lnf[N, C]
+            GEMM.multiply(a.dC, ldc: c, a.logits, lda: v, .normal, p + layout.wte, ldb: c, .normal,
+                          m: n, n: c, k: v, accumulate: false, pool: pool)
+            GEMM.multiply(g + layout.wte, ldc: c, a.logits, lda: v, .transposed, a.lnf, ldb: c, .normal,
+                          m: v, n: c, k: n, accumulate: true, pool: pool)
+            if let hiddenGradient { Residual.forward(out: a.dC, a.dC, hiddenGradient, count: n * c, pool: pool) }
+        } else {
+            a.dC.update(from: hiddenGradient!, count: n * c)
+        }
         a.dResidual.update(repeating: 0, count: n * c)
         let lastResidual = layout.blocks.isEmpty ? a.encoded : a.blocks[layout.blocks.count - 1].residual3
         LayerNorm.backward(dinp: a.dResidual, dweight: g + layout.lnfWeight, dbias: layout.lnfBias.map { g + $0 },

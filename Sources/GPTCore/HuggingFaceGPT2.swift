@@ -50,10 +50,12 @@ public enum HuggingFaceGPT2 {
         return config
     }
 
-    /// Our name for a checkpoint tensor name, or nil for names that are not parameters.
+    /// Our name for a checkpoint tensor name, or nil for names that are not parameters of the
+    /// language model (a classifier's `score` head is loaded by its own code).
     public static func parameterName(_ stored: String) -> String? {
         let name = stored.hasPrefix("transformer.") ? String(stored.dropFirst("transformer.".count)) : stored
-        if name == "lm_head.weight" || name.hasSuffix(".attn.bias") && !name.contains("c_attn") || name.hasSuffix(".attn.masked_bias") {
+        if name == "lm_head.weight" || name.hasSuffix(".attn.bias") && !name.contains("c_attn") || name.hasSuffix(".attn.masked_bias")
+            || name.hasPrefix("score.") {
             return nil
         }
         return name

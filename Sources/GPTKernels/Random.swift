@@ -31,4 +31,13 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
             i += 2
         }
     }
+
+    /// Fisher–Yates shuffle written out, so that a seed gives the same order on every Swift
+    /// version (the standard library's `shuffle(using:)` does not promise its algorithm).
+    public mutating func shuffle<T>(_ array: inout [T]) {
+        guard array.count > 1 else { return }
+        for i in stride(from: array.count - 1, to: 0, by: -1) {
+            array.swapAt(i, Int(next() % UInt64(i + 1)))
+        }
+    }
 }

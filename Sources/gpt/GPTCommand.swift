@@ -7,8 +7,14 @@ struct GPTCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gpt",
         abstract: "Train, fine-tune, sample from and benchmark GPT models on the CPU.",
-        subcommands: [Train.self, Sample.self, Eval.self, Convert.self, PrepareCommand.self, TokenizerCommand.self, DataCommand.self,
-                      Bench.self])
+        subcommands: [Train.self, Finetune.self, Classify.self, Sample.self, Eval.self, Convert.self, PrepareCommand.self,
+                      TokenizerCommand.self, DataCommand.self, Bench.self])
+}
+
+struct Finetune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Adapt a pre-trained model: a classifier head on labeled text, or more language-model training.",
+        subcommands: [FinetuneClassify.self, FinetuneLM.self])
 }
 
 struct Bench: ParsableCommand {

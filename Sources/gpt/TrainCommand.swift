@@ -47,6 +47,7 @@ struct Train: ParsableCommand {
     @Option(help: "Output directory (default: runs/<preset>).") var out: String?
     @Option(help: "Training steps (the steps field).") var steps: Int?
     @Option(help: "Evaluate, sample and save every N steps (the eval_every field).") var evalEvery: Int?
+    @Option(help: "Also save a checkpoint every N steps (evaluations always save one).") var checkpointEvery: Int?
     @Option(help: "Seed for initialisation, data order, dropout and sampling (the seed field).") var seed: UInt64?
     @Option(help: "Worker threads (default: all cores).") var threads = ThreadPool.coreCount
     @Flag(help: "Continue the run in --out from its checkpoint, exactly as if it had not stopped.") var resume = false
@@ -56,6 +57,7 @@ struct Train: ParsableCommand {
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
         guard logEvery >= 1 else { throw ValidationError("--log-every must be at least 1, got \(logEvery)") }
+        if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1, got \(checkpointEvery)") }
         let name = presetName
         guard TrainingConfig.presets.contains(name) else { throw ValidationError("\(TrainingConfigError.unknownPreset(name))") }
         if name != "demo" && data == nil { throw ValidationError("preset \(name) needs --data FILE") }
@@ -110,63 +112,8 @@ struct Train: ParsableCommand {
         let trainer = try Trainer(model: model, train: train, validation: validation, options: options)
         print("\(ids.count) tokens (\(tokenizer.name)), vocabulary \(tokenizer.vocabularySize), \(model.parameterCount) parameters, "
               + "\(options.steps) steps of \(options.gradientAccumulation)×\(options.batchSize)×\(config.model.contextLength) tokens, \(threads) threads")
-        if resume {
-            let checkpoint = directory.appendingPathComponent(TrainingCheckpoint.linkName)
-            guard FileManager.default.fileExists(atPath: checkpoint.path) else {
-                throw CommandError("--resume: there is no checkpoint in \(directory.path)")
-            }
-            try TrainingCheckpoint.restore(trainer, tokenizer: tokenizer, from: checkpoint)
-            print("resumed from \(checkpoint.path) after step \(trainer.stepsDone - 1)")
-        }
-        let metrics = try MetricsLog(url: directory.appendingPathComponent("metrics.jsonl"), fromStep: trainer.stepsDone)
-        var best = LossChart.series(metrics: directory.appendingPathComponent("metrics.jsonl")).validation.map(\.loss).min() ?? .infinity
-        let interrupt = InterruptFlag()
-        let progress = TrainingProgress(totalSteps: options.steps, flopsPerToken: model.trainingFlopsPerToken(seq: config.model.contextLength),
-                                        peakFlops: PeakThroughput.measure(pool: pool, iterations: 2_000_000) * 1e9)
-        let started = Date()
-        do {
-            try trainer.run { r in
-                if r.step % logEvery == 0 || r.evaluation != nil || r.step == options.steps - 1 {
-                    try metrics.write(r, elapsedSeconds: Date().timeIntervalSince(started))
-                }
-                progress.update(r)
-                if !r.loss.isFinite { FileHandle.standardError.write(Data("step \(r.step): loss not finite, update skipped\n".utf8)) }
-                if let e = r.evaluation {
-                    progress.clearLine()
-                    print(String(format: "step %5d/%d  loss %.4f  train %.4f  val %.4f  lr %.2e  %.1f ms/step  %.0f tok/s",
-                                 r.step, options.steps, r.loss, e.train, e.validation, r.learningRate, r.milliseconds, r.tokensPerSecond))
-                    printSample(model, tokenizer, seed: config.seed &+ UInt64(r.step))
-                    // Weights that give a non-finite loss are never saved: the last good checkpoint stays.
-                    guard e.train.isFinite && e.validation.isFinite else {
-                        throw CommandError("the evaluation loss is not finite at step \(r.step); stopping with the last good checkpoint kept")
-                    }
-                    let saved = try TrainingCheckpoint.save(trainer, tokenizer: tokenizer, in: directory)
-                    if Double(e.validation) < best {
-                        best = Double(e.validation)
-                        try TrainingCheckpoint.point("best", at: saved, in: directory)
-                    }
-                    let (train, validation) = LossChart.series(metrics: directory.appendingPathComponent("metrics.jsonl"))
-                    try AtomicFile.write(Data(LossChart.svg(train: train, validation: validation, title: "gpt train: \(name)").utf8),
-                                         to: directory.appendingPathComponent("loss.svg"))
-                }
-                if interrupt.raised { throw CancellationError() }
-            }
-            progress.finish()
-        } catch is CancellationError {
-            progress.finish()
-            try TrainingCheckpoint.save(trainer, tokenizer: tokenizer, in: directory)
-            print("interrupted after step \(trainer.stepsDone - 1); checkpoint saved in \(directory.path)/checkpoint; continue with --resume")
-            throw ExitCode(130)
-        }
-        let link = directory.appendingPathComponent(TrainingCheckpoint.linkName)
-        let savedSteps = (try? FileManager.default.destinationOfSymbolicLink(atPath: link.path)) == "checkpoint-\(trainer.stepsDone)"
-        if !savedSteps {
-            guard model.parametersAreFinite else {
-                throw CommandError("the weights are not finite after step \(trainer.stepsDone - 1); not saved")
-            }
-            try TrainingCheckpoint.save(trainer, tokenizer: tokenizer, in: directory)
-        }
-        print(String(format: "trained in %.0f s; checkpoint in %@/checkpoint", Date().timeIntervalSince(started), directory.path))
+        try TrainingLoop(logEvery: logEvery, checkpointEvery: checkpointEvery, title: "gpt train: \(name)")
+            .run(trainer, tokenizer: tokenizer, in: directory, resume: resume, seed: config.seed)
     }
 
     /// The tokenizer and the training and validation tokens: from a directory made by `gpt prepare`,
@@ -175,13 +122,7 @@ struct Train: ParsableCommand {
         var isDirectory: ObjCBool = false
         if let data, FileManager.default.fileExists(atPath: data, isDirectory: &isDirectory), isDirectory.boolValue {
             let dataset = try PreparedDataset(directory: URL(fileURLWithPath: data))
-            func tokens(_ file: TokenFile) -> [Int32] {
-                [Int32](unsafeUninitializedCapacity: file.count) { buffer, count in
-                    file.copy(0..<file.count, to: buffer.baseAddress!)
-                    count = file.count
-                }
-            }
-            return (dataset.tokenizer, tokens(dataset.train), tokens(dataset.validation))
+            return (dataset.tokenizer, dataset.train.allTokens(), dataset.validation.allTokens())
         }
         let text: String
         if let data {
@@ -197,18 +138,6 @@ struct Train: ParsableCommand {
         let ids = try tokenizer.encode(text).map(Int32.init)
         let split = ids.count * 9 / 10
         return (tokenizer, Array(ids[..<split]), Array(ids[split...]))
-    }
-
-    func printSample(_ model: GPT, _ tokenizer: any Tokenizer, seed: UInt64) {
-        var sampling = GenerationOptions()
-        sampling.maxNewTokens = 120
-        sampling.sampling = SamplingOptions(temperature: 0.8)
-        sampling.seed = seed
-        let start = Int32(tokenizer.endOfTextID ?? (try? tokenizer.encode("\n"))?.first ?? 0)
-        if let sample = try? Generator(model: model).generate(prompt: [start], options: sampling)[0],
-           let text = try? tokenizer.decode(sample.map(Int.init)) {
-            print("  sample: " + text.trimmingCharacters(in: .newlines).replacingOccurrences(of: "\n", with: "\n          "))
-        }
     }
 }
 

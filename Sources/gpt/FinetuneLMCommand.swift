@@ -1,0 +1,132 @@
+// `gpt finetune lm`: continue language-model training of a checkpoint on a new corpus,
+// with the checkpoint's tokenizer, a fresh optimizer and its own learning-rate schedule.
+import ArgumentParser
+import Foundation
+import GPTCore
+import GPTData
+import GPTIO
+import GPTKernels
+import GPTTokenizer
+import GPTTraining
+
+struct FinetuneLM: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lm",
+        abstract: "Continue language-model training of a checkpoint on new text.",
+        discussion: """
+        --data is a UTF-8 text file (encoded with the checkpoint's tokenizer, split 90% / 10%) or a
+        directory made by `gpt prepare` with that same tokenizer. A character-level checkpoint
+        refuses text with characters outside its vocabulary and lists them. The model's shape and
+        tokenizer are kept; the optimizer starts afresh with its own warmup + cosine schedule.
+        --set takes training fields (learning_rate, batch_size, warmup_steps, ..., and the dropout
+        fields), as for gpt train. Output, checkpoints and --resume work as for gpt train.
+        Examples:
+          gpt finetune lm --checkpoint runs/shakespeare --data my-notes.txt --out runs/notes --steps 500
+          gpt finetune lm --checkpoint runs/base --data data/prepared --out runs/ft --set learning_rate=1e-4
+        """)
+
+    @Option(help: "A checkpoint directory (ours or Hugging Face GPT-2), or a run directory of gpt train.") var checkpoint: String
+    @Option(help: "A UTF-8 text file, or a directory made by gpt prepare with the checkpoint's tokenizer.") var data: String
+    @Option(help: "Output directory (checkpoint/, best/, metrics.jsonl, loss.svg).") var out: String
+    @Option(help: "Training steps.") var steps = 1000
+    @Option(help: "Peak learning rate.") var learningRate: Float = 3e-4
+    @Option(help: "Evaluate, sample and save every N steps.") var evalEvery = 250
+    @Option(help: "Also save a checkpoint every N steps.") var checkpointEvery: Int?
+    @Option(name: .customLong("set"), help: "Set one training field, key=value (repeatable).") var settings: [String] = []
+    @Option(help: "char, gpt2 or a tokenizer PATH, for a checkpoint that has none (a plain Hugging Face directory).") var tokenizer: String?
+    @Option(help: "Seed for data order and dropout.") var seed: UInt64 = 1337
+    @Option(help: "Worker threads (default: all cores).") var threads = ThreadPool.coreCount
+    @Flag(help: "Continue the run in --out from its checkpoint, exactly as if it had not stopped.") var resume = false
+    @Option(help: "Write a metrics.jsonl line every N steps.") var logEvery = 1
+
+    /// Fields that would change the model's shape, which the checkpoint fixes.
+    static let shapeFields: Set = ["n_positions", "n_embd", "n_layer", "n_head", "activation_function", "bias", "position_embedding", "vocab_size"]
+
+    func validate() throws {
+        guard steps >= 1, evalEvery >= 0, logEvery >= 1, threads >= 1 else {
+            throw ValidationError("--steps, --log-every and --threads must be at least 1, --eval-every at least 0")
+        }
+        if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1, got \(checkpointEvery)") }
+    }
+
+    func run() throws {
+        let source = checkpointDirectory(checkpoint)
+        let modelConfig = try HuggingFaceGPT2.loadConfig(source.appendingPathComponent("config.json"))
+        let tokens = try TokenizerLoader.load(tokenizer ?? source.path)
+        var config = TrainingConfig(model: modelConfig)
+        config.steps = steps; config.learningRate = learningRate; config.minLearningRate = learningRate / 10
+        config.warmupSteps = min(100, steps / 10); config.evalEvery = evalEvery; config.seed = seed
+        for setting in settings {
+            guard let eq = setting.firstIndex(of: "=") else { throw CommandError("--set takes key=value, got '\(setting)'") }
+            let key = String(setting[..<eq])
+            guard !Self.shapeFields.contains(key) else {
+                throw CommandError("--set \(key): the checkpoint fixes the model's shape; only training and dropout fields can change")
+            }
+            try config.set(key, String(setting[setting.index(after: eq)...]))
+        }
+        let (train, validation) = try loadData(tokens)
+
+        let pool = ThreadPool(threads: threads)
+        let model = try GPT(config: config.model, pool: pool)
+        let weights = source.appendingPathComponent("model.safetensors")
+        guard FileManager.default.fileExists(atPath: weights.path) else { throw CheckpointError.missingFile(weights.path) }
+        try HuggingFaceGPT2.loadWeights(SafeTensorsFile(contentsOf: weights), into: model)
+        let trainer = try Trainer(model: model, train: train, validation: validation, options: config.options)
+
+        let directory = URL(fileURLWithPath: out)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var resolved = config.resolved
+        resolved["init_from"] = source.path
+        try AtomicFile.write(JSONSerialization.data(withJSONObject: resolved, options: [.prettyPrinted, .sortedKeys]),
+                             to: directory.appendingPathComponent("config.json"))
+        print("fine-tuning \(source.path): \(model.parameterCount) parameters, tokenizer \(tokens.name); "
+              + "\(train.count + validation.count) tokens; \(config.steps) steps of \(config.batchSize)×\(config.model.contextLength), "
+              + "lr \(config.learningRate)")
+        try TrainingLoop(logEvery: logEvery, checkpointEvery: checkpointEvery, title: "gpt finetune lm")
+            .run(trainer, tokenizer: tokens, in: directory, resume: resume, seed: seed)
+    }
+
+    /// Training and validation tokens from a prepared directory or a text file, in the checkpoint's tokenizer.
+    func loadData(_ tokens: any Tokenizer) throws -> ([Int32], [Int32]) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: data, isDirectory: &isDirectory) else { throw CommandError("--data \(data) does not exist") }
+        if isDirectory.boolValue {
+            let dataset = try PreparedDataset(directory: URL(fileURLWithPath: data))
+            guard dataset.tokenizer.name == tokens.name && dataset.tokenizer.vocabularySize == tokens.vocabularySize else {
+                throw CommandError("--data \(data) was prepared with tokenizer \(dataset.tokenizer.name) (\(dataset.tokenizer.vocabularySize) ids), "
+                                   + "but the checkpoint's is \(tokens.name) (\(tokens.vocabularySize) ids); prepare it with the checkpoint's")
+            }
+            return (dataset.train.allTokens(), dataset.validation.allTokens())
+        }
+        guard let contents = FileManager.default.contents(atPath: data) else { throw CommandError("cannot read --data \(data)") }
+        guard let text = String(data: contents, encoding: .utf8) else { throw CommandError("--data \(data) is not UTF-8 text") }
+        guard !text.isEmpty else { throw CommandError("--data \(data) is empty") }
+        if let chars = tokens as? CharTokenizer { try checkCharacters(text, chars) }
+        let ids = try tokens.encode(text).map(Int32.init)
+        let split = ids.count * 9 / 10
+        return (Array(ids[..<split]), Array(ids[split...]))
+    }
+
+    /// Names every character of `text` the character vocabulary lacks (the first 20, with counts).
+    func checkCharacters(_ text: String, _ tokenizer: CharTokenizer) throws {
+        let known = Set(tokenizer.characters)
+        var missing: [Unicode.Scalar: Int] = [:]
+        for scalar in text.unicodeScalars where !known.contains(scalar) { missing[scalar, default: 0] += 1 }
+        guard !missing.isEmpty else { return }
+        let listed = missing.sorted { $0.value > $1.value }.prefix(20).map { scalar, count in
+            String(format: "U+%04X ", scalar.value) + (scalar.properties.generalCategory == .control ? "" : "'\(scalar)' ") + "×\(count)"
+        }
+        throw CommandError("--data \(data) has \(missing.count) character(s) the checkpoint's character vocabulary cannot encode: "
+                           + listed.joined(separator: ", ") + (missing.count > 20 ? ", ..." : ""))
+    }
+}
+
+extension TokenFile {
+    /// Every token, as the trainer reads them.
+    func allTokens() -> [Int32] {
+        [Int32](unsafeUninitializedCapacity: count) { buffer, initialized in
+            copy(0..<count, to: buffer.baseAddress!)
+            initialized = count
+        }
+    }
+}

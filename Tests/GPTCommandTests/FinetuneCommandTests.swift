@@ -1,0 +1,104 @@
+// `gpt finetune classify`, `gpt classify` and `gpt finetune lm` end to end on a tiny
+// character-level model, and the one-line errors for bad labeled data.
+import Foundation
+import XCTest
+
+extension CommandLineTests {
+    static let sentences = ["the film is good and warm", "a bad and dull film", "good acting, good story", "dull, bad, long",
+                            "warm and good", "a long bad mess", "the story is good", "bad film"]
+
+    /// A 1-layer character model pre-trained for a few steps on text holding every character the tests use.
+    func pretrained() throws -> String {
+        let corpus = work.appendingPathComponent("corpus.txt")
+        try String(repeating: Self.sentences.joined(separator: ".\n") + ".\n", count: 40).write(to: corpus, atomically: true, encoding: .utf8)
+        let run = work.appendingPathComponent("pre").path
+        let (status, _, err) = try gpt("train", "--data", corpus.path, "--steps", "20", "--eval-every", "0", "--set", "n_layer=1",
+                                       "--set", "n_positions=32", "--out", run)
+        XCTAssertEqual(status, 0, err)
+        return run
+    }
+
+    func write(_ name: String, _ lines: [String]) throws -> String {
+        let url = work.appendingPathComponent(name)
+        try (lines.joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    func labeled(_ count: Int) -> [String] {
+        (0..<count).map { i in
+            let s = Self.sentences[i % Self.sentences.count]
+            return "{\"text\": \"\(s)\", \"label\": \"\(s.contains("good") ? "pos" : "neg")\"}"
+        }
+    }
+
+    func testFinetuneClassifyTrainsSavesAndClassifies() throws {
+        let base = try pretrained()
+        let train = try write("train.jsonl", labeled(64))
+        // The test file as CSV, to cover the other format.
+        let test = try write("test.csv", ["text,label"] + Self.sentences.map { "\"\($0)\",\($0.contains("good") ? "pos" : "neg")" })
+        let out = work.appendingPathComponent("clf").path
+        let (status, stdout, err) = try gpt("finetune", "classify", "--checkpoint", base, "--train", train, "--test", test,
+                                            "--out", out, "--epochs", "2", "--learning-rate", "1e-3", "--json")
+        XCTAssertEqual(status, 0, err)
+        let result = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(stdout.split(separator: "\n").last!.utf8)) as? [String: Any])
+        XCTAssertEqual(result["epochs"] as? Int, 2)
+        let accuracy = try XCTUnwrap(result["test_accuracy"] as? Double)
+        XCTAssertTrue((0...1).contains(accuracy))
+        XCTAssertNotNil(result["test_macro_f1"] as? Double)
+        XCTAssertTrue(stdout.contains("actual \\ predicted"), "the confusion matrix is printed")
+        XCTAssertEqual(try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").count, 2)
+
+        let (classified, json, classifyErr) = try gpt("classify", "--checkpoint", out, "a good film", "bad and dull", "--json")
+        XCTAssertEqual(classified, 0, classifyErr)
+        let predictions = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(json.split(separator: "\n").last!.utf8))
+                                         as? [String: Any])?["predictions"] as? [[String: Any]])
+        XCTAssertEqual(predictions.count, 2)
+        for p in predictions {
+            XCTAssertTrue(["neg", "pos"].contains(p["label"] as? String ?? ""))
+            let probabilities = try XCTUnwrap(p["probabilities"] as? [String: Double])
+            XCTAssertEqual(probabilities.values.reduce(0, +), 1, accuracy: 1e-5)
+        }
+        // The classifier is still a language model for gpt sample (the score head is skipped).
+        XCTAssertEqual(try gpt("sample", "--checkpoint", out, "--prompt", "the", "--max-new-tokens", "5").0, 0)
+    }
+
+    func testFinetuneClassifyRefusesBadLabeledData() throws {
+        let base = try pretrained()
+        let good = try write("good.jsonl", labeled(16))
+        func failure(_ arguments: [String]) throws -> String {
+            let (status, _, err) = try gpt(arguments)
+            XCTAssertNotEqual(status, 0)
+            XCTAssertEqual(err.split(separator: "\n").count, 1, "one line: \(err)")
+            return err
+        }
+        let oneClass = try write("one.jsonl", ["{\"text\": \"good film\", \"label\": 1}", "{\"text\": \"bad film\", \"label\": 1}"])
+        XCTAssertTrue(try failure(["finetune", "classify", "--checkpoint", base, "--train", oneClass, "--test", good, "--out", work.path + "/x"])
+            .contains("at least two classes"))
+        let unknown = try write("unknown.jsonl", ["{\"text\": \"good film\", \"label\": \"pos\"}", "{\"text\": \"dull\", \"label\": \"meh\"}"])
+        XCTAssertTrue(try failure(["finetune", "classify", "--checkpoint", base, "--train", good, "--test", unknown, "--out", work.path + "/x"])
+            .contains("unknown.jsonl:2: label 'meh' does not occur in the training data"))
+        let empty = try write("empty.jsonl", ["{\"text\": \"good film\", \"label\": \"pos\"}", "{\"text\": \"  \", \"label\": \"neg\"}"])
+        XCTAssertTrue(try failure(["finetune", "classify", "--checkpoint", base, "--train", empty, "--test", good, "--out", work.path + "/x"])
+            .contains("empty.jsonl:2"))
+        let noLabel = try write("nolabel.jsonl", ["{\"text\": \"good film\"}"])
+        XCTAssertTrue(try failure(["finetune", "classify", "--checkpoint", base, "--train", noLabel, "--test", good, "--out", work.path + "/x"])
+            .contains("nolabel.jsonl:1"))
+        XCTAssertTrue(try failure(["classify", "--checkpoint", base, "good"]).contains("no classification head"))
+    }
+
+    func testFinetuneLMContinuesTrainingAndNamesUnencodableCharacters() throws {
+        let base = try pretrained()
+        let more = try write("more.txt", [String(repeating: "good story, warm film. ", count: 30)])
+        let out = work.appendingPathComponent("lm").path
+        let (status, _, err) = try gpt("finetune", "lm", "--checkpoint", base, "--data", more, "--out", out, "--steps", "6",
+                                       "--eval-every", "3")
+        XCTAssertEqual(status, 0, err)
+        XCTAssertEqual(try losses(out).count, 6)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/checkpoint/model.safetensors"))
+
+        let foreign = try write("foreign.txt", [String(repeating: "good story Ω ü. ", count: 30)])
+        let (refused, _, message) = try gpt("finetune", "lm", "--checkpoint", base, "--data", foreign, "--out", out + "2")
+        XCTAssertNotEqual(refused, 0)
+        XCTAssertTrue(message.contains("2 character(s)") && message.contains("U+03A9 'Ω' ×30") && message.contains("U+00FC 'ü' ×30"), message)
+    }
+}
