@@ -4,6 +4,8 @@ import GPTKernels
 
 final class Activations {
     let batch: Int, seq: Int
+    /// Whether `logits` has room: a classifier that skips the LM head needs no [B, T, V] buffer.
+    let hasLogits: Bool
     let storage: UnsafeMutablePointer<Float>
     let tokens: UnsafeMutablePointer<Int32>
     let targets: UnsafeMutablePointer<Int32>
@@ -16,7 +18,7 @@ final class Activations {
     let encoded: UnsafeMutablePointer<Float>          // [B, T, C]
     let blocks: [Block]
     let lnf, lnfMean, lnfRstd: UnsafeMutablePointer<Float>
-    let logits: UnsafeMutablePointer<Float>           // [B, T, V]; dlogits in place after backward
+    let logits: UnsafeMutablePointer<Float>           // [B, T, V] (if hasLogits); dlogits in place after backward
     let losses: UnsafeMutablePointer<Float>           // [B, T]
     // Gradient scratch, reused by every block.
     let dResidual, dC, dC2: UnsafeMutablePointer<Float>   // [B, T, C]
@@ -24,14 +26,14 @@ final class Activations {
     let d4C: UnsafeMutablePointer<Float>                  // [B, T, 4C]
     let attentionScratch: UnsafeMutablePointer<Float>     // [threads, Attention.scratchPerWorker]
 
-    init(config: GPTConfig, batch: Int, seq: Int, threads: Int) {
-        self.batch = batch; self.seq = seq
+    init(config: GPTConfig, batch: Int, seq: Int, threads: Int, logits: Bool = true) {
+        self.batch = batch; self.seq = seq; hasLogits = logits
         let n = batch * seq, c = config.embeddingSize, nh = config.headCount, v = config.vocabSize
         var sizes: [Int] = [n * c]
         let blockSizes = [n * c, n, n, n * 3 * c, batch * nh * seq * seq, n * c, n * c, n * c,
                           n * c, n, n, n * 4 * c, n * 4 * c, n * c, n * c]
         for _ in 0..<config.layerCount { sizes += blockSizes }
-        sizes += [n * c, n, n, n * v, n, n * c, n * c, n * c, n * 3 * c, n * 4 * c,
+        sizes += [n * c, n, n, logits ? n * v : 0, n, n * c, n * c, n * c, n * 3 * c, n * 4 * c,
                   threads * Attention.scratchPerWorker(seq: seq, headSize: config.headSize)]
         // Round every buffer up to 16 floats so that each starts 64-byte aligned.
         let padded = sizes.map { ($0 + 15) / 16 * 16 }
@@ -49,7 +51,7 @@ final class Activations {
                                 fc: take(), fcAct: take(), fcProj: take(), residual3: take()))
         }
         self.blocks = blocks
-        lnf = take(); lnfMean = take(); lnfRstd = take(); logits = take(); losses = take()
+        lnf = take(); lnfMean = take(); lnfRstd = take(); self.logits = take(); losses = take()
         dResidual = take(); dC = take(); dC2 = take(); d3C = take(); d4C = take(); attentionScratch = take()
         tokens = .allocate(capacity: n)
         targets = .allocate(capacity: n)

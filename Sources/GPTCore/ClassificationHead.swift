@@ -110,6 +110,8 @@ public final class ClassificationHead {
         }
     }
 
+    public var parametersAreFinite: Bool { (0..<count).allSatisfy { parameters[$0].isFinite } }
+
     /// Sum of squared gradients (for the global norm that clipping uses).
     public func gradientSumOfSquares() -> Double {
         var sum = 0.0

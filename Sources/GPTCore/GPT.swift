@@ -144,7 +144,7 @@ public final class GPT {
                 throw GPTError.tokenOutOfRange(position: i, token: Int(t), vocabSize: v)
             }
         }
-        let a = plan(batch: batch, seq: seq)
+        let a = plan(batch: batch, seq: seq, logits: languageModelHead)
         currentBatch = batch; currentSeq = seq
         a.tokens.update(from: tokens.baseAddress!, count: n)
         if isTraining { passCount += 1 }
@@ -228,7 +228,7 @@ public final class GPT {
     /// Adds the gradient of `lossScale` × the last forward's mean loss, plus the gradient
     /// `hiddenGradient` ([B, T, C]) of another loss with respect to `hiddenStates`, to `gradients`
     /// (call `zeroGradients` first unless accumulating; accumulating n micro-batches, pass 1/n).
-    /// Overwrites the logits.
+    /// With an LM loss, overwrites the logits with their gradient.
     public func backward(lossScale: Float = 1, hiddenGradient: UnsafePointer<Float>? = nil) throws {
         guard let a = activations, validTargets > 0 || hiddenGradient != nil else { throw GPTError.backwardWithoutTargets }
         if gradients == nil { zeroGradients() }
@@ -309,11 +309,15 @@ public final class GPT {
 
     // MARK: Helpers
 
-    /// Buffers for (batch, seq): the current plan if it is at least as large in both.
-    private func plan(batch: Int, seq: Int) -> Activations {
-        if let a = activations, batch <= a.batch, seq <= a.seq { return a }
+    /// Buffers for (batch, seq): the current plan if it is at least as large in both (and has
+    /// logits if they are needed); otherwise one covering both the old and the new shape, so
+    /// that batches of varying length settle on one plan instead of reallocating in turn.
+    private func plan(batch: Int, seq: Int, logits: Bool) -> Activations {
+        if let a = activations, batch <= a.batch, seq <= a.seq, a.hasLogits || !logits { return a }
+        let (oldBatch, oldSeq, oldLogits) = (activations?.batch ?? 0, activations?.seq ?? 0, activations?.hasLogits ?? false)
         activations = nil  // release the old plan before allocating the new one
-        let a = Activations(config: config, batch: batch, seq: seq, threads: pool.threadCount)
+        let a = Activations(config: config, batch: max(batch, oldBatch), seq: max(seq, oldSeq), threads: pool.threadCount,
+                            logits: logits || oldLogits)
         activations = a
         return a
     }

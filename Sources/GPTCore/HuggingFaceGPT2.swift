@@ -80,16 +80,21 @@ public enum HuggingFaceGPT2 {
     }
 
     /// Writes `directory/config.json` and `directory/model.safetensors` that `GPT2LMHeadModel.from_pretrained` loads.
-    public static func save(_ model: GPT, to directory: URL) throws {
+    /// `head`'s tensors (a classifier's `score.*`) are stored beside the model's, under their own names.
+    public static func save(_ model: GPT, to directory: URL, config: Data? = nil, head: ClassificationHead? = nil) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(encoder.encode(model.config), to: directory.appendingPathComponent("config.json"))
+        try AtomicFile.write(config ?? encoder.encode(model.config), to: directory.appendingPathComponent("config.json"))
         var writer = SafeTensorsWriter()
         writer.metadata = ["format": "pt"]
         for tensor in model.layout.tensors {
             writer.add("transformer." + tensor.name,
                        floats: UnsafeBufferPointer(start: model.parameters + tensor.offset, count: tensor.count),
+                       shape: tensor.shape)
+        }
+        for tensor in head?.tensors ?? [] {
+            writer.add(tensor.name, floats: UnsafeBufferPointer(start: head!.parameters + tensor.offset, count: tensor.count),
                        shape: tensor.shape)
         }
         try writer.write(to: directory.appendingPathComponent("model.safetensors"))

@@ -12,3 +12,13 @@ func checkpointDirectory(_ path: String) -> URL {
     }
     return url
 }
+
+/// Refuses an output directory that holds the source checkpoint: saving there would switch its
+/// `checkpoint` link and delete the checkpoint directories no link names, the source among them.
+func refuseOutputHoldingSource(out: String, source: URL) throws {
+    let output = URL(fileURLWithPath: out).standardizedFileURL.resolvingSymlinksInPath().path
+    let input = source.standardizedFileURL.resolvingSymlinksInPath().path
+    guard input != output && !input.hasPrefix(output + "/") else {
+        throw CommandError("--out \(out) holds the checkpoint being read (\(input)); write to another directory")
+    }
+}

@@ -75,6 +75,7 @@ struct FinetuneClassify: ParsableCommand {
 
     func run() throws {
         let source = checkpointDirectory(checkpoint)
+        try refuseOutputHoldingSource(out: out, source: source)
         let pool = ThreadPool(threads: threads)
         let (model, tokens) = try loadModel(from: source, pool: pool)
         let maxLength = self.maxLength ?? model.config.contextLength
@@ -118,6 +119,9 @@ struct FinetuneClassify: ParsableCommand {
                 }
             } catch is CancellationError {
                 progress.finish()
+                guard model.parametersAreFinite && head.parametersAreFinite else {
+                    throw CommandError("interrupted with weights that are not finite; nothing saved")
+                }
                 try ClassifierCheckpoint.save(classifier, settings: settings, tokenizer: tokens, in: directory, name: "interrupted")
                 print("interrupted in epoch \(epoch); the classifier as it is was saved in \(directory.path)/checkpoint")
                 throw ExitCode(130)
@@ -131,7 +135,14 @@ struct FinetuneClassify: ParsableCommand {
             print(evaluation.metrics.table)
             try appendMetrics(metricsURL, epoch: epoch, step: trainer.stepsDone, trainLoss: trainLoss, evaluation: evaluation,
                               elapsed: Date().timeIntervalSince(started))
+            guard model.parametersAreFinite && head.parametersAreFinite else {
+                throw CommandError("the weights are not finite after epoch \(epoch); not saved (lower --learning-rate)")
+            }
             try ClassifierCheckpoint.save(classifier, settings: settings, tokenizer: tokens, in: directory, name: "epoch-\(epoch)")
+            if interrupt.raised && epoch < epochs {
+                print("interrupted after epoch \(epoch); the classifier was saved in \(directory.path)/checkpoint")
+                throw ExitCode(130)
+            }
         }
         print("classifier saved in \(directory.path)/checkpoint")
         if json, let last {

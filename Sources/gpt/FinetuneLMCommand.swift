@@ -51,19 +51,13 @@ struct FinetuneLM: ParsableCommand {
 
     func run() throws {
         let source = checkpointDirectory(checkpoint)
+        try refuseOutputHoldingSource(out: out, source: source)
         let modelConfig = try HuggingFaceGPT2.loadConfig(source.appendingPathComponent("config.json"))
         let tokens = try TokenizerLoader.load(tokenizer ?? source.path)
-        var config = TrainingConfig(model: modelConfig)
-        config.steps = steps; config.learningRate = learningRate; config.minLearningRate = learningRate / 10
-        config.warmupSteps = min(100, steps / 10); config.evalEvery = evalEvery; config.seed = seed
-        for setting in settings {
-            guard let eq = setting.firstIndex(of: "=") else { throw CommandError("--set takes key=value, got '\(setting)'") }
-            let key = String(setting[..<eq])
-            guard !Self.shapeFields.contains(key) else {
-                throw CommandError("--set \(key): the checkpoint fixes the model's shape; only training and dropout fields can change")
-            }
-            try config.set(key, String(setting[setting.index(after: eq)...]))
+        guard tokens.vocabularySize <= modelConfig.vocabSize else {
+            throw CommandError("the tokenizer has \(tokens.vocabularySize) ids but the model only \(modelConfig.vocabSize)")
         }
+        let config = try resolveConfig(modelConfig)
         let (train, validation) = try loadData(tokens)
 
         let pool = ThreadPool(threads: threads)
@@ -84,6 +78,30 @@ struct FinetuneLM: ParsableCommand {
               + "lr \(config.learningRate)")
         try TrainingLoop(logEvery: logEvery, checkpointEvery: checkpointEvery, title: "gpt finetune lm")
             .run(trainer, tokenizer: tokens, in: directory, resume: resume, seed: seed)
+    }
+
+    /// Training fields: defaults for continued training, then --set (shape fields refused).
+    func resolveConfig(_ modelConfig: GPTConfig) throws -> TrainingConfig {
+        var config = TrainingConfig(model: modelConfig)
+        config.steps = steps; config.learningRate = learningRate; config.evalEvery = evalEvery; config.seed = seed
+        var explicit = Set<String>()
+        for setting in settings {
+            guard let eq = setting.firstIndex(of: "=") else { throw CommandError("--set takes key=value, got '\(setting)'") }
+            let key = String(setting[..<eq])
+            guard !Self.shapeFields.contains(key) else {
+                throw CommandError("--set \(key): the checkpoint fixes the model's shape; only training and dropout fields can change")
+            }
+            try config.set(key, String(setting[setting.index(after: eq)...]))
+            explicit.insert(key)
+        }
+        // Defaults that follow the rate and length, unless --set gave them.
+        if !explicit.contains("min_learning_rate") { config.minLearningRate = config.learningRate / 10 }
+        if !explicit.contains("warmup_steps") { config.warmupSteps = min(100, config.steps / 10) }
+        if !explicit.contains("lr_decay_steps") { config.decaySteps = nil }
+        guard config.minLearningRate <= config.learningRate else {
+            throw CommandError("min_learning_rate \(config.minLearningRate) exceeds learning_rate \(config.learningRate)")
+        }
+        return config
     }
 
     /// Training and validation tokens from a prepared directory or a text file, in the checkpoint's tokenizer.

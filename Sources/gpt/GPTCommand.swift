@@ -14,6 +14,11 @@ struct GPTCommand: ParsableCommand {
 struct Finetune: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Adapt a pre-trained model: a classifier head on labeled text, or more language-model training.",
+        discussion: """
+        Examples:
+          gpt finetune classify --checkpoint runs/pretrain --train train.jsonl --test test.jsonl --out runs/clf
+          gpt finetune lm --checkpoint runs/pretrain --data notes.txt --out runs/notes --steps 500
+        """,
         subcommands: [FinetuneClassify.self, FinetuneLM.self])
 }
 

@@ -84,6 +84,10 @@ extension CommandLineTests {
         XCTAssertTrue(try failure(["finetune", "classify", "--checkpoint", base, "--train", noLabel, "--test", good, "--out", work.path + "/x"])
             .contains("nolabel.jsonl:1"))
         XCTAssertTrue(try failure(["classify", "--checkpoint", base, "good"]).contains("no classification head"))
+        // Writing into the run that holds the pre-trained checkpoint would delete it.
+        XCTAssertTrue(try failure(["finetune", "classify", "--checkpoint", base, "--train", good, "--test", good, "--out", base])
+            .contains("holds the checkpoint being read"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: base + "/checkpoint/model.safetensors"))
     }
 
     func testFinetuneLMContinuesTrainingAndNamesUnencodableCharacters() throws {

@@ -116,6 +116,11 @@ final class FineTuningTests: XCTestCase {
         XCTAssertEqual(loadedTokenizer.vocabularySize, tokenizer.vocabularySize)
         XCTAssertEqual(try loaded.predict(test.sequences, padding: encoder.paddingToken),
                        try classifier.predict(test.sequences, padding: encoder.paddingToken))
+        // Saving again under the same name (a re-run into the same directory) never replaces the directory the link names.
+        let first = try FileManager.default.destinationOfSymbolicLink(atPath: directory.appendingPathComponent("checkpoint").path)
+        let second = try ClassifierCheckpoint.save(classifier, settings: settings, tokenizer: tokenizer, in: directory, name: "final")
+        XCTAssertNotEqual(second.lastPathComponent, first)
+        XCTAssertNoThrow(try ClassifierCheckpoint.load(directory: second, pool: ThreadPool(threads: 1)))
     }
 
     func testLoadingALanguageModelAsAClassifierSaysItHasNoHead() throws {

@@ -17,6 +17,7 @@ public enum ClassificationDataError: Error, CustomStringConvertible, Equatable {
     case unknownLabel(label: String, path: String, line: Int, known: [String])
     case unencodableText(path: String, line: Int, reason: String)
     case maxLengthTooSmall(Int)
+    case noExamples
 
     public var description: String {
         switch self {
@@ -28,6 +29,8 @@ public enum ClassificationDataError: Error, CustomStringConvertible, Equatable {
             return "\(path):\(line): the text cannot be encoded with the model's tokenizer: \(reason)"
         case let .maxLengthTooSmall(n):
             return "the maximum input length must be at least 2 tokens, got \(n)"
+        case .noExamples:
+            return "there are no training examples"
         }
     }
 }

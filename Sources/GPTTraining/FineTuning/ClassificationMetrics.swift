@@ -1,6 +1,7 @@
 // How well a classifier does on labeled examples: the confusion matrix, and from it
-// accuracy, per-class precision / recall / F1 and their unweighted mean, macro-F1
-// (scikit-learn's conventions: a ratio with a zero denominator counts as 0).
+// accuracy, per-class precision / recall / F1 and their unweighted mean over every class
+// the classifier knows, macro-F1 (scikit-learn's f1_score(average="macro", labels=all
+// classes): a ratio with a zero denominator counts as 0).
 import Foundation
 
 public struct ClassificationMetrics: Equatable, Sendable {

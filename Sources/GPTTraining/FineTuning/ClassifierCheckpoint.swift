@@ -1,7 +1,9 @@
 // A fine-tuned classifier on disk: a Hugging Face GPT-2 directory whose model.safetensors
 // also holds the head (`score.weight` [K, C] as GPT2ForSequenceClassification names it,
 // and our `score.bias` [K]), whose config.json also carries `id2label` / `label2id`,
-// plus the tokenizer and classifier.json (labels and how inputs are cut):
+// plus the tokenizer and classifier.json (labels and how inputs are cut). Transformers'
+// GPT2ForSequenceClassification would load the weights but not predict the same: its
+// `score` has no bias and it reads the last non-pad token, not our appended end token.
 //
 //   config.json  model.safetensors  gpt-tokenizer.json  classifier.json
 //
@@ -50,7 +52,7 @@ public enum ClassifierCheckpointError: Error, CustomStringConvertible, Equatable
     public var description: String {
         switch self {
         case let .noHead(path):
-            return "\(path) holds no classification head (no classifier.json or score.weight); "
+            return "\(path) holds no classification head (no classifier.json); "
                 + "make one with `gpt finetune classify --checkpoint <pre-trained> --train ... --test ... --out DIR`"
         case let .invalidSettings(path, reason): return "\(path): \(reason)"
         }
@@ -66,44 +68,35 @@ public enum ClassifierCheckpoint {
                             in run: URL, name: String) throws -> URL {
         let fm = FileManager.default
         try fm.createDirectory(at: run, withIntermediateDirectories: true)
-        let final = run.appendingPathComponent("checkpoint-\(name)")
-        let staging = run.appendingPathComponent(".checkpoint-\(name).tmp-\(getpid())")
+        var directoryName = "checkpoint-\(name)"
+        // Never replace a directory a link may name (a re-run into the same --out): take a new name.
+        if fm.fileExists(atPath: run.appendingPathComponent(directoryName).path) {
+            directoryName += "-\(UInt64(Date().timeIntervalSince1970 * 1e6))"
+        }
+        let final = run.appendingPathComponent(directoryName)
+        let staging = run.appendingPathComponent(".\(directoryName).tmp-\(getpid())")
         try? fm.removeItem(at: staging)
         try fm.createDirectory(at: staging, withIntermediateDirectories: true)
 
-        let model = classifier.model, head = classifier.head
-        try AtomicFile.write(configJSON(model.config, labels: settings.labels, padding: tokenizer.endOfTextID),
-                             to: staging.appendingPathComponent("config.json"))
-        var writer = SafeTensorsWriter()
-        writer.metadata = ["format": "pt"]
-        for tensor in model.layout.tensors {
-            writer.add("transformer." + tensor.name, floats: UnsafeBufferPointer(start: model.parameters + tensor.offset, count: tensor.count),
-                       shape: tensor.shape)
-        }
-        for tensor in head.tensors {
-            writer.add(tensor.name, floats: UnsafeBufferPointer(start: head.parameters + tensor.offset, count: tensor.count), shape: tensor.shape)
-        }
-        try writer.write(to: staging.appendingPathComponent("model.safetensors"))
+        try HuggingFaceGPT2.save(classifier.model, to: staging, config: configJSON(classifier.model.config, labels: settings.labels),
+                                 head: classifier.head)
         try TokenizerFile.write(tokenizer, to: staging.appendingPathComponent(TokenizerFile.defaultFileName))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(encoder.encode(settings), to: staging.appendingPathComponent(settingsFileName))
 
-        try? fm.removeItem(at: final)  // a directory of the same name no link points at (an earlier run's)
         try fm.moveItem(at: staging, to: final)
         try TrainingCheckpoint.point(TrainingCheckpoint.linkName, at: final, in: run)
         return final
     }
 
-    /// The model config as Hugging Face writes it for GPT2ForSequenceClassification.
-    static func configJSON(_ config: GPTConfig, labels: [String], padding: Int?) throws -> Data {
+    /// The model config plus the label names under Hugging Face's keys (`id2label`, `label2id`).
+    static func configJSON(_ config: GPTConfig, labels: [String]) throws -> Data {
         guard var object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(config)) as? [String: Any] else {
             throw ClassifierCheckpointError.invalidSettings(path: "config.json", reason: "the model config is not a JSON object")
         }
-        object["architectures"] = ["GPT2ForSequenceClassification"]
         object["id2label"] = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ("\($0.offset)", $0.element) })
         object["label2id"] = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($0.element, $0.offset) })
-        if let padding { object["pad_token_id"] = padding }
         return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
     }
 
@@ -125,13 +118,15 @@ public enum ClassifierCheckpoint {
             throw ClassifierCheckpointError.invalidSettings(
                 path: settingsURL.path, reason: "max_length \(settings.maxLength) is outside 2...\(model.config.contextLength)")
         }
-        let head = ClassificationHead(inputSize: model.config.embeddingSize, classCount: settings.labels.count)
+        let k = settings.labels.count, c = model.config.embeddingSize
         let file = try SafeTensorsFile(contentsOf: directory.appendingPathComponent("model.safetensors"))
+        // Shapes are checked before the head is allocated, so a hostile label list cannot make it huge.
+        for (name, shape) in [(ClassificationHead.weightName, [k, c]), (ClassificationHead.biasName, [k])] {
+            guard let entry = file[name] else { throw CheckpointError.missingTensor(name) }
+            guard entry.shape == shape else { throw CheckpointError.shapeMismatch(tensor: name, expected: shape, found: entry.shape) }
+        }
+        let head = ClassificationHead(inputSize: c, classCount: k)
         for tensor in head.tensors {
-            guard let entry = file[tensor.name] else { throw CheckpointError.missingTensor(tensor.name) }
-            guard entry.shape == tensor.shape else {
-                throw CheckpointError.shapeMismatch(tensor: tensor.name, expected: tensor.shape, found: entry.shape)
-            }
             (head.parameters + tensor.offset).update(from: try file.floats(tensor.name), count: tensor.count)
         }
         let tokenizer = try TokenizerLoader.load(directory.path)
