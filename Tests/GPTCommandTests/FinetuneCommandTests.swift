@@ -58,6 +58,14 @@ extension CommandLineTests {
             let probabilities = try XCTUnwrap(p["probabilities"] as? [String: Double])
             XCTAssertEqual(probabilities.values.reduce(0, +), 1, accuracy: 1e-5)
         }
+        // --input: a plain text file (one text per line) and JSON Lines without labels give one prediction per text.
+        for (name, lines) in [("texts.txt", ["a good film", "", "bad and dull"]),
+                              ("texts.jsonl", ["{\"text\": \"a good film\"}", "{\"text\": \"bad and dull\"}"])] {
+            let (status, output, error) = try gpt("classify", "--checkpoint", out, "--input", try write(name, lines), "--json")
+            XCTAssertEqual(status, 0, error)
+            let object = try JSONSerialization.jsonObject(with: Data(output.split(separator: "\n").last!.utf8)) as? [String: Any]
+            XCTAssertEqual((object?["predictions"] as? [Any])?.count, 2, name)
+        }
         // The classifier is still a language model for gpt sample (the score head is skipped).
         XCTAssertEqual(try gpt("sample", "--checkpoint", out, "--prompt", "the", "--max-new-tokens", "5").0, 0)
     }
