@@ -10,8 +10,8 @@ struct Classify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Label texts with a fine-tuned classifier; print each label and the class probabilities.",
         discussion: """
-        Texts come as arguments, or from --input: a plain text file (one text per non-empty line), or
-        a .jsonl / .csv / .tsv file of the kind `gpt finetune classify` reads (its "text" field; a
+        Texts come as arguments, or from --input: a plain text file (one text per non-empty line), or \
+        a .jsonl / .csv / .tsv file of the kind `gpt finetune classify` reads (its "text" field; a \
         "label" field, if present, is ignored here).
         Examples:
           gpt classify --checkpoint runs/clf "a gorgeous, witty film" "tedious and overlong"

@@ -16,18 +16,18 @@ struct FinetuneClassify: ParsableCommand {
         commandName: "classify",
         abstract: "Fine-tune a pre-trained GPT as a text classifier (GPT-1's objective).",
         discussion: """
-        --train and --test are JSON Lines ({"text": ..., "label": ...} per line; labels strings or
-        integers) or CSV / TSV files with a header naming `text` and `label` columns. The classes are
+        --train and --test are JSON Lines ({"text": ..., "label": ...} per line; labels strings or \
+        integers) or CSV / TSV files with a header naming `text` and `label` columns. The classes are \
         the training file's labels; a test label outside them is an error.
-        Each input is tokenized with the checkpoint's tokenizer, followed by its end-of-text token
-        where it has one; inputs longer than --max-length tokens lose tokens from the end
-        (--truncate right, the default) or from the start (--truncate left). Batches are padded on
+        Each input is tokenized with the checkpoint's tokenizer, followed by its end-of-text token \
+        where it has one; inputs longer than --max-length tokens lose tokens from the end \
+        (--truncate right, the default) or from the start (--truncate left). Batches are padded on \
         the right, so the head reads each input at its own last token and never a pad.
-        The loss is cross-entropy on the label plus --aux-lm-weight × the language-model loss on
-        the same inputs. --init random keeps the checkpoint's architecture and tokenizer but starts
+        The loss is cross-entropy on the label plus --aux-lm-weight × the language-model loss on \
+        the same inputs. --init random keeps the checkpoint's architecture and tokenizer but starts \
         from fresh weights (the no-pre-training baseline).
-        After each epoch --out/checkpoint is replaced atomically by the classifier (the checkpoint's
-        files plus score.weight, score.bias and classifier.json with the label names), and a line is
+        After each epoch --out/checkpoint is replaced atomically by the classifier (the checkpoint's \
+        files plus score.weight, score.bias and classifier.json with the label names), and a line is \
         appended to --out/metrics.jsonl. Ctrl-C saves the classifier as it is and exits with 130.
         Examples:
           gpt finetune classify --checkpoint runs/pretrain --train train.jsonl --test test.jsonl --out runs/clf

@@ -14,11 +14,11 @@ struct FinetuneLM: ParsableCommand {
         commandName: "lm",
         abstract: "Continue language-model training of a checkpoint on new text.",
         discussion: """
-        --data is a UTF-8 text file (encoded with the checkpoint's tokenizer, split 90% / 10%) or a
-        directory made by `gpt prepare` with that same tokenizer. A character-level checkpoint
-        refuses text with characters outside its vocabulary and lists them. The model's shape and
-        tokenizer are kept; the optimizer starts afresh with its own warmup + cosine schedule.
-        --set takes training fields (learning_rate, batch_size, warmup_steps, ..., and the dropout
+        --data is a UTF-8 text file (encoded with the checkpoint's tokenizer, split 90% / 10%) or a \
+        directory made by `gpt prepare` with that same tokenizer. A character-level checkpoint \
+        refuses text with characters outside its vocabulary and lists them. The model's shape and \
+        tokenizer are kept; the optimizer starts afresh with its own warmup + cosine schedule. \
+        --set takes training fields (learning_rate, batch_size, warmup_steps, ..., and the dropout \
         fields), as for gpt train. Output, checkpoints and --resume work as for gpt train.
         Examples:
           gpt finetune lm --checkpoint runs/shakespeare --data my-notes.txt --out runs/notes --steps 500
