@@ -40,6 +40,10 @@ let package = Package(
             "GPTCore", "GPTIO", "GPTKernels", "GPTTokenizer", "GPTData", "GPTTraining", "GPTGeneration",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "TOMLKit", package: "TOMLKit"),
+        ], swiftSettings: [
+            // The command tests read the commands' help text, which `swift test -c release` reaches
+            // only through @testable import. The target is a thin layer: no kernel is inside it.
+            .unsafeFlags(["-enable-testing"], .when(configuration: .release)),
         ]),
         .testTarget(name: "GPTKernelsTests", dependencies: ["GPTKernels"]),
         .testTarget(name: "GPTIOTests", dependencies: ["GPTIO"]),

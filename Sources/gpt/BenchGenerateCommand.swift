@@ -12,8 +12,8 @@ struct BenchGenerate: ParsableCommand {
         commandName: "generate",
         abstract: "Decode and prefill speed of GPT-2 124M with the KV cache, batch 1, greedy.",
         discussion: """
-        Decodes --new-tokens after a --prompt-tokens prompt, and separately prefills --prefill-tokens
-        tokens (logits for the last position only). Memory bandwidth is measured by streaming a 1 GB
+        Decodes --new-tokens after a --prompt-tokens prompt, and separately prefills --prefill-tokens \
+        tokens (logits for the last position only). Memory bandwidth is measured by streaming a 1 GB \
         buffer on the same threads; the bandwidth bound is parameters × 4 bytes per token.
         Example: gpt bench generate --model gpt2 --json
         """)

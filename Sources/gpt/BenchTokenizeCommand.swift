@@ -10,14 +10,16 @@ struct BenchTokenize: ParsableCommand {
         commandName: "tokenize",
         abstract: "Measure BPE encoding, decoding and training speed on a text file.",
         discussion: """
-        Each figure is the median of --repeats runs after a warm-up. Training counts the file's chunks
+        Each figure is the median of --repeats runs after a warm-up. Training counts the file's chunks \
         on --threads threads and learns --train-vocab-size tokens.
-        Example: gpt bench tokenize --tokenizer gpt2 --input ../shared/data/gutenberg-selections.txt --json
+        Example:
+          gpt bench tokenize --tokenizer gpt2 --json \\
+              --input ../shared/data/gutenberg-selections.txt
         """)
 
     @Option(help: "gpt2 or a path to a BPE tokenizer (.tiktoken, vocab.json, tokenizer file).") var tokenizer = "gpt2"
     @Option(help: "Text file to tokenize.") var input: String
-    @Option(help: "Worker threads for the all-threads figures (default: all cores).")
+    @Option(help: "Worker threads for the all-threads figures, one per core unless set.")
     var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Timed runs per figure (the median is reported).") var repeats = 5
     @Option(help: "Vocabulary size for the training benchmark.") var trainVocabSize = 4_096

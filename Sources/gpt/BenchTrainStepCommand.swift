@@ -10,7 +10,7 @@ struct BenchTrainStep: ParsableCommand {
         commandName: "train-step",
         abstract: "Time one training step (forward, backward, AdamW) of a randomly initialised model.",
         discussion: """
-        MFU divides the model's training FLOPs (6 per parameter per token plus attention's 12·L·C·T)
+        MFU divides the model's training FLOPs (6 per parameter per token plus attention's 12·L·C·T) \
         by this machine's measured FP32 peak: a register-resident FMA loop on the same threads.
         Example: gpt bench train-step --model gpt2 --batch 4 --seq 64 --json
         """)
@@ -18,7 +18,7 @@ struct BenchTrainStep: ParsableCommand {
     @Option(help: "Model preset: gpt2 (124M), or tiny (2 layers, 48 dims) for a smoke test.") var model = "gpt2"
     @Option(help: "Sequences per step.") var batch = 4
     @Option(help: "Tokens per sequence.") var seq = 64
-    @Option(help: "Worker threads (default: all cores).") var threads = ThreadPool.coreCount
+    @Option(help: "Worker threads, one per core unless set.") var threads = ThreadPool.coreCount
     @Option(help: "Timed steps after three warm-up steps (the median is reported).") var steps = 8
     @Option(help: "Seed for initialisation and data.") var seed: UInt64 = 1337
     @Flag(help: "Print one JSON object on the last line.") var json = false

@@ -14,7 +14,7 @@ struct Classify: ParsableCommand {
         a .jsonl / .csv / .tsv file of the kind `gpt finetune classify` reads (its "text" field; a \
         "label" field, if present, is ignored here).
         Examples:
-          gpt classify --checkpoint runs/clf "a gorgeous, witty film" "tedious and overlong"
+          gpt classify --checkpoint runs/clf "a gorgeous, witty film" "overlong"
           gpt classify --checkpoint runs/clf --input reviews.txt --json
         """)
 
@@ -22,7 +22,7 @@ struct Classify: ParsableCommand {
     @Argument(help: "Texts to classify.") var texts: [String] = []
     @Option(help: "A file of texts: one per line, or .jsonl / .csv / .tsv with a text field.") var input: String?
     @Option(help: "Texts per forward pass.") var batchSize = 32
-    @Option(help: "Worker threads (default: all cores).") var threads = ThreadPool.coreCount
+    @Option(help: "Worker threads, one per core unless set.") var threads = ThreadPool.coreCount
     @Flag(help: "Print one JSON object on the last line.") var json = false
 
     func validate() throws {

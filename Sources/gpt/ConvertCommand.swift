@@ -12,8 +12,9 @@ struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Convert a checkpoint between our format and a Hugging Face GPT-2 directory.",
         discussion: """
-        --format hf writes config.json and model.safetensors, which GPT2LMHeadModel.from_pretrained loads.
-        --format native also writes the tokenizer (from --tokenizer, or found in --from).
+        --format hf writes config.json and model.safetensors, which \
+        GPT2LMHeadModel.from_pretrained loads. --format native also writes the tokenizer (from \
+        --tokenizer, or found in --from).
         Example: gpt convert --from runs/demo --to demo-hf --format hf
         """)
 

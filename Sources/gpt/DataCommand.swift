@@ -14,9 +14,10 @@ struct Shakespeare: ParsableCommand {
         commandName: "shakespeare",
         abstract: "Tiny Shakespeare (1,115,394 characters): download it, or copy a local file, into the cache.",
         discussion: """
-        Prints the path of the file. The cache is $XDG_CACHE_HOME/swift-gpt (default ~/.cache/swift-gpt).
-        Offline, pass a copy with --from FILE.
-        Example: gpt train --preset shakespeare-char-cpu --data "$(gpt data shakespeare)"
+        Prints the path of the file. The cache is $XDG_CACHE_HOME/swift-gpt (default \
+        ~/.cache/swift-gpt). Offline, pass a copy with --from FILE.
+        Example:
+          gpt train --preset shakespeare-char-cpu --data "$(gpt data shakespeare)"
         """)
 
     static let url = URL(string: "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt")!

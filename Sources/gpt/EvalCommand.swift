@@ -11,7 +11,7 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Loss and perplexity of a checkpoint on text or a prepared dataset.",
         discussion: """
-        --data takes a UTF-8 text file (encoded with the checkpoint's tokenizer) or a directory made
+        --data takes a UTF-8 text file (encoded with the checkpoint's tokenizer) or a directory made \
         by `gpt prepare` (its validation split, or --split train).
         Example: gpt eval --checkpoint runs/demo --data notes.txt --json
         """)
@@ -21,7 +21,7 @@ struct Eval: ParsableCommand {
     @Option(help: "char, gpt2 or a tokenizer PATH (default: the one in the checkpoint).") var tokenizer: String?
     @Option(help: "For a prepared directory: val or train.") var split = "val"
     @Option(help: "Sequences per forward pass.") var batch = 8
-    @Option(help: "Worker threads (default: all cores).") var threads = ThreadPool.coreCount
+    @Option(help: "Worker threads, one per core unless set.") var threads = ThreadPool.coreCount
     @Flag(help: "Print one JSON object on the last line.") var json = false
 
     func validate() throws {

@@ -30,9 +30,11 @@ struct FinetuneClassify: ParsableCommand {
         files plus score.weight, score.bias and classifier.json with the label names), and a line is \
         appended to --out/metrics.jsonl. Ctrl-C saves the classifier as it is and exits with 130.
         Examples:
-          gpt finetune classify --checkpoint runs/pretrain --train train.jsonl --test test.jsonl --out runs/clf
-          gpt finetune classify --checkpoint runs/pretrain --train t.csv --test v.csv --out runs/clf \\
-              --epochs 5 --learning-rate 5e-5 --aux-lm-weight 0 --json
+          gpt finetune classify --checkpoint runs/pretrain --out runs/clf \\
+              --train train.jsonl --test test.jsonl
+          gpt finetune classify --checkpoint runs/pretrain --out runs/clf \\
+              --train t.csv --test v.csv --epochs 5 --learning-rate 5e-5 \\
+              --aux-lm-weight 0
         """)
 
     @Option(help: "A pre-trained checkpoint (ours or Hugging Face GPT-2), or a run directory of gpt train.") var checkpoint: String
@@ -55,7 +57,7 @@ struct FinetuneClassify: ParsableCommand {
     var endToken = true
     @Option(help: "char, gpt2 or a tokenizer PATH (default: the checkpoint's).") var tokenizer: String?
     @Option(help: "Seed for the head, data order, dropout, and fresh weights with --init random.") var seed: UInt64 = 1337
-    @Option(help: "Worker threads (default: all cores).") var threads = ThreadPool.coreCount
+    @Option(help: "Worker threads, one per core unless set.") var threads = ThreadPool.coreCount
     @Flag(help: "Print one JSON object on the last line.") var json = false
 
     func validate() throws {

@@ -21,8 +21,9 @@ struct FinetuneLM: ParsableCommand {
         --set takes training fields (learning_rate, batch_size, warmup_steps, ..., and the dropout \
         fields), as for gpt train. Output, checkpoints and --resume work as for gpt train.
         Examples:
-          gpt finetune lm --checkpoint runs/shakespeare --data my-notes.txt --out runs/notes --steps 500
-          gpt finetune lm --checkpoint runs/base --data data/prepared --out runs/ft --set learning_rate=1e-4
+          gpt finetune lm --checkpoint runs/base --data notes.txt --out runs/notes
+          gpt finetune lm --checkpoint runs/base --data data/prepared --out runs/ft \\
+              --steps 500 --set learning_rate=1e-4
         """)
 
     @Option(help: "A checkpoint directory (ours or Hugging Face GPT-2), or a run directory of gpt train.") var checkpoint: String
@@ -35,7 +36,7 @@ struct FinetuneLM: ParsableCommand {
     @Option(name: .customLong("set"), help: "Set one training field, key=value (repeatable).") var settings: [String] = []
     @Option(help: "char, gpt2 or a tokenizer PATH, for a checkpoint that has none (a plain Hugging Face directory).") var tokenizer: String?
     @Option(help: "Seed for data order and dropout.") var seed: UInt64 = 1337
-    @Option(help: "Worker threads (default: all cores).") var threads = ThreadPool.coreCount
+    @Option(help: "Worker threads, one per core unless set.") var threads = ThreadPool.coreCount
     @Flag(help: "Continue the run in --out from its checkpoint, exactly as if it had not stopped.") var resume = false
     @Option(help: "Write a metrics.jsonl line every N steps.") var logEvery = 1
 

@@ -16,8 +16,9 @@ struct Finetune: ParsableCommand {
         abstract: "Adapt a pre-trained model: a classifier head on labeled text, or more language-model training.",
         discussion: """
         Examples:
-          gpt finetune classify --checkpoint runs/pretrain --train train.jsonl --test test.jsonl --out runs/clf
-          gpt finetune lm --checkpoint runs/pretrain --data notes.txt --out runs/notes --steps 500
+          gpt finetune classify --checkpoint runs/pretrain --out runs/clf \\
+              --train train.jsonl --test test.jsonl
+          gpt finetune lm --checkpoint runs/pretrain --data notes.txt --out runs/notes
         """,
         subcommands: [FinetuneClassify.self, FinetuneLM.self])
 }

@@ -10,22 +10,22 @@ struct PrepareCommand: ParsableCommand {
         commandName: "prepare",
         abstract: "Tokenize a corpus into train.bin / val.bin for training.",
         discussion: """
-        INPUT may be text files (one document each), directories, or .jsonl files (one document per
-        line, in the "text" field). Documents are joined by <|endoftext|> for BPE tokenizers. The last
-        --val-fraction of the text (by bytes) becomes val.bin. Ids are raw little-endian uint16 (uint32
-        if the vocabulary exceeds 65,536); meta.json records dtype, vocabulary, token counts and the
+        INPUT may be text files (one document each), directories, or .jsonl files (one document per \
+        line, in the "text" field). Documents are joined by <|endoftext|> for BPE tokenizers. The last \
+        --val-fraction of the text (by bytes) becomes val.bin. Ids are raw little-endian uint16 (uint32 \
+        if the vocabulary exceeds 65,536); meta.json records dtype, vocabulary, token counts and the \
         SHA-256 of the inputs.
         Examples:
           gpt prepare input.txt --tokenizer char --out data/shakespeare_char
-          gpt prepare input.txt --tokenizer gpt2 --out data/shakespeare       # 301,966 / 36,059 tokens
-          gpt prepare corpus/ --tokenizer tok.json --out data/corpus --val-fraction 0.005
+          gpt prepare input.txt --tokenizer gpt2 --out data/shakespeare
+          gpt prepare docs/ --tokenizer tok.json --out data/docs --val-fraction 0.005
         """)
 
     @Argument(help: "Text files, directories or .jsonl files.") var inputs: [String]
     @Option(help: "char, gpt2, or a path (.tiktoken, vocab.json, tokenizer file).") var tokenizer: String
     @Option(help: "Output directory.") var out: String
     @Option(help: "Fraction of the text for validation, in [0, 1).") var valFraction = 0.1
-    @Option(help: "Worker threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Worker threads, one per core unless set.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Print meta.json's contents as one JSON object on the last line.") var json = false
 
     func validate() throws {

@@ -11,11 +11,12 @@ struct Sample: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate text from a trained model, streaming it to standard output.",
         discussion: """
-        The sampling chain runs in this order: repetition penalty, temperature (0 = greedy), top-k,
+        The sampling chain runs in this order: repetition penalty, temperature (0 = greedy), top-k, \
         top-p, then a draw with the seeded generator. Prefill and decode speeds go to standard error.
         Examples:
-          gpt sample --checkpoint runs/demo --prompt "The king"      (the run's latest checkpoint)
-          gpt sample --checkpoint gpt2-dir --tokenizer gpt2 --prompt "Hello" --top-k 40 --max-new-tokens 100
+          gpt sample --checkpoint runs/demo --prompt "The king"
+          gpt sample --checkpoint gpt2-dir --tokenizer gpt2 --prompt "Hello" \\
+              --top-k 40 --max-new-tokens 100
         """)
 
     @Option(help: "A checkpoint directory (config.json, model.safetensors, a tokenizer file), or a run directory of gpt train.")
@@ -31,7 +32,7 @@ struct Sample: ParsableCommand {
     @Option(help: "Stop a sample when this text appears (repeatable); the output is cut before it.") var stop: [String] = []
     @Option(help: "Samples to generate.") var numSamples = 1
     @Option(help: "Seed for sampling.") var seed: UInt64 = 1337
-    @Option(help: "Worker threads (default: all cores).") var threads = ThreadPool.coreCount
+    @Option(help: "Worker threads, one per core unless set.") var threads = ThreadPool.coreCount
     @Flag(help: "Print one JSON object on the last line.") var json = false
 
     static let maxTokens = 100_000

@@ -17,8 +17,8 @@ struct TokenizerTrain: ParsableCommand {
         commandName: "train",
         abstract: "Learn a byte-level BPE vocabulary (GPT-2 split pattern) from text files.",
         discussion: """
-        INPUT may be text files, directories, or .jsonl files with a "text" field. The corpus is
-        streamed: only chunk counts are kept. Ties between equally frequent pairs go to the
+        INPUT may be text files, directories, or .jsonl files with a "text" field. The corpus is \
+        streamed: only chunk counts are kept. Ties between equally frequent pairs go to the \
         smaller left id, then the smaller right id. <|endoftext|> takes the last id.
         Examples:
           gpt tokenizer train corpus.txt --vocab-size 4096 --out tok.json
@@ -30,7 +30,7 @@ struct TokenizerTrain: ParsableCommand {
     @Option(help: "Tokenizer file to write.") var out: String
     @Option(help: "Also write vocab.json and merges.txt (Hugging Face / GPT-2 format) into this directory.")
     var exportHf: String?
-    @Option(help: "Worker threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Worker threads, one per core unless set.") var threads = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
@@ -68,7 +68,7 @@ struct TokenizerEncode: ParsableCommand {
         commandName: "encode",
         abstract: "Print the token ids of a text.",
         discussion: """
-        The text is the argument, the --input file, or standard input. Special tokens such as
+        The text is the argument, the --input file, or standard input. Special tokens such as \
         <|endoftext|> are ordinary text unless --allow-special is given (tiktoken's rule).
         Examples:
           gpt tokenizer encode --tokenizer gpt2 "Hello, world!"      # 15496 11 995 0
@@ -83,7 +83,7 @@ struct TokenizerEncode: ParsableCommand {
     @Flag(help: "Encode special tokens such as <|endoftext|> as their ids.") var allowSpecial = false
     @Flag(help: "Print only the number of tokens.") var count = false
     @Flag(help: "Print one JSON object: {\"ids\": [...], \"count\": N}.") var json = false
-    @Option(help: "Worker threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Worker threads, one per core unless set.") var threads = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
         guard text == nil || input == nil else { throw ValidationError("give the text or --input, not both") }

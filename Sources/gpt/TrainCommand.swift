@@ -16,25 +16,27 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Pre-train a GPT on text, printing progress and samples.",
         discussion: """
-        Presets (--preset; fields can then be changed with --config FILE.toml|FILE.json and --set key=value):
-          demo                  4 layers, 4 heads, 128 dims, context 64, batch 12, 1500 steps, on a
-                                generated corpus of simple English sentences (the default, no data needed)
-          shakespeare-char-cpu  nanoGPT's CPU configuration: 4 layers, 4 heads, 128 dims, context 64,
-                                batch 12, lr 1e-3, 2000 steps
-          shakespeare-char      nanoGPT's: 6 layers, 6 heads, 384 dims, context 256, dropout 0.2,
-                                batch 64, lr 1e-3, 5000 steps
-          gpt2-124m             GPT-2 small: 12 layers, 12 heads, 768 dims, context 1024
-        Every preset but demo needs --data: a UTF-8 text file (tokenized with --tokenizer and split
-        90% train, 10% validation) or a directory made by `gpt prepare` (its splits and tokenizer).
+        Presets (--preset); --config FILE.toml|FILE.json and --set key=value change their fields:
+          demo                  4 layers, 4 heads, 128 dims, context 64, batch 12,
+                                1500 steps, on generated simple English sentences
+                                (the default; no data needed)
+          shakespeare-char-cpu  nanoGPT's CPU configuration: 4 layers, 4 heads,
+                                128 dims, context 64, batch 12, lr 1e-3, 2000 steps
+          shakespeare-char      nanoGPT's: 6 layers, 6 heads, 384 dims, context 256,
+                                dropout 0.2, batch 64, lr 1e-3, 5000 steps
+          gpt2-124m             GPT-2 small: 12 layers, 12 heads, 768 dims,
+                                context 1024
+        Every preset but demo needs --data: a UTF-8 text file (tokenized with --tokenizer and split \
+        90% train, 10% validation) or a directory made by `gpt prepare` (its splits and tokenizer). \
         The fields --set and config files take are listed in README.md.
-        At each evaluation, at the end and on Ctrl-C, a checkpoint is saved atomically in
-        --out/checkpoint (a Hugging Face GPT-2 directory plus optimizer.safetensors, state.json and
-        the tokenizer), and the one with the lowest validation loss in --out/best; --resume
-        continues from --out/checkpoint bit for bit. Each step is logged to --out/metrics.jsonl,
+        At each evaluation, at the end and on Ctrl-C, a checkpoint is saved atomically in \
+        --out/checkpoint (a Hugging Face GPT-2 directory plus optimizer.safetensors, state.json and \
+        the tokenizer), and the one with the lowest validation loss in --out/best; --resume \
+        continues from --out/checkpoint bit for bit. Each step is logged to --out/metrics.jsonl, \
         and --out/loss.svg (train and validation loss against step) is redrawn at each evaluation.
         Examples:
           gpt train
-          gpt train --preset shakespeare-char-cpu --data tinyshakespeare.txt --out runs/shakespeare
+          gpt train --preset shakespeare-char-cpu --data tinyshakespeare.txt
           gpt train --set n_layer=2 --set learning_rate=3e-3 --steps 500
           gpt train --out runs/demo --resume
         """)
@@ -49,7 +51,7 @@ struct Train: ParsableCommand {
     @Option(help: "Evaluate, sample and save every N steps (the eval_every field).") var evalEvery: Int?
     @Option(help: "Also save a checkpoint every N steps (evaluations always save one).") var checkpointEvery: Int?
     @Option(help: "Seed for initialisation, data order, dropout and sampling (the seed field).") var seed: UInt64?
-    @Option(help: "Worker threads (default: all cores).") var threads = ThreadPool.coreCount
+    @Option(help: "Worker threads, one per core unless set.") var threads = ThreadPool.coreCount
     @Flag(help: "Continue the run in --out from its checkpoint, exactly as if it had not stopped.") var resume = false
     @Flag(help: "Skip a step whose loss is not finite instead of stopping.") var skipNonfinite = false
     @Option(help: "Write a metrics.jsonl line every N steps (evaluation steps always).") var logEvery = 1
