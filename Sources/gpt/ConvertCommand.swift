@@ -6,6 +6,7 @@ import ArgumentParser
 import Foundation
 import GPTCore
 import GPTKernels
+import GPTTraining
 import GPTTokenizer
 
 struct Convert: ParsableCommand {
@@ -39,5 +40,8 @@ struct Convert: ParsableCommand {
             try TokenizerFile.write(tokens, to: destination.appendingPathComponent(TokenizerFile.defaultFileName))
         }
         print("wrote \(format) checkpoint to \(destination.path) (\(model.parameterCount) parameters)")
+        if FileManager.default.fileExists(atPath: source.appendingPathComponent(ClassifierCheckpoint.settingsFileName).path) {
+            FileHandle.standardError.write(Data("note: \(source.path) is a classifier; only its language model was converted (the score head and labels were not)\n".utf8))
+        }
     }
 }

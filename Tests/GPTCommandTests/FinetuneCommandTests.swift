@@ -68,6 +68,10 @@ extension CommandLineTests {
         }
         // The classifier is still a language model for gpt sample (the score head is skipped).
         XCTAssertEqual(try gpt("sample", "--checkpoint", out, "--prompt", "the", "--max-new-tokens", "5").0, 0)
+        // Converting it keeps the language model and says that the head was left behind.
+        let (converted, _, convertErr) = try gpt("convert", "--from", out, "--to", work.appendingPathComponent("lm-hf").path)
+        XCTAssertEqual(converted, 0, convertErr)
+        XCTAssertTrue(convertErr.contains("only its language model was converted"), convertErr)
     }
 
     func testFinetuneClassifyRefusesBadLabeledData() throws {
