@@ -7,7 +7,8 @@
 #        (a) --init random      same architecture, tokenizer and budget, λ = 0.5
 #        (b) --init pretrained  λ = 0.5
 #        (c) --init pretrained  λ = 0
-#      on sentiment-sentences, rt-polarity, and rt-polarity's first 1,000 training examples.
+#        (d) --init random      λ = 0 (what λ·L_LM alone gives the baseline)
+#      on sentiment-sentences, rt-polarity, and rt-polarity's first 1,000 and 3,000 training examples.
 # Usage: Benchmarks/finetune.sh [WORK_DIR] [SEEDS...]   (default: runs/finetune-bench, seeds 1 2 3)
 # Step 1 is skipped when WORK_DIR/pretrain/checkpoint exists. GPT=path uses that binary, unbuilt.
 set -euo pipefail
@@ -27,12 +28,13 @@ if [ ! -e "$work/pretrain/checkpoint" ]; then
     --set n_layer=6 --set n_embd=256 --set n_head=4 --set n_positions=128 --set dropout=0.1 \
     --set batch_size=16 --set warmup_steps=200 --set lr_decay_steps=4000
 fi
-head -n 1000 "$data/rt-polarity-train.jsonl" > "$work/rt-polarity-1000-train.jsonl"
+for n in 1000 3000; do head -n $n "$data/rt-polarity-train.jsonl" > "$work/rt-polarity-$n-train.jsonl"; done
 
 printf "%-22s %-40s %5s %9s %9s\n" data variant seed accuracy macro_f1
 run() {  # run SET TRAIN_FILE TEST_FILE
   for seed in $seeds; do
-    for variant in "a:--init random --aux-lm-weight 0.5" "b:--init pretrained --aux-lm-weight 0.5" "c:--init pretrained --aux-lm-weight 0"; do
+    for variant in "a:--init random --aux-lm-weight 0.5" "b:--init pretrained --aux-lm-weight 0.5" "c:--init pretrained --aux-lm-weight 0" \
+                   "d:--init random --aux-lm-weight 0"; do
       name=${variant%%:*}; flags=${variant#*:}
       line=$($gpt finetune classify --checkpoint "$work/pretrain" --train "$2" --test "$3" --out "$work/clf-$1-$name-$seed" \
                --epochs 2 --learning-rate 3e-4 --seed "$seed" $flags --json 2>/dev/null | tail -1)
@@ -43,4 +45,4 @@ run() {  # run SET TRAIN_FILE TEST_FILE
 }
 run sentiment-sentences "$data/sentiment-sentences-train.jsonl" "$data/sentiment-sentences-test.jsonl"
 run rt-polarity "$data/rt-polarity-train.jsonl" "$data/rt-polarity-test.jsonl"
-run rt-polarity-1000 "$work/rt-polarity-1000-train.jsonl" "$data/rt-polarity-test.jsonl"
+for n in 1000 3000; do run rt-polarity-$n "$work/rt-polarity-$n-train.jsonl" "$data/rt-polarity-test.jsonl"; done

@@ -70,10 +70,7 @@ public enum TrainingCheckpoint {
         try HuggingFaceGPT2.save(trainer.model, to: staging)
         var moments = SafeTensorsWriter()
         moments.metadata = ["step": "\(trainer.optimizer.step)"]
-        for t in trainer.model.layout.tensors {
-            moments.add("exp_avg." + t.name, floats: UnsafeBufferPointer(start: trainer.optimizer.m + t.offset, count: t.count), shape: t.shape)
-            moments.add("exp_avg_sq." + t.name, floats: UnsafeBufferPointer(start: trainer.optimizer.v + t.offset, count: t.count), shape: t.shape)
-        }
+        trainer.optimizer.addMoments(of: trainer.model.layout.tensors, to: &moments)
         try moments.write(to: staging.appendingPathComponent("optimizer.safetensors"))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -125,16 +122,8 @@ public enum TrainingCheckpoint {
         guard state.dataFingerprint == trainer.dataFingerprint else { throw CheckpointMismatch.data }
         try HuggingFaceGPT2.loadWeights(SafeTensorsFile(contentsOf: directory.appendingPathComponent("model.safetensors")),
                                         into: trainer.model)
-        let moments = try SafeTensorsFile(contentsOf: directory.appendingPathComponent("optimizer.safetensors"))
-        for t in trainer.model.layout.tensors {
-            for (prefix, buffer) in [("exp_avg.", trainer.optimizer.m), ("exp_avg_sq.", trainer.optimizer.v)] {
-                let values = try moments.floats(prefix + t.name)
-                guard values.count == t.count else {
-                    throw CheckpointError.shapeMismatch(tensor: prefix + t.name, expected: t.shape, found: moments[prefix + t.name]?.shape ?? [])
-                }
-                (buffer + t.offset).update(from: values, count: t.count)
-            }
-        }
+        try trainer.optimizer.loadMoments(of: trainer.model.layout.tensors,
+                                          from: SafeTensorsFile(contentsOf: directory.appendingPathComponent("optimizer.safetensors")))
         trainer.restore(state)
     }
 

@@ -28,7 +28,9 @@ struct FinetuneClassify: ParsableCommand {
         from fresh weights (the no-pre-training baseline).
         After each epoch --out/checkpoint is replaced atomically by the classifier (the checkpoint's \
         files plus score.weight, score.bias and classifier.json with the label names), and a line is \
-        appended to --out/metrics.jsonl. Ctrl-C saves the classifier as it is and exits with 130.
+        appended to --out/metrics.jsonl. Ctrl-C saves the classifier as it is and exits with 130; \
+        the same command with --resume then continues from --out/checkpoint, bit for bit as if it \
+        had not stopped.
         Examples:
           gpt finetune classify --checkpoint runs/pretrain --out runs/clf \\
               --train train.jsonl --test test.jsonl
@@ -58,6 +60,7 @@ struct FinetuneClassify: ParsableCommand {
     @Option(help: "char, gpt2 or a tokenizer PATH (default: the checkpoint's).") var tokenizer: String?
     @Option(help: "Seed for the head, data order, dropout, and fresh weights with --init random.") var seed: UInt64 = 1337
     @Option(help: "Worker threads, one per core unless set.") var threads = ThreadPool.coreCount
+    @Flag(help: "Continue the run in --out from its checkpoint, exactly as if it had not stopped.") var resume = false
     @Flag(help: "Print one JSON object on the last line.") var json = false
 
     func validate() throws {
@@ -104,28 +107,45 @@ struct FinetuneClassify: ParsableCommand {
         let directory = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let metricsURL = directory.appendingPathComponent("metrics.jsonl")
-        try? FileManager.default.removeItem(at: metricsURL)
+        if resume {
+            let saved = directory.appendingPathComponent(TrainingCheckpoint.linkName)
+            guard FileManager.default.fileExists(atPath: saved.path) else {
+                throw CommandError("--resume: \(directory.path) holds no checkpoint to continue from")
+            }
+            try ClassifierCheckpoint.restore(trainer, settings: settings, from: saved)
+            try keepMetrics(metricsURL, throughEpoch: trainer.completedEpochs)
+            guard trainer.stepsDone < trainer.totalSteps else {
+                print("the run in \(directory.path) is complete (\(trainer.totalSteps) steps); nothing to resume")
+                return
+            }
+            print("resuming after step \(trainer.stepsDone) of \(trainer.totalSteps), in epoch \(trainer.completedEpochs + 1)")
+        } else {
+            try? FileManager.default.removeItem(at: metricsURL)
+        }
 
         let interrupt = InterruptFlag()
         let progress = StepProgress(total: trainer.totalSteps)
         var last: ClassifierEvaluation?
         let started = Date()
-        for epoch in 1...epochs {
+        for epoch in (trainer.completedEpochs + 1)...epochs {
             let trainLoss: Float
             do {
                 trainLoss = try trainer.runEpoch(epoch) { r in
                     progress.update(step: r.step, text: String(format: "epoch %d/%d  step %d/%d  loss %.4f (classifier %.4f, LM %.4f)  lr %.2e  %.0f ms/step",
                                                                  epoch, epochs, r.step, r.totalSteps, r.loss.total, r.loss.classification,
                                                                  r.loss.languageModel, r.learningRate, r.milliseconds))
-                    if interrupt.raised { throw CancellationError() }
+                    // At an epoch's last step, the epoch ends first: its test report then comes before the save.
+                    if interrupt.raised && r.step % trainer.stepsPerEpoch != 0 { throw CancellationError() }
                 }
             } catch is CancellationError {
                 progress.finish()
                 guard model.parametersAreFinite && head.parametersAreFinite else {
                     throw CommandError("interrupted with weights that are not finite; nothing saved")
                 }
-                try ClassifierCheckpoint.save(classifier, settings: settings, tokenizer: tokens, in: directory, name: "interrupted")
-                print("interrupted in epoch \(epoch); the classifier as it is was saved in \(directory.path)/checkpoint")
+                try ClassifierCheckpoint.save(classifier, settings: settings, tokenizer: tokens, in: directory,
+                                              name: "step-\(trainer.stepsDone)", trainer: trainer)
+                print("interrupted in epoch \(epoch); the classifier as it is was saved in \(directory.path)/checkpoint "
+                      + "(continue with --resume)")
                 throw ExitCode(130)
             }
             progress.finish()
@@ -140,7 +160,8 @@ struct FinetuneClassify: ParsableCommand {
             guard model.parametersAreFinite && head.parametersAreFinite else {
                 throw CommandError("the weights are not finite after epoch \(epoch); not saved (lower --learning-rate)")
             }
-            try ClassifierCheckpoint.save(classifier, settings: settings, tokenizer: tokens, in: directory, name: "epoch-\(epoch)")
+            try ClassifierCheckpoint.save(classifier, settings: settings, tokenizer: tokens, in: directory, name: "epoch-\(epoch)",
+                                          trainer: trainer)
             if interrupt.raised && epoch < epochs {
                 print("interrupted after epoch \(epoch); the classifier was saved in \(directory.path)/checkpoint")
                 throw ExitCode(130)
@@ -188,6 +209,16 @@ struct FinetuneClassify: ParsableCommand {
               + "tokenizer \(tokenizer.name), init \(initialization), λ = \(auxLmWeight)")
         print("train: \(train.count) examples (\(counts(train))); \(lengths(train))")
         print("test:  \(test.count) examples (\(counts(test))); \(lengths(test))")
+    }
+
+    /// Drops metrics lines of epochs after `epoch`: written before a kill, after the checkpoint resumed from.
+    func keepMetrics(_ url: URL, throughEpoch epoch: Int) throws {
+        guard let data = FileManager.default.contents(atPath: url.path) else { return }
+        let kept = String(decoding: data, as: UTF8.self).split(separator: "\n").filter { line in
+            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            return (object?["epoch"] as? Int).map { $0 <= epoch } ?? false
+        }
+        try AtomicFile.write(Data(kept.map { $0 + "\n" }.joined().utf8), to: url)
     }
 
     func appendMetrics(_ url: URL, epoch: Int, step: Int, trainLoss: Float, evaluation: ClassifierEvaluation, elapsed: Double) throws {

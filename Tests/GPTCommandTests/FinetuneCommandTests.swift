@@ -74,6 +74,54 @@ extension CommandLineTests {
         XCTAssertTrue(convertErr.contains("only its language model was converted"), convertErr)
     }
 
+    /// Ctrl-C in the middle of fine-tuning saves the classifier with its optimizer state; the same
+    /// command with --resume then ends with the metrics and weights of a run that never stopped.
+    func testInterruptedFinetuneClassifyResumesExactly() throws {
+        let base = try pretrained()
+        let train = try write("train.jsonl", labeled(1000)), test = try write("test.jsonl", labeled(16))
+        func arguments(_ out: String) -> [String] {
+            ["finetune", "classify", "--checkpoint", base, "--train", train, "--test", test, "--out", work.path + "/" + out,
+             "--epochs", "2", "--batch-size", "4", "--dropout", "0.1", "--learning-rate", "1e-3"]
+        }
+        XCTAssertEqual(try gpt(arguments("straight")).0, 0)
+
+        let process = Process()
+        process.executableURL = [Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("gpt"), Self.binary]
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }!
+        process.arguments = arguments("stopped")
+        process.environment = ProcessInfo.processInfo.environment.merging(["CI": "1"]) { $1 }  // plain progress lines
+        let output = Pipe(), progress = Pipe()
+        process.standardOutput = output
+        process.standardError = progress
+        try process.run()
+        var seen = ""
+        while !seen.contains("step "), case let chunk = progress.fileHandleForReading.availableData, !chunk.isEmpty {
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        kill(process.processIdentifier, SIGINT)
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        _ = progress.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 130, printed)
+        XCTAssertTrue(printed.contains("interrupted in epoch 1"), printed)
+
+        let (status, resumed, err) = try gpt(arguments("stopped") + ["--resume"])
+        XCTAssertEqual(status, 0, err)
+        XCTAssertTrue(resumed.contains("resuming after step"), resumed)
+        func metrics(_ out: String) throws -> [NSDictionary] {
+            try String(contentsOfFile: work.path + "/\(out)/metrics.jsonl", encoding: .utf8).split(separator: "\n").map { line in
+                let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                return object.filter { $0.key != "elapsed_s" } as NSDictionary  // all but the wall-clock time
+            }
+        }
+        XCTAssertEqual(try metrics("stopped"), try metrics("straight"))
+        XCTAssertEqual(try metrics("straight").count, 2)
+        let weights = { (out: String) in FileManager.default.contents(atPath: self.work.path + "/\(out)/checkpoint/model.safetensors") }
+        XCTAssertNotNil(weights("straight"))
+        XCTAssertEqual(weights("stopped"), weights("straight"), "the resumed run ends with the same weights, bit for bit")
+        XCTAssertTrue(try gpt(arguments("stopped") + ["--resume"]).1.contains("is complete"))
+    }
+
     func testFinetuneClassifyRefusesBadLabeledData() throws {
         let base = try pretrained()
         let good = try write("good.jsonl", labeled(16))

@@ -77,7 +77,8 @@ final class FineTuningTests: XCTestCase {
 
     /// Texts whose label is whether they contain an 'x': a tiny model learns it from scratch,
     /// the same seed gives the same losses bit for bit, and a saved checkpoint predicts the same.
-    func testClassifierLearnsASeparableTaskReproduciblyAndReloads() throws {
+    /// Texts of random letters, labelled by whether they hold an "x": 200 to train on, 40 to test.
+    func separableTask() throws -> (train: ClassificationInputs, test: ClassificationInputs, labels: [String], encoder: ClassificationEncoder) {
         var rng = SplitMix64(seed: 5)
         func text(_ withX: Bool) -> String {
             var letters = (0..<(6 + Int(rng.next() % 10))).map { _ in Character(Unicode.Scalar(UInt8(97 + rng.next() % 23))) }
@@ -88,20 +89,29 @@ final class FineTuningTests: XCTestCase {
         let labels = LabeledExamples.labelNames(examples)
         let encoder = try ClassificationEncoder(tokenizer: tokenizer, maxLength: 16, truncation: .right)
         let inputs = try encoder.encode(examples, labelNames: labels, path: "generated")
-        let train = ClassificationInputs(sequences: Array(inputs.sequences[..<200]), labels: Array(inputs.labels[..<200]))
-        let test = ClassificationInputs(sequences: Array(inputs.sequences[200...]), labels: Array(inputs.labels[200...]))
+        return (ClassificationInputs(sequences: Array(inputs.sequences[..<200]), labels: Array(inputs.labels[..<200])),
+                ClassificationInputs(sequences: Array(inputs.sequences[200...]), labels: Array(inputs.labels[200...])), labels, encoder)
+    }
 
+    /// A 2-layer, 32-wide classifier with dropout, and its trainer.
+    func trainer(_ train: ClassificationInputs, padding: Int32, options: ClassifierTrainingOptions,
+                 modelSeed: UInt64 = 1, headSeed: UInt64 = 2) throws -> ClassifierTrainer {
+        let config = GPTConfig(vocabSize: tokenizer.vocabularySize, contextLength: 16, embeddingSize: 32, layerCount: 2,
+                               headCount: 2, dropout: 0.1)
+        let model = try GPT(config: config, seed: modelSeed, pool: ThreadPool(threads: 2))
+        let classifier = SequenceClassifier(model: model, head: ClassificationHead(inputSize: 32, classCount: 2, seed: headSeed))
+        return try ClassifierTrainer(classifier: classifier, train: train, padding: padding, options: options)
+    }
+
+    func testClassifierLearnsASeparableTaskReproduciblyAndReloads() throws {
+        let (train, test, labels, encoder) = try separableTask()
         func fineTune() throws -> (SequenceClassifier, [Float]) {
-            let config = GPTConfig(vocabSize: tokenizer.vocabularySize, contextLength: 16, embeddingSize: 32, layerCount: 2,
-                                   headCount: 2, dropout: 0.1)
-            let model = try GPT(config: config, seed: 1, pool: ThreadPool(threads: 2))
-            let classifier = SequenceClassifier(model: model, head: ClassificationHead(inputSize: 32, classCount: 2, seed: 2))
             var options = ClassifierTrainingOptions()
             options.epochs = 8; options.batchSize = 16; options.learningRate = 3e-3
-            let trainer = try ClassifierTrainer(classifier: classifier, train: train, padding: encoder.paddingToken, options: options)
+            let run = try trainer(train, padding: encoder.paddingToken, options: options)
             var losses: [Float] = []
-            for epoch in 1...options.epochs { try trainer.runEpoch(epoch) { losses.append($0.loss.total) } }
-            return (classifier, losses)
+            for epoch in 1...options.epochs { try run.runEpoch(epoch) { losses.append($0.loss.total) } }
+            return (run.classifier, losses)
         }
         let (classifier, losses) = try fineTune()
         XCTAssertEqual(losses, try fineTune().1, "bit-identical with the same seed")
@@ -121,6 +131,64 @@ final class FineTuningTests: XCTestCase {
         let second = try ClassifierCheckpoint.save(classifier, settings: settings, tokenizer: tokenizer, in: directory, name: "final")
         XCTAssertNotEqual(second.lastPathComponent, first)
         XCTAssertNoThrow(try ClassifierCheckpoint.load(directory: second, pool: ThreadPool(threads: 1)))
+    }
+
+    /// Stopped in the middle of an epoch and saved, a run taken up by a trainer built from other
+    /// weights continues with the same losses and ends with the same weights, bit for bit.
+    func testInterruptedFineTuningResumesBitForBit() throws {
+        let (train, _, labels, encoder) = try separableTask()
+        var options = ClassifierTrainingOptions()
+        options.epochs = 3; options.batchSize = 16; options.learningRate = 3e-3
+        let settings = ClassifierSettings(labels: labels, maxLength: 16, truncation: .right)
+
+        let straight = try trainer(train, padding: encoder.paddingToken, options: options)
+        var straightLosses: [Float] = [], straightMeans: [Float] = []
+        for epoch in 1...3 { straightMeans.append(try straight.runEpoch(epoch) { straightLosses.append($0.loss.total) }) }
+
+        struct Stop: Error {}
+        let stopped = try trainer(train, padding: encoder.paddingToken, options: options)
+        var losses: [Float] = []
+        try stopped.runEpoch(1) { losses.append($0.loss.total) }
+        XCTAssertThrowsError(try stopped.runEpoch(2) { r in
+            losses.append(r.loss.total)
+            if r.step == stopped.stepsPerEpoch + 5 { throw Stop() }
+        })
+        try ClassifierCheckpoint.save(stopped.classifier, settings: settings, tokenizer: tokenizer, in: directory, name: "stopped",
+                                      trainer: stopped)
+
+        let resumed = try trainer(train, padding: encoder.paddingToken, options: options, modelSeed: 77, headSeed: 78)
+        try ClassifierCheckpoint.restore(resumed, settings: settings, from: directory.appendingPathComponent("checkpoint"))
+        XCTAssertEqual(resumed.completedEpochs, 1)
+        var means: [Float] = []
+        for epoch in 2...3 { means.append(try resumed.runEpoch(epoch) { losses.append($0.loss.total) }) }
+        XCTAssertEqual(losses, straightLosses)
+        XCTAssertEqual(means, Array(straightMeans[1...]), "the resumed epoch's mean covers its steps before the stop too")
+        func bits(_ classifier: SequenceClassifier) -> [UInt32] {
+            (0..<classifier.model.layout.count).map { classifier.model.parameters[$0].bitPattern }
+                + (0..<classifier.head.count).map { classifier.head.parameters[$0].bitPattern }
+        }
+        XCTAssertEqual(zip(bits(resumed.classifier), bits(straight.classifier)).filter { $0 != $1 }.count, 0,
+                       "weights that differ from the uninterrupted run's")
+
+        // A resume with other options, data or labels is refused, naming what differs.
+        var otherRate = options
+        otherRate.learningRate = 1e-3
+        let saved = directory.appendingPathComponent("checkpoint")
+        XCTAssertThrowsError(try ClassifierCheckpoint.restore(trainer(train, padding: encoder.paddingToken, options: otherRate),
+                                                              settings: settings, from: saved)) {
+            XCTAssertEqual($0 as? ClassifierResumeError, .option(name: "--learning-rate", checkpoint: "0.003", run: "0.001"))
+        }
+        var fewer = train
+        fewer.sequences.removeLast(); fewer.labels.removeLast()
+        XCTAssertThrowsError(try ClassifierCheckpoint.restore(trainer(fewer, padding: encoder.paddingToken, options: options),
+                                                              settings: settings, from: saved)) {
+            XCTAssertEqual($0 as? ClassifierResumeError, .data)
+        }
+        XCTAssertThrowsError(try ClassifierCheckpoint.restore(
+            trainer(train, padding: encoder.paddingToken, options: options),
+            settings: ClassifierSettings(labels: labels.reversed(), maxLength: 16, truncation: .right), from: saved)) {
+            XCTAssertEqual($0 as? ClassifierResumeError, .labels(checkpoint: labels, run: labels.reversed()))
+        }
     }
 
     func testLoadingALanguageModelAsAClassifierSaysItHasNoHead() throws {

@@ -6,6 +6,7 @@
 // `score` has no bias and it reads the last non-pad token, not our appended end token.
 //
 //   config.json  model.safetensors  gpt-tokenizer.json  classifier.json
+//   optimizer.safetensors  state.json      (while training: what --resume continues from)
 //
 // Saving writes a complete new directory and then switches the `checkpoint` link to it
 // (as TrainingCheckpoint does), so a kill at any moment leaves the last good one intact.
@@ -62,10 +63,14 @@ public enum ClassifierCheckpointError: Error, CustomStringConvertible, Equatable
 public enum ClassifierCheckpoint {
     public static let settingsFileName = "classifier.json"
 
-    /// Writes `classifier` under `run` as `checkpoint-<name>` and points `run/checkpoint` at it.
+    public static let stateFileName = "state.json"
+    public static let optimizerFileName = "optimizer.safetensors"
+
+    /// Writes `classifier` under `run` as `checkpoint-<name>` and points `run/checkpoint` at it;
+    /// with `trainer`, also the optimizer moments and training state that `restore` takes up.
     @discardableResult
     public static func save(_ classifier: SequenceClassifier, settings: ClassifierSettings, tokenizer: any Tokenizer,
-                            in run: URL, name: String) throws -> URL {
+                            in run: URL, name: String, trainer: ClassifierTrainer? = nil) throws -> URL {
         let fm = FileManager.default
         try fm.createDirectory(at: run, withIntermediateDirectories: true)
         var directoryName = "checkpoint-\(name)"
@@ -84,6 +89,12 @@ public enum ClassifierCheckpoint {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(encoder.encode(settings), to: staging.appendingPathComponent(settingsFileName))
+        if let trainer {
+            var moments = SafeTensorsWriter()
+            trainer.addMoments(to: &moments)
+            try moments.write(to: staging.appendingPathComponent(optimizerFileName))
+            try AtomicFile.write(encoder.encode(trainer.state()), to: staging.appendingPathComponent(stateFileName))
+        }
 
         try fm.moveItem(at: staging, to: final)
         try TrainingCheckpoint.point(TrainingCheckpoint.linkName, at: final, in: run)
@@ -135,5 +146,43 @@ public enum ClassifierCheckpoint {
                 path: directory.path, reason: "the tokenizer has \(tokenizer.vocabularySize) ids but the model only \(model.config.vocabSize)")
         }
         return (SequenceClassifier(model: model, head: head), settings, tokenizer)
+    }
+
+    /// Restores weights, head, moments and state saved with a trainer into `trainer`, after checking
+    /// that the model shape, labels, input settings, data and options are the run's.
+    public static func restore(_ trainer: ClassifierTrainer, settings: ClassifierSettings, from directory: URL) throws {
+        let fm = FileManager.default
+        let settingsURL = directory.appendingPathComponent(settingsFileName)
+        guard let data = fm.contents(atPath: settingsURL.path) else { throw ClassifierCheckpointError.noHead(path: directory.path) }
+        let saved: ClassifierSettings
+        do { saved = try JSONDecoder().decode(ClassifierSettings.self, from: data) } catch {
+            throw ClassifierCheckpointError.invalidSettings(path: settingsURL.path, reason: "not a valid classifier.json (\(error))")
+        }
+        guard saved.labels == settings.labels else { throw ClassifierResumeError.labels(checkpoint: saved.labels, run: settings.labels) }
+        for (name, old, new) in [("--max-length", "\(saved.maxLength)", "\(settings.maxLength)"),
+                                 ("--truncate", saved.truncation.rawValue, settings.truncation.rawValue),
+                                 ("--end-token", "\(saved.endToken)", "\(settings.endToken)")] where old != new {
+            throw ClassifierResumeError.option(name: name, checkpoint: old, run: new)
+        }
+        let stateURL = directory.appendingPathComponent(stateFileName)
+        guard let stateData = fm.contents(atPath: stateURL.path) else { throw CheckpointError.missingFile(stateURL.path) }
+        let state: ClassifierTrainingState
+        do { state = try JSONDecoder().decode(ClassifierTrainingState.self, from: stateData) } catch {
+            throw ClassifierCheckpointError.invalidSettings(path: stateURL.path, reason: "not a valid training state (\(error))")
+        }
+        try TrainingCheckpoint.compare(HuggingFaceGPT2.loadConfig(directory.appendingPathComponent("config.json")),
+                                       trainer.classifier.model.config)
+        try trainer.restore(state)
+        let weights = try SafeTensorsFile(contentsOf: directory.appendingPathComponent("model.safetensors"))
+        try HuggingFaceGPT2.loadWeights(weights, into: trainer.classifier.model)
+        let head = trainer.classifier.head
+        for tensor in head.tensors {
+            let values = try weights.floats(tensor.name)
+            guard values.count == tensor.count else {
+                throw CheckpointError.shapeMismatch(tensor: tensor.name, expected: tensor.shape, found: weights[tensor.name]?.shape ?? [])
+            }
+            (head.parameters + tensor.offset).update(from: values, count: tensor.count)
+        }
+        try trainer.loadMoments(from: SafeTensorsFile(contentsOf: directory.appendingPathComponent(optimizerFileName)))
     }
 }

@@ -5,6 +5,7 @@
 // within pools of 50 batches, shuffle the batches) so that little compute goes to padding.
 import Foundation
 import GPTCore
+import GPTIO
 import GPTKernels
 
 public struct ClassifierTrainingOptions: Sendable {
@@ -46,6 +47,8 @@ public final class ClassifierTrainer {
     let headOptimizer: AdamW
     public let schedule: LearningRateSchedule
     public private(set) var stepsDone = 0
+    /// The summed loss of the current epoch's steps so far (saved, so a resumed epoch reports the same mean).
+    var epochLossSum: Double = 0
 
     public init(classifier: SequenceClassifier, train: ClassificationInputs, padding: Int32,
                 options: ClassifierTrainingOptions) throws {
@@ -65,25 +68,30 @@ public final class ClassifierTrainer {
 
     public var stepsPerEpoch: Int { Self.batchCount(train.count, options.batchSize) }
     public var totalSteps: Int { options.epochs * stepsPerEpoch }
+    /// Epochs finished; after a resume in the middle of one, the next `runEpoch` finishes it.
+    public var completedEpochs: Int { stepsDone / stepsPerEpoch }
 
     static func batchCount(_ examples: Int, _ batch: Int) -> Int { (examples + batch - 1) / batch }
 
-    /// One pass over the training examples; returns the mean total loss.
+    /// One pass over the training examples (the rest of it, after a resume inside the epoch);
+    /// returns the epoch's mean total loss.
     @discardableResult
     public func runEpoch(_ epoch: Int, report: (ClassifierStepReport) throws -> Void = { _ in }) throws -> Float {
-        var total: Double = 0
         let batches = Self.lengthGroupedBatches(lengths: train.sequences.map(\.count), batchSize: options.batchSize,
                                                 seed: options.seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
-        for indices in batches {
+        let taken = stepsDone - (epoch - 1) * stepsPerEpoch
+        precondition((0...batches.count).contains(taken), "epoch \(epoch) does not follow the \(stepsDone) steps done")
+        if taken == 0 { epochLossSum = 0 }
+        for indices in batches.dropFirst(taken) {
             let start = DispatchTime.now().uptimeNanoseconds
             let lr = schedule.rate(at: stepsDone)
             let loss = try step(indices, learningRate: lr)
-            total += Double(loss.total)
+            epochLossSum += Double(loss.total)
             stepsDone += 1
             try report(ClassifierStepReport(epoch: epoch, step: stepsDone, totalSteps: totalSteps, loss: loss, learningRate: lr,
                                             milliseconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6))
         }
-        return Float(total / Double(max(1, batches.count)))
+        return Float(epochLossSum / Double(max(1, batches.count)))
     }
 
     func step(_ indices: [Int], learningRate: Float) throws -> ClassifierLoss {
@@ -123,5 +131,98 @@ public final class ClassifierTrainer {
         }
         rng.shuffle(&batches)
         return batches
+    }
+}
+
+/// What, besides weights and moments, a resumed fine-tuning run must restore.
+public struct ClassifierTrainingState: Codable, Equatable, Sendable {
+    public var stepsDone: Int
+    public var epochLossSum: Double
+    public var passCount: UInt64
+    public var modelOptimizerStep: Int
+    public var headOptimizerStep: Int
+    /// FNV-1a of the encoded training inputs and labels, so a resume on other data is refused.
+    public var dataFingerprint: UInt64
+    /// The options that shape the run (epochs, batch size, rates, λ, seed …), as text.
+    public var options: [String: String]
+
+    enum CodingKeys: String, CodingKey {
+        case stepsDone = "steps_done", epochLossSum = "epoch_loss_sum", passCount = "pass_count"
+        case modelOptimizerStep = "model_optimizer_step", headOptimizerStep = "head_optimizer_step"
+        case dataFingerprint = "data_fingerprint", options
+    }
+}
+
+public enum ClassifierResumeError: Error, CustomStringConvertible, Equatable {
+    case option(name: String, checkpoint: String, run: String)
+    case data
+    case labels(checkpoint: [String], run: [String])
+
+    public var description: String {
+        switch self {
+        case let .option(name, checkpoint, run):
+            return "cannot resume: the checkpoint was trained with \(name) \(checkpoint) but this run has \(run)"
+        case .data: return "cannot resume: the training examples differ from the checkpoint's (their fingerprint does not match)"
+        case let .labels(checkpoint, run):
+            return "cannot resume: the checkpoint's labels are \(checkpoint) but this run's are \(run)"
+        }
+    }
+}
+
+extension ClassifierTrainingOptions {
+    /// The fields a resume must match, by their command-line names.
+    var fingerprint: [String: String] {
+        ["epochs": "\(epochs)", "batch-size": "\(batchSize)", "learning-rate": "\(learningRate)",
+         "min-learning-rate": "\(minLearningRate)", "warmup-fraction": "\(warmupFraction)", "grad-clip": "\(gradientClip)",
+         "aux-lm-weight": "\(languageModelWeight)", "seed": "\(seed)", "weight-decay": "\(optimizer.weightDecay)",
+         "adam-betas": "\(optimizer.beta1),\(optimizer.beta2)", "adam-eps": "\(optimizer.eps)"]
+    }
+}
+
+extension ClassifierTrainer {
+    /// The state a checkpoint records.
+    public func state() -> ClassifierTrainingState {
+        ClassifierTrainingState(stepsDone: stepsDone, epochLossSum: epochLossSum, passCount: classifier.model.passCount,
+                                modelOptimizerStep: modelOptimizer.step, headOptimizerStep: headOptimizer.step,
+                                dataFingerprint: dataFingerprint, options: options.fingerprint)
+    }
+
+    /// Takes up `state` after checking that it belongs to this run's data and options.
+    public func restore(_ state: ClassifierTrainingState) throws {
+        for (name, value) in options.fingerprint.sorted(by: { $0.key < $1.key }) where state.options[name] != value {
+            throw ClassifierResumeError.option(name: "--" + name, checkpoint: state.options[name] ?? "nothing", run: value)
+        }
+        guard state.dataFingerprint == dataFingerprint else { throw ClassifierResumeError.data }
+        guard (0...totalSteps).contains(state.stepsDone), state.epochLossSum.isFinite else {
+            throw ClassifierResumeError.option(name: "steps done", checkpoint: "\(state.stepsDone)", run: "0...\(totalSteps)")
+        }
+        stepsDone = state.stepsDone
+        epochLossSum = state.epochLossSum
+        classifier.model.passCount = state.passCount
+        modelOptimizer.step = state.modelOptimizerStep
+        headOptimizer.step = state.headOptimizerStep
+    }
+
+    /// The optimizers' moments under the model's tensor names and the head's (`score.*`).
+    func addMoments(to file: inout SafeTensorsWriter) {
+        modelOptimizer.addMoments(of: classifier.model.layout.tensors, to: &file)
+        headOptimizer.addMoments(of: classifier.head.tensors, to: &file)
+    }
+
+    func loadMoments(from file: SafeTensorsFile) throws {
+        try modelOptimizer.loadMoments(of: classifier.model.layout.tensors, from: file)
+        try headOptimizer.loadMoments(of: classifier.head.tensors, from: file)
+    }
+
+    /// FNV-1a over every training input's tokens, its length and its label.
+    var dataFingerprint: UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        func mix(_ x: UInt64) { h = (h ^ x) &* 0x0000_0100_0000_01B3 }
+        for (sequence, label) in zip(train.sequences, train.labels) {
+            mix(UInt64(sequence.count))
+            for t in sequence { mix(UInt64(UInt32(bitPattern: t))) }
+            mix(UInt64(label))
+        }
+        return h
     }
 }
