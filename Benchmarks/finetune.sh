@@ -11,6 +11,8 @@
 #      on sentiment-sentences, rt-polarity, and rt-polarity's first 1,000 and 3,000 training examples.
 # Usage: Benchmarks/finetune.sh [WORK_DIR] [SEEDS...]   (default: runs/finetune-bench, seeds 1 2 3)
 # Step 1 is skipped when WORK_DIR/pretrain/checkpoint exists. GPT=path uses that binary, unbuilt.
+# VARIANTS="a b c d" and SETS="sentiment-sentences rt-polarity rt-polarity-1000 rt-polarity-3000"
+# (the defaults) choose a part of the table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-runs/finetune-bench}; shift || true
@@ -32,10 +34,12 @@ for n in 1000 3000; do head -n $n "$data/rt-polarity-train.jsonl" > "$work/rt-po
 
 printf "%-22s %-40s %5s %9s %9s\n" data variant seed accuracy macro_f1
 run() {  # run SET TRAIN_FILE TEST_FILE
+  case " ${SETS:-sentiment-sentences rt-polarity rt-polarity-1000 rt-polarity-3000} " in *" $1 "*) ;; *) return 0 ;; esac
   for seed in $seeds; do
     for variant in "a:--init random --aux-lm-weight 0.5" "b:--init pretrained --aux-lm-weight 0.5" "c:--init pretrained --aux-lm-weight 0" \
                    "d:--init random --aux-lm-weight 0"; do
       name=${variant%%:*}; flags=${variant#*:}
+      case " ${VARIANTS:-a b c d} " in *" $name "*) ;; *) continue ;; esac
       line=$($gpt finetune classify --checkpoint "$work/pretrain" --train "$2" --test "$3" --out "$work/clf-$1-$name-$seed" \
                --epochs 2 --learning-rate 3e-4 --seed "$seed" $flags --json 2>/dev/null | tail -1)
       python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("%-22s %-40s %5s %9.4f %9.4f" % (sys.argv[2], sys.argv[3], sys.argv[4], r["test_accuracy"], r["test_macro_f1"]))' \

@@ -163,7 +163,7 @@ struct FinetuneClassify: ParsableCommand {
             try ClassifierCheckpoint.save(classifier, settings: settings, tokenizer: tokens, in: directory, name: "epoch-\(epoch)",
                                           trainer: trainer)
             if interrupt.raised && epoch < epochs {
-                print("interrupted after epoch \(epoch); the classifier was saved in \(directory.path)/checkpoint")
+                print("interrupted after epoch \(epoch); the classifier was saved in \(directory.path)/checkpoint (continue with --resume)")
                 throw ExitCode(130)
             }
         }
