@@ -193,7 +193,8 @@ extension ClassifierTrainer {
             throw ClassifierResumeError.option(name: "--" + name, checkpoint: state.options[name] ?? "nothing", run: value)
         }
         guard state.dataFingerprint == dataFingerprint else { throw ClassifierResumeError.data }
-        guard (0...totalSteps).contains(state.stepsDone), state.epochLossSum.isFinite else {
+        guard (0...totalSteps).contains(state.stepsDone), state.epochLossSum.isFinite,
+              state.modelOptimizerStep >= 0, state.headOptimizerStep >= 0 else {
             throw ClassifierResumeError.option(name: "steps done", checkpoint: "\(state.stepsDone)", run: "0...\(totalSteps)")
         }
         stepsDone = state.stepsDone
