@@ -159,8 +159,8 @@ extension Trainer {
 
     /// FNV-1a over the training tokens.
     var dataFingerprint: UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for t in train.tokens { h = (h ^ UInt64(UInt32(bitPattern: t))) &* 0x0000_0100_0000_01B3 }
-        return h
+        var hash = FNV1a()
+        for t in train.tokens { hash.mix(UInt64(UInt32(bitPattern: t))) }
+        return hash.value
     }
 }

@@ -111,16 +111,32 @@ public enum ClassifierCheckpoint {
         return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
     }
 
-    /// Loads a classifier saved by `save` (or a run directory whose `checkpoint` link names one).
-    public static func load(directory: URL, pool: ThreadPool) throws -> (SequenceClassifier, ClassifierSettings, any Tokenizer) {
+    /// The classifier.json in `directory`; its absence means the directory holds no head.
+    static func readSettings(_ directory: URL) throws -> ClassifierSettings {
         let settingsURL = directory.appendingPathComponent(settingsFileName)
         guard let data = FileManager.default.contents(atPath: settingsURL.path) else {
             throw ClassifierCheckpointError.noHead(path: directory.path)
         }
-        let settings: ClassifierSettings
-        do { settings = try JSONDecoder().decode(ClassifierSettings.self, from: data) } catch {
+        do { return try JSONDecoder().decode(ClassifierSettings.self, from: data) } catch {
             throw ClassifierCheckpointError.invalidSettings(path: settingsURL.path, reason: "not a valid classifier.json (\(error))")
         }
+    }
+
+    /// Copies `score.weight` and `score.bias` from `file` into `head`, refusing other shapes.
+    static func readHead(_ file: SafeTensorsFile, into head: ClassificationHead) throws {
+        for tensor in head.tensors {
+            guard let entry = file[tensor.name] else { throw CheckpointError.missingTensor(tensor.name) }
+            guard entry.shape == tensor.shape else {
+                throw CheckpointError.shapeMismatch(tensor: tensor.name, expected: tensor.shape, found: entry.shape)
+            }
+            (head.parameters + tensor.offset).update(from: try file.floats(tensor.name), count: tensor.count)
+        }
+    }
+
+    /// Loads a classifier saved by `save` (or a run directory whose `checkpoint` link names one).
+    public static func load(directory: URL, pool: ThreadPool) throws -> (SequenceClassifier, ClassifierSettings, any Tokenizer) {
+        let settingsURL = directory.appendingPathComponent(settingsFileName)
+        let settings = try readSettings(directory)
         guard settings.labels.count >= 2, Set(settings.labels).count == settings.labels.count else {
             throw ClassifierCheckpointError.invalidSettings(path: settingsURL.path, reason: "needs at least two distinct labels")
         }
@@ -137,9 +153,7 @@ public enum ClassifierCheckpoint {
             guard entry.shape == shape else { throw CheckpointError.shapeMismatch(tensor: name, expected: shape, found: entry.shape) }
         }
         let head = ClassificationHead(inputSize: c, classCount: k)
-        for tensor in head.tensors {
-            (head.parameters + tensor.offset).update(from: try file.floats(tensor.name), count: tensor.count)
-        }
+        try readHead(file, into: head)
         let tokenizer = try TokenizerLoader.load(directory.path)
         guard tokenizer.vocabularySize <= model.config.vocabSize else {
             throw ClassifierCheckpointError.invalidSettings(
@@ -151,13 +165,7 @@ public enum ClassifierCheckpoint {
     /// Restores weights, head, moments and state saved with a trainer into `trainer`, after checking
     /// that the model shape, labels, input settings, data and options are the run's.
     public static func restore(_ trainer: ClassifierTrainer, settings: ClassifierSettings, from directory: URL) throws {
-        let fm = FileManager.default
-        let settingsURL = directory.appendingPathComponent(settingsFileName)
-        guard let data = fm.contents(atPath: settingsURL.path) else { throw ClassifierCheckpointError.noHead(path: directory.path) }
-        let saved: ClassifierSettings
-        do { saved = try JSONDecoder().decode(ClassifierSettings.self, from: data) } catch {
-            throw ClassifierCheckpointError.invalidSettings(path: settingsURL.path, reason: "not a valid classifier.json (\(error))")
-        }
+        let saved = try readSettings(directory)
         guard saved.labels == settings.labels else { throw ClassifierResumeError.labels(checkpoint: saved.labels, run: settings.labels) }
         for (name, old, new) in [("--max-length", "\(saved.maxLength)", "\(settings.maxLength)"),
                                  ("--truncate", saved.truncation.rawValue, settings.truncation.rawValue),
@@ -165,7 +173,7 @@ public enum ClassifierCheckpoint {
             throw ClassifierResumeError.option(name: name, checkpoint: old, run: new)
         }
         let stateURL = directory.appendingPathComponent(stateFileName)
-        guard let stateData = fm.contents(atPath: stateURL.path) else { throw CheckpointError.missingFile(stateURL.path) }
+        guard let stateData = FileManager.default.contents(atPath: stateURL.path) else { throw CheckpointError.missingFile(stateURL.path) }
         let state: ClassifierTrainingState
         do { state = try JSONDecoder().decode(ClassifierTrainingState.self, from: stateData) } catch {
             throw ClassifierCheckpointError.invalidSettings(path: stateURL.path, reason: "not a valid training state (\(error))")
@@ -175,14 +183,7 @@ public enum ClassifierCheckpoint {
         try trainer.restore(state)
         let weights = try SafeTensorsFile(contentsOf: directory.appendingPathComponent("model.safetensors"))
         try HuggingFaceGPT2.loadWeights(weights, into: trainer.classifier.model)
-        let head = trainer.classifier.head
-        for tensor in head.tensors {
-            let values = try weights.floats(tensor.name)
-            guard values.count == tensor.count else {
-                throw CheckpointError.shapeMismatch(tensor: tensor.name, expected: tensor.shape, found: weights[tensor.name]?.shape ?? [])
-            }
-            (head.parameters + tensor.offset).update(from: values, count: tensor.count)
-        }
+        try readHead(weights, into: trainer.classifier.head)
         try trainer.loadMoments(from: SafeTensorsFile(contentsOf: directory.appendingPathComponent(optimizerFileName)))
     }
 }

@@ -217,13 +217,12 @@ extension ClassifierTrainer {
 
     /// FNV-1a over every training input's tokens, its length and its label.
     var dataFingerprint: UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        func mix(_ x: UInt64) { h = (h ^ x) &* 0x0000_0100_0000_01B3 }
+        var hash = FNV1a()
         for (sequence, label) in zip(train.sequences, train.labels) {
-            mix(UInt64(sequence.count))
-            for t in sequence { mix(UInt64(UInt32(bitPattern: t))) }
-            mix(UInt64(label))
+            hash.mix(UInt64(sequence.count))
+            for t in sequence { hash.mix(UInt64(UInt32(bitPattern: t))) }
+            hash.mix(UInt64(label))
         }
-        return h
+        return hash.value
     }
 }
