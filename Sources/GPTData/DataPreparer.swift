@@ -51,7 +51,26 @@ public enum DataPreparer {
         let dtype = TokenDType(vocabularySize: tokenizer.vocabularySize)
         let train = try TokenFileWriter(url: outputDirectory.appendingPathComponent(trainFileName), dtype: dtype)
         let validation = try TokenFileWriter(url: outputDirectory.appendingPathComponent(validationFileName), dtype: dtype)
+        let (documents, checksum) = try encode(reader, tokenizer: tokenizer, trainBytes: trainBytes, contentBytes: contentBytes,
+                                               into: train, validation, threads: threads, start: start, progress: progress)
+        try train.close()
+        try validation.close()
 
+        let meta = DatasetMeta(
+            dtype: dtype, vocab_size: tokenizer.vocabularySize, tokenizer: tokenizer.name,
+            tokenizer_file: TokenizerFile.defaultFileName, train_tokens: train.count, val_tokens: validation.count,
+            val_fraction: validationFraction, documents: documents, source_bytes: contentBytes,
+            source_sha256: checksum, inputs: inputs.map(\.url.path))
+        try meta.write(to: outputDirectory)
+        return meta
+    }
+
+    /// Encodes what `reader` reads, in parallel batches of blocks, into the two sinks (documents
+    /// joined by the end-of-text token where the tokenizer has one). Returns the document count
+    /// and the source checksum.
+    static func encode(_ reader: CorpusReader, tokenizer: any Tokenizer, trainBytes: Int?, contentBytes: Int,
+                       into train: any TokenSink, _ validation: any TokenSink, threads: Int, start: Date,
+                       progress: ((PrepareProgress) -> Void)?) throws -> (documents: Int, checksum: String) {
         let workers = max(1, threads)
         var batch: [TextSegment] = []
         var batchBytes = 0
@@ -76,19 +95,31 @@ public enum DataPreparer {
         let checksum = try reader.read(trainContentBytes: trainBytes) { segment in
             batch.append(segment)
             batchBytes += segment.bytes.count
-            if batchBytes >= 2 * workers * blockSize { try flush() }
+            if batchBytes >= 2 * workers * reader.blockSize { try flush() }
         }
         try flush()
-        try train.close()
-        try validation.close()
+        return (documents, checksum)
+    }
 
-        let meta = DatasetMeta(
-            dtype: dtype, vocab_size: tokenizer.vocabularySize, tokenizer: tokenizer.name,
-            tokenizer_file: TokenizerFile.defaultFileName, train_tokens: train.count, val_tokens: validation.count,
-            val_fraction: validationFraction, documents: documents, source_bytes: contentBytes,
-            source_sha256: checksum, inputs: inputs.map(\.url.path))
-        try meta.write(to: outputDirectory)
-        return meta
+    /// The training and validation tokens of `inputs`, in memory, by exactly the rule `prepare`
+    /// writes to files: documents joined by the end-of-text token, and the last
+    /// `validationFraction` of the text (by bytes, cut back to a character) as validation.
+    public static func tokenize(inputs: [CorpusInput], tokenizer choice: TokenizerChoice, validationFraction: Double = 0.1,
+                                threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+                                blockSize: Int = 1 << 20) throws -> TokenizedCorpus {
+        guard validationFraction >= 0, validationFraction < 1 else { throw DataError.invalidValidationFraction(validationFraction) }
+        let reader = CorpusReader(inputs: inputs, blockSize: blockSize)
+        let tokenizer: any Tokenizer, contentBytes: Int
+        switch choice {
+        case .given(let given): (tokenizer, contentBytes) = (given, try reader.contentByteCount())
+        case .characters: (tokenizer, contentBytes) = try scanCharacters(reader, start: Date(), progress: nil)
+        }
+        guard contentBytes > 0 else { throw DataError.emptyCorpus }
+        let trainBytes = validationFraction > 0 ? Int(Double(contentBytes) * (1 - validationFraction)) : nil
+        let train = TokenArray(), validation = TokenArray()
+        _ = try encode(reader, tokenizer: tokenizer, trainBytes: trainBytes, contentBytes: contentBytes, into: train, validation,
+                       threads: threads, start: Date(), progress: nil)
+        return TokenizedCorpus(tokenizer: tokenizer, train: train.tokens, validation: validation.tokens)
     }
 
     /// First pass for the character tokenizer: the alphabet and the text size.

@@ -1,7 +1,7 @@
 // Appends token ids to a train.bin / val.bin file in the chosen `TokenDType`.
 import Foundation
 
-final class TokenFileWriter {
+final class TokenFileWriter: TokenSink {
     let url: URL
     let dtype: TokenDType
     private let handle: FileHandle

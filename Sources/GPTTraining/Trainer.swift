@@ -31,7 +31,7 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case let .corpusTooShort(split, tokens, needed):
             return "the \(split) split has \(tokens) tokens; one context window needs \(needed). Use more text or a shorter context (n_positions)."
         case let .nonFiniteLoss(step):
-            return "the loss became non-finite at step \(step); training stopped (the last checkpoint is intact). "
+            return "the loss is not finite at step \(step); training stopped (the last checkpoint is intact). "
                 + "Lower the learning rate, enable gradient clipping, or pass --skip-nonfinite to skip such steps"
         }
     }
@@ -39,6 +39,12 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
 
 /// What the loop reports as it goes.
 public struct StepReport: Sendable {
+    public init(step: Int, loss: Float, learningRate: Float, milliseconds: Double, tokensPerSecond: Double,
+                evaluation: (train: Float, validation: Float)?) {
+        self.step = step; self.loss = loss; self.learningRate = learningRate; self.milliseconds = milliseconds
+        self.tokensPerSecond = tokensPerSecond; self.evaluation = evaluation
+    }
+
     public let step: Int
     public let loss: Float
     public let learningRate: Float
@@ -69,38 +75,52 @@ public final class Trainer {
         model.dropoutSeed = options.seed
     }
 
-    /// Runs the remaining steps up to `options.steps`, calling `report` after each.
+    /// Runs the remaining steps up to `options.steps`, calling `report` after each (with the
+    /// evaluation on the steps `evaluationDue` names).
     public func run(report: (StepReport) throws -> Void) throws {
-        let seq = model.config.contextLength, batch = options.batchSize
         while stepsDone < options.steps {
-            let step = stepsDone
-            let start = DispatchTime.now().uptimeNanoseconds
-            let lr = options.schedule.rate(at: step)
-            model.isTraining = true
-            model.zeroGradients()
-            var loss: Float = 0
-            let micro = options.gradientAccumulation
-            for _ in 0..<micro {
-                let (x, y) = train.next(batch: batch, seq: seq)
-                let part = try model.forward(tokens: x, targets: y, batch: batch, seq: seq) ?? .nan
-                loss += part / Float(micro)
-                guard part.isFinite else { break }
-                try model.backward(lossScale: 1 / Float(micro))
-            }
-            if loss.isFinite {
-                optimizer.update(model, learningRate: lr, maxGradientNorm: options.gradientClip > 0 ? options.gradientClip : nil)
-            } else if !options.skipNonFinite {
-                throw TrainingError.nonFiniteLoss(step: step)
-            }
-            let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-            let last = step == options.steps - 1
-            let evaluation = options.evalEvery > 0 && (step % options.evalEvery == 0 || last) ? try evaluate() : nil
-            stepsDone += 1
-            try report(StepReport(step: step, loss: loss, learningRate: lr, milliseconds: ms,
-                              tokensPerSecond: Double(batch * seq * options.gradientAccumulation) / (ms / 1000),
-                              evaluation: evaluation))
+            let done = try step()
+            let evaluation = evaluationDue(after: done.step) ? try evaluate() : nil
+            try report(StepReport(step: done.step, loss: done.loss, learningRate: done.learningRate, milliseconds: done.milliseconds,
+                                  tokensPerSecond: done.tokensPerSecond, evaluation: evaluation))
         }
     }
+
+    /// Whether an evaluation follows step `step`: every `evalEvery` steps, and the last.
+    public func evaluationDue(after step: Int) -> Bool {
+        options.evalEvery > 0 && (step % options.evalEvery == 0 || step == options.steps - 1)
+    }
+
+    /// Takes optimizer step `stepsDone`: `gradientAccumulation` micro-batches, clipping, AdamW.
+    public func step() throws -> StepReport {
+        let seq = model.config.contextLength, batch = options.batchSize
+        let step = stepsDone
+        let start = DispatchTime.now().uptimeNanoseconds
+        let lr = options.schedule.rate(at: step)
+        model.isTraining = true
+        model.zeroGradients()
+        var loss: Float = 0
+        let micro = options.gradientAccumulation
+        for _ in 0..<micro {
+            let (x, y) = train.next(batch: batch, seq: seq)
+            let part = try model.forward(tokens: x, targets: y, batch: batch, seq: seq) ?? .nan
+            loss += part / Float(micro)
+            guard part.isFinite else { break }
+            try model.backward(lossScale: 1 / Float(micro))
+        }
+        if loss.isFinite {
+            optimizer.update(model, learningRate: lr, maxGradientNorm: options.gradientClip > 0 ? options.gradientClip : nil)
+        } else if !options.skipNonFinite {
+            throw TrainingError.nonFiniteLoss(step: step)
+        }
+        let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        stepsDone += 1
+        return StepReport(step: step, loss: loss, learningRate: lr, milliseconds: ms,
+                          tokensPerSecond: Double(tokensPerStep) / (ms / 1000), evaluation: nil)
+    }
+
+    /// Tokens one optimizer step trains on.
+    public var tokensPerStep: Int { options.batchSize * model.config.contextLength * options.gradientAccumulation }
 
     /// Mean loss over `evalBatches` fixed batches of each split (the same batches at every evaluation).
     public func evaluate() throws -> (train: Float, validation: Float) {

@@ -6,10 +6,8 @@
 //   state.json             steps done, optimizer step, data generator, dropout counters
 //   gpt-tokenizer.json     the tokenizer
 //
-// Saving writes a complete new directory `checkpoint-<steps>` (every file fsynced),
-// then points the `checkpoint` symlink (or `best`, for the lowest validation loss) at it
-// with one rename, then removes directories no link names; a kill at any instant leaves
-// each link naming a complete checkpoint.
+// RunDirectory writes it as `checkpoint-<steps>` and switches the `checkpoint` link to it
+// (see there); a kill at any instant leaves each link naming a complete checkpoint.
 import Foundation
 import GPTCore
 import GPTData
@@ -50,60 +48,31 @@ public enum CheckpointMismatch: Error, CustomStringConvertible, Equatable {
 }
 
 public enum TrainingCheckpoint {
-    public static let linkName = "checkpoint"
+    public static let linkName = RunDirectory.latestLink
 
     /// The points of a save at which a crash is simulated in tests.
-    public enum SaveStage: Sendable { case filesWritten, directoryInPlace, linkSwitched }
+    public typealias SaveStage = RunDirectory.SaveStage
 
-    /// Saves `trainer` and `tokenizer` under `run` and points `run/checkpoint` at them.
+    /// Saves `trainer` and `tokenizer` under the run directory `run` and points `run/checkpoint` at them.
     @discardableResult
     public static func save(_ trainer: Trainer, tokenizer: any Tokenizer, in run: URL,
                             after stage: (SaveStage) throws -> Void = { _ in }) throws -> URL {
-        let fm = FileManager.default
-        try fm.createDirectory(at: run, withIntermediateDirectories: true)
-        var name = "checkpoint-\(trainer.stepsDone)"
-        // Never overwrite the directory the link may point at: a second save of the same step gets its own.
-        if fm.fileExists(atPath: run.appendingPathComponent(name).path) { name += "-\(UInt64(Date().timeIntervalSince1970 * 1e6))" }
-        let staging = run.appendingPathComponent(".\(name).tmp-\(getpid())")
-        try? fm.removeItem(at: staging)
-        try fm.createDirectory(at: staging, withIntermediateDirectories: true)
-        try HuggingFaceGPT2.save(trainer.model, to: staging)
+        try RunDirectory(run, mode: .asIs).saveCheckpoint(name: "\(trainer.stepsDone)", after: stage) {
+            try write(trainer, tokenizer: tokenizer, to: $0)
+        }
+    }
+
+    /// Writes the checkpoint's files into `directory`.
+    public static func write(_ trainer: Trainer, tokenizer: any Tokenizer, to directory: URL) throws {
+        try HuggingFaceGPT2.save(trainer.model, to: directory)
         var moments = SafeTensorsWriter()
         moments.metadata = ["step": "\(trainer.optimizer.step)"]
         trainer.optimizer.addMoments(of: trainer.model.layout.tensors, to: &moments)
-        try moments.write(to: staging.appendingPathComponent("optimizer.safetensors"))
+        try moments.write(to: directory.appendingPathComponent("optimizer.safetensors"))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(encoder.encode(trainer.state()), to: staging.appendingPathComponent("state.json"))
-        try TokenizerFile.write(tokenizer, to: staging.appendingPathComponent(TokenizerFile.defaultFileName))
-        try stage(.filesWritten)
-
-        let final = run.appendingPathComponent(name)
-        try fm.moveItem(at: staging, to: final)
-        try stage(.directoryInPlace)
-        try point(linkName, at: final, in: run, after: stage)
-        return final
-    }
-
-    /// Points `run/<link>` (e.g. `best`) at the saved checkpoint `directory` with one atomic rename,
-    /// then removes the checkpoint directories that no link names any more.
-    public static func point(_ link: String, at directory: URL, in run: URL, after stage: (SaveStage) throws -> Void = { _ in }) throws {
-        let fm = FileManager.default
-        let temporary = run.appendingPathComponent(".\(link).link-\(getpid())")
-        try? fm.removeItem(at: temporary)
-        try fm.createSymbolicLink(atPath: temporary.path, withDestinationPath: directory.lastPathComponent)
-        guard rename(temporary.path, run.appendingPathComponent(link).path) == 0 else {
-            throw AtomicFileError.failed(path: run.appendingPathComponent(link).path, step: "rename", errno: errno)
-        }
-        let dir = open(run.path, O_RDONLY)
-        if dir >= 0 { fsync(dir); close(dir) }
-        try stage(.linkSwitched)
-        // Remove what no link names: older checkpoints, and staging left by a crashed save.
-        let live = Set([linkName, "best"].compactMap { try? fm.destinationOfSymbolicLink(atPath: run.appendingPathComponent($0).path) })
-        for old in try fm.contentsOfDirectory(atPath: run.path)
-        where (old.hasPrefix("checkpoint-") || old.hasPrefix(".checkpoint-")) && !live.contains(old) {
-            try? fm.removeItem(at: run.appendingPathComponent(old))
-        }
+        try AtomicFile.write(encoder.encode(trainer.state()), to: directory.appendingPathComponent("state.json"))
+        try TokenizerFile.write(tokenizer, to: directory.appendingPathComponent(TokenizerFile.defaultFileName))
     }
 
     /// Restores weights, moments and state from `directory` into `trainer`, after checking that

@@ -65,10 +65,3 @@ func peakRSSMegabytes() -> Double {
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_maxrss) / 1024  // Linux reports kilobytes
 }
-
-/// A failure while a command runs: printed as one line, "Error: <message>", without the usage text
-/// that argument-parser adds to a `ValidationError`.
-struct CommandError: Error, CustomStringConvertible {
-    let description: String
-    init(_ message: String) { description = message }
-}

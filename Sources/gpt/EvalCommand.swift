@@ -19,19 +19,20 @@ struct Eval: ParsableCommand {
     @Option(help: "A checkpoint directory (ours or Hugging Face GPT-2), or a run directory of gpt train.") var checkpoint: String
     @Option(help: "A text file, or a directory prepared by `gpt prepare`.") var data: String
     @Option(help: "char, gpt2 or a tokenizer PATH (default: the one in the checkpoint).") var tokenizer: String?
-    @Option(help: "For a prepared directory: val or train.") var split = "val"
+    @Option(help: "For a prepared directory: val or train.") var split = Split.val
     @Option(help: "Sequences per forward pass.") var batch = 8
-    @Option(help: "Worker threads, one per core unless set.") var threads = ThreadPool.coreCount
-    @Flag(help: "Print one JSON object on the last line.") var json = false
+    @OptionGroup var threading: ThreadOptions
+    @OptionGroup var output: JSONOutput
+
+    enum Split: String, ExpressibleByArgument, CaseIterable { case val, train }
 
     func validate() throws {
-        guard ["val", "train"].contains(split) else { throw ValidationError("--split must be val or train, got '\(split)'") }
-        guard batch >= 1, threads >= 1 else { throw ValidationError("--batch and --threads must be at least 1") }
+        guard (1...4096).contains(batch) else { throw ValidationError("--batch must be in 1...4096, got \(batch)") }
     }
 
     func run() throws {
         let directory = checkpointDirectory(checkpoint)
-        let model = try HuggingFaceGPT2.load(directory: directory, pool: ThreadPool(threads: threads))
+        let model = try HuggingFaceGPT2.load(directory: directory, pool: ThreadPool(threads: threading.threads))
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: data, isDirectory: &isDirectory) else {
             throw CommandError("--data \(data) does not exist")
@@ -41,28 +42,22 @@ struct Eval: ParsableCommand {
         }
         let result: EvaluationResult
         if isDirectory.boolValue {
+            // Scored straight from the memory-mapped token file.
             let dataset = try PreparedDataset(directory: URL(fileURLWithPath: data))
-            let file = split == "val" ? dataset.validation : dataset.train
-            try checkVocabulary(dataset.tokenizer.vocabularySize, model)
+            let file = split == .val ? dataset.validation : dataset.train
+            try VocabularyCheck.check(dataset.tokenizer, modelVocabulary: model.config.vocabSize, use: .encode)
             result = try Evaluation.meanLoss(model: model, count: file.count, batch: batch,
                                              fill: { file.copy($0, to: $1) }, progress: progress)
         } else {
             let tokens = try TokenizerLoader.load(tokenizer ?? directory.path)
-            try checkVocabulary(tokens.vocabularySize, model)
-            guard let contents = FileManager.default.contents(atPath: data) else { throw CommandError("cannot read --data \(data)") }
-            let ids = try tokens.encode(String(decoding: contents, as: UTF8.self)).map(Int32.init)
+            try VocabularyCheck.check(tokens, modelVocabulary: model.config.vocabSize, use: .encode)
+            let ids = try TokenizedCorpus.load(data, tokenizer: .given(tokens), validationFraction: 0).train
             result = try Evaluation.meanLoss(model: model, count: ids.count, batch: batch, fill: { range, out in
                 ids.withUnsafeBufferPointer { out.update(from: $0.baseAddress! + range.lowerBound, count: range.count) }
             }, progress: progress)
         }
         FileHandle.standardError.write(Data("\n".utf8))
         print(String(format: "loss %.4f, perplexity %.3f over %d tokens", result.loss, result.perplexity, result.tokens))
-        if json { try printJSONLine(["loss": result.loss, "perplexity": result.perplexity, "tokens": result.tokens]) }
-    }
-
-    func checkVocabulary(_ size: Int, _ model: GPT) throws {
-        guard size <= model.config.vocabSize else {
-            throw CommandError("the tokenizer has \(size) ids but the model only \(model.config.vocabSize)")
-        }
+        if output.json { try printJSONLine(["loss": result.loss, "perplexity": result.perplexity, "tokens": result.tokens]) }
     }
 }

@@ -45,7 +45,8 @@ struct FinetuneClassify: ParsableCommand {
     @Option(help: "Output directory for the classifier and metrics.jsonl.") var out: String
     @Option(help: "λ, the weight of the auxiliary language-model loss (0 disables it).") var auxLmWeight: Float = 0.5
     @Option(help: "Passes over the training examples.") var epochs = 3
-    @Option(name: .customLong("init"), help: "pretrained: start from the checkpoint's weights; random: fresh weights, same architecture.") var initialization = "pretrained"
+    @Option(name: .customLong("init"), help: "pretrained: start from the checkpoint's weights; random: fresh weights, same architecture.")
+    var initialization = Initialization.pretrained
     @Option(help: "Peak learning rate (after linear warmup, cosine decay to --min-learning-rate).") var learningRate: Float = 1e-4
     @Option(help: "Learning rate at the end.") var minLearningRate: Float = 0
     @Option(help: "Fraction of the steps spent warming up.") var warmupFraction = 0.05
@@ -59,29 +60,30 @@ struct FinetuneClassify: ParsableCommand {
     var endToken = true
     @Option(help: "char, gpt2 or a tokenizer PATH (default: the checkpoint's).") var tokenizer: String?
     @Option(help: "Seed for the head, data order, dropout, and fresh weights with --init random.") var seed: UInt64 = 1337
-    @Option(help: "Worker threads, one per core unless set.") var threads = ThreadPool.coreCount
-    @Flag(help: "Continue the run in --out from its checkpoint, exactly as if it had not stopped.") var resume = false
-    @Flag(help: "Print one JSON object on the last line.") var json = false
+    @Option(help: "Refuse training data with more distinct labels than this (an ID column picked by mistake?).")
+    var maxClasses = 1000
+    @OptionGroup var threading: ThreadOptions
+    @OptionGroup var runDirectory: RunDirectoryOptions
+    @OptionGroup var output: JSONOutput
 
     func validate() throws {
-        guard ["pretrained", "random"].contains(initialization) else {
-            throw ValidationError("--init must be pretrained or random, got '\(initialization)'")
-        }
         guard auxLmWeight >= 0, auxLmWeight.isFinite else { throw ValidationError("--aux-lm-weight must be ≥ 0, got \(auxLmWeight)") }
-        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
-        guard learningRate > 0, minLearningRate >= 0, minLearningRate <= learningRate else {
-            throw ValidationError("need 0 ≤ --min-learning-rate ≤ --learning-rate and --learning-rate > 0")
+        guard (1...10_000).contains(epochs) else { throw ValidationError("--epochs must be in 1...10000, got \(epochs)") }
+        guard (1...65_536).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...65536, got \(batchSize)") }
+        guard learningRate > 0, learningRate <= 10, minLearningRate >= 0, minLearningRate <= learningRate else {
+            throw ValidationError("need 0 ≤ --min-learning-rate ≤ --learning-rate ≤ 10 and --learning-rate > 0")
         }
+        guard weightDecay >= 0, weightDecay.isFinite else { throw ValidationError("--weight-decay must be ≥ 0, got \(weightDecay)") }
+        guard gradClip >= 0, gradClip.isFinite else { throw ValidationError("--grad-clip must be ≥ 0 (0: no clipping), got \(gradClip)") }
+        guard maxClasses >= 2 else { throw ValidationError("--max-classes must be at least 2, got \(maxClasses)") }
         guard (0..<1).contains(warmupFraction) else { throw ValidationError("--warmup-fraction must be in [0, 1), got \(warmupFraction)") }
         if let dropout, !(0..<1).contains(dropout) { throw ValidationError("--dropout must be in [0, 1), got \(dropout)") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }
 
     func run() throws {
         let source = checkpointDirectory(checkpoint)
         try refuseOutputHoldingSource(out: out, source: source)
-        let pool = ThreadPool(threads: threads)
+        let pool = ThreadPool(threads: threading.threads)
         let (model, tokens) = try loadModel(from: source, pool: pool)
         let maxLength = self.maxLength ?? model.config.contextLength
         guard (2...model.config.contextLength).contains(maxLength) else {
@@ -92,6 +94,10 @@ struct FinetuneClassify: ParsableCommand {
         let trainExamples = try LabeledExamples.read(URL(fileURLWithPath: train))
         let labels = LabeledExamples.labelNames(trainExamples)
         guard labels.count >= 2 else { throw ClassificationDataError.singleClass(label: labels.first ?? "", path: train) }
+        guard labels.count <= maxClasses else {
+            throw CommandError("\(train) has \(labels.count) distinct labels, more than --max-classes \(maxClasses) "
+                               + "(a column of IDs or free text?); raise --max-classes if that many classes are meant")
+        }
         let trainInputs = try encoder.encode(trainExamples, labelNames: labels, path: train)
         let testInputs = try encoder.encode(try LabeledExamples.read(URL(fileURLWithPath: test)), labelNames: labels, path: test)
         describe(trainInputs, testInputs, labels: labels, model: model, tokenizer: tokens)
@@ -104,71 +110,16 @@ struct FinetuneClassify: ParsableCommand {
         options.languageModelWeight = auxLmWeight; options.seed = seed; options.optimizer.weightDecay = weightDecay
         let trainer = try ClassifierTrainer(classifier: classifier, train: trainInputs, padding: encoder.paddingToken, options: options)
         settings.labels = labels
-        let directory = URL(fileURLWithPath: out)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let metricsURL = directory.appendingPathComponent("metrics.jsonl")
-        if resume {
-            let saved = directory.appendingPathComponent(TrainingCheckpoint.linkName)
-            guard FileManager.default.fileExists(atPath: saved.path) else {
-                throw CommandError("--resume: \(directory.path) holds no checkpoint to continue from")
-            }
-            try ClassifierCheckpoint.restore(trainer, settings: settings, from: saved)
-            try keepMetrics(metricsURL, throughEpoch: trainer.completedEpochs)
-            guard trainer.stepsDone < trainer.totalSteps else {
-                print("the run in \(directory.path) is complete (\(trainer.totalSteps) steps); nothing to resume")
-                return
-            }
-            print("resuming after step \(trainer.stepsDone) of \(trainer.totalSteps), in epoch \(trainer.completedEpochs + 1)")
-        } else {
-            try? FileManager.default.removeItem(at: metricsURL)
-        }
 
-        let interrupt = InterruptFlag()
-        let progress = StepProgress(total: trainer.totalSteps)
-        var last: ClassifierEvaluation?
-        let started = Date()
-        for epoch in (trainer.completedEpochs + 1)...epochs {
-            let trainLoss: Float
-            do {
-                trainLoss = try trainer.runEpoch(epoch) { r in
-                    progress.update(step: r.step, text: String(format: "epoch %d/%d  step %d/%d  loss %.4f (classifier %.4f, LM %.4f)  lr %.2e  %.0f ms/step",
-                                                                 epoch, epochs, r.step, r.totalSteps, r.loss.total, r.loss.classification,
-                                                                 r.loss.languageModel, r.learningRate, r.milliseconds))
-                    // At an epoch's last step, the epoch ends first: its test report then comes before the save.
-                    if interrupt.raised && r.step % trainer.stepsPerEpoch != 0 { throw CancellationError() }
-                }
-            } catch is CancellationError {
-                progress.finish()
-                guard model.parametersAreFinite && head.parametersAreFinite else {
-                    throw CommandError("interrupted with weights that are not finite; nothing saved")
-                }
-                try ClassifierCheckpoint.save(classifier, settings: settings, tokenizer: tokens, in: directory,
-                                              name: "step-\(trainer.stepsDone)", trainer: trainer)
-                print("interrupted in epoch \(epoch); the classifier as it is was saved in \(directory.path)/checkpoint "
-                      + "(continue with --resume)")
-                throw ExitCode(130)
-            }
-            progress.finish()
-            let evaluation = try classifier.evaluate(testInputs, labels: labels, padding: encoder.paddingToken)
-            last = evaluation
-            print(String(format: "epoch %d/%d  train loss %.4f  test loss %.4f  test accuracy %.4f  macro-F1 %.4f  (%.0f s)",
-                         epoch, epochs, trainLoss, evaluation.meanLoss, evaluation.metrics.accuracy, evaluation.metrics.macroF1,
-                         Date().timeIntervalSince(started)))
-            print(evaluation.metrics.table)
-            try appendMetrics(metricsURL, epoch: epoch, step: trainer.stepsDone, trainLoss: trainLoss, evaluation: evaluation,
-                              elapsed: Date().timeIntervalSince(started))
-            guard model.parametersAreFinite && head.parametersAreFinite else {
-                throw CommandError("the weights are not finite after epoch \(epoch); not saved (lower --learning-rate)")
-            }
-            try ClassifierCheckpoint.save(classifier, settings: settings, tokenizer: tokens, in: directory, name: "epoch-\(epoch)",
-                                          trainer: trainer)
-            if interrupt.raised && epoch < epochs {
-                print("interrupted after epoch \(epoch); the classifier was saved in \(directory.path)/checkpoint (continue with --resume)")
-                throw ExitCode(130)
-            }
-        }
-        print("classifier saved in \(directory.path)/checkpoint")
-        if json, let last {
+        let directory = try runDirectory.open(out)
+        let run = ClassifierRun(trainer: trainer, test: testInputs, settings: settings, tokenizer: tokens, padding: encoder.paddingToken)
+        let loop = RunLoop(run: run, directory: directory,
+                           observers: [MetricsLog(url: directory.url.appendingPathComponent(MetricsLog.fileName), every: nil), ProgressLine()])
+        let outcome = try loop.start(resume: runDirectory.resume)
+        try outcome.exitIfStopped()
+        guard case .finished = outcome else { return }
+        print("classifier saved in \(directory.url.path)/checkpoint")
+        if output.json, let last = run.lastEvaluation {
             try printJSONLine(["test_accuracy": last.metrics.accuracy, "test_macro_f1": last.metrics.macroF1, "epochs": epochs,
                                "test_loss": Double(last.meanLoss), "labels": labels, "confusion_matrix": last.metrics.confusion])
         }
@@ -179,7 +130,7 @@ struct FinetuneClassify: ParsableCommand {
         var config = try HuggingFaceGPT2.loadConfig(source.appendingPathComponent("config.json"))
         if let dropout { config.embeddingDropout = dropout; config.attentionDropout = dropout; config.residualDropout = dropout }
         let model: GPT
-        if initialization == "random" {
+        if initialization == .random {
             model = try GPT(config: config, seed: seed, pool: pool)
         } else {
             let weights = source.appendingPathComponent("model.safetensors")
@@ -188,9 +139,7 @@ struct FinetuneClassify: ParsableCommand {
             try HuggingFaceGPT2.loadWeights(SafeTensorsFile(contentsOf: weights), into: model)
         }
         let tokens = try TokenizerLoader.load(tokenizer ?? source.path)
-        guard tokens.vocabularySize <= config.vocabSize else {
-            throw CommandError("the tokenizer has \(tokens.vocabularySize) ids but the model only \(config.vocabSize)")
-        }
+        try VocabularyCheck.check(tokens, modelVocabulary: config.vocabSize, use: .encode)
         return (model, tokens)
     }
 
@@ -210,58 +159,11 @@ struct FinetuneClassify: ParsableCommand {
         print("train: \(train.count) examples (\(counts(train))); \(lengths(train))")
         print("test:  \(test.count) examples (\(counts(test))); \(lengths(test))")
     }
+}
 
-    /// Drops metrics lines of epochs after `epoch`: written before a kill, after the checkpoint resumed from.
-    func keepMetrics(_ url: URL, throughEpoch epoch: Int) throws {
-        guard let data = FileManager.default.contents(atPath: url.path) else { return }
-        let kept = String(decoding: data, as: UTF8.self).split(separator: "\n").filter { line in
-            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-            return (object?["epoch"] as? Int).map { $0 <= epoch } ?? false
-        }
-        try AtomicFile.write(Data(kept.map { $0 + "\n" }.joined().utf8), to: url)
-    }
-
-    func appendMetrics(_ url: URL, epoch: Int, step: Int, trainLoss: Float, evaluation: ClassifierEvaluation, elapsed: Double) throws {
-        let line: [String: Any] = ["epoch": epoch, "step": step, "train_loss": Double(trainLoss), "test_loss": Double(evaluation.meanLoss),
-                                   "test_accuracy": evaluation.metrics.accuracy, "test_macro_f1": evaluation.metrics.macroF1,
-                                   "confusion_matrix": evaluation.metrics.confusion, "elapsed_s": elapsed]
-        var data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
-        data.append(0x0A)
-        if !FileManager.default.fileExists(atPath: url.path) { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
-        let handle = try FileHandle(forWritingTo: url)
-        defer { try? handle.close() }
-        try handle.seekToEnd()
-        try handle.write(contentsOf: data)
-    }
+/// Where fine-tuning starts: the checkpoint's weights, or fresh ones of its shape (the baseline).
+enum Initialization: String, ExpressibleByArgument, CaseIterable {
+    case pretrained, random
 }
 
 extension Truncation: ExpressibleByArgument {}
-
-/// One progress line for step loops: redrawn in place on a terminal, otherwise printed
-/// every 2% of the steps (plain lines under CI or NO_COLOR).
-final class StepProgress {
-    let total: Int
-    let live: Bool
-    private var lastDraw = Date.distantPast
-
-    init(total: Int) {
-        self.total = total
-        let environment = ProcessInfo.processInfo.environment
-        live = isatty(STDERR_FILENO) == 1 && environment["NO_COLOR"] == nil && environment["CI"] == nil
-    }
-
-    func update(step: Int, text: @autoclosure () -> String) {
-        if live {
-            let now = Date()
-            guard now.timeIntervalSince(lastDraw) >= 0.2 || step == total else { return }
-            lastDraw = now
-            FileHandle.standardError.write(Data(("\r\u{1B}[2K" + text()).utf8))
-        } else if step % max(1, total / 50) == 0 || step == total {
-            FileHandle.standardError.write(Data((text() + "\n").utf8))
-        }
-    }
-
-    func finish() {
-        if live { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
-    }
-}

@@ -36,16 +36,16 @@ struct FinetuneLM: ParsableCommand {
     @Option(name: .customLong("set"), help: "Set one training field, key=value (repeatable).") var settings: [String] = []
     @Option(help: "char, gpt2 or a tokenizer PATH, for a checkpoint that has none (a plain Hugging Face directory).") var tokenizer: String?
     @Option(help: "Seed for data order and dropout.") var seed: UInt64 = 1337
-    @Option(help: "Worker threads, one per core unless set.") var threads = ThreadPool.coreCount
-    @Flag(help: "Continue the run in --out from its checkpoint, exactly as if it had not stopped.") var resume = false
+    @OptionGroup var threading: ThreadOptions
+    @OptionGroup var runDirectory: RunDirectoryOptions
     @Option(help: "Write a metrics.jsonl line every N steps.") var logEvery = 1
 
     /// Fields that would change the model's shape, which the checkpoint fixes.
     static let shapeFields: Set = ["n_positions", "n_embd", "n_layer", "n_head", "activation_function", "bias", "position_embedding", "vocab_size"]
 
     func validate() throws {
-        guard steps >= 1, evalEvery >= 0, logEvery >= 1, threads >= 1 else {
-            throw ValidationError("--steps, --log-every and --threads must be at least 1, --eval-every at least 0")
+        guard (1...Int(Int32.max)).contains(steps), (0...Int(Int32.max)).contains(evalEvery), logEvery >= 1 else {
+            throw ValidationError("--steps and --log-every must be in 1...\(Int32.max), --eval-every in 0...\(Int32.max)")
         }
         if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1, got \(checkpointEvery)") }
     }
@@ -55,30 +55,33 @@ struct FinetuneLM: ParsableCommand {
         try refuseOutputHoldingSource(out: out, source: source)
         let modelConfig = try HuggingFaceGPT2.loadConfig(source.appendingPathComponent("config.json"))
         let tokens = try TokenizerLoader.load(tokenizer ?? source.path)
-        guard tokens.vocabularySize <= modelConfig.vocabSize else {
-            throw CommandError("the tokenizer has \(tokens.vocabularySize) ids but the model only \(modelConfig.vocabSize)")
-        }
+        try VocabularyCheck.check(tokens, modelVocabulary: modelConfig.vocabSize, use: .encode)
         let config = try resolveConfig(modelConfig)
-        let (train, validation) = try loadData(tokens)
+        let corpus = try loadData(tokens)
 
-        let pool = ThreadPool(threads: threads)
+        let pool = ThreadPool(threads: threading.threads)
         let model = try GPT(config: config.model, pool: pool)
         let weights = source.appendingPathComponent("model.safetensors")
         guard FileManager.default.fileExists(atPath: weights.path) else { throw CheckpointError.missingFile(weights.path) }
         try HuggingFaceGPT2.loadWeights(SafeTensorsFile(contentsOf: weights), into: model)
-        let trainer = try Trainer(model: model, train: train, validation: validation, options: config.options)
+        let trainer = try Trainer(model: model, train: corpus.train, validation: corpus.validation, options: config.options)
 
-        let directory = URL(fileURLWithPath: out)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try runDirectory.open(out)
         var resolved = config.resolved
         resolved["init_from"] = source.path
         try AtomicFile.write(JSONSerialization.data(withJSONObject: resolved, options: [.prettyPrinted, .sortedKeys]),
-                             to: directory.appendingPathComponent("config.json"))
+                             to: directory.url.appendingPathComponent("config.json"))
         print("fine-tuning \(source.path): \(model.parameterCount) parameters, tokenizer \(tokens.name); "
-              + "\(train.count + validation.count) tokens; \(config.steps) steps of \(config.batchSize)×\(config.model.contextLength), "
+              + "\(corpus.train.count + corpus.validation.count) tokens; \(config.steps) steps of \(config.batchSize)×\(config.model.contextLength), "
               + "lr \(config.learningRate)")
-        try TrainingLoop(logEvery: logEvery, checkpointEvery: checkpointEvery, title: "gpt finetune lm")
-            .run(trainer, tokenizer: tokens, in: directory, resume: resume, seed: seed)
+        let run = LanguageModelRun(trainer: trainer, tokenizer: tokens, sampler: evaluationSampler(model, tokens, seed: seed))
+        let loop = RunLoop(run: run, directory: directory, options: RunLoopOptions(checkpointEvery: checkpointEvery, bestLossKey: "val_loss"),
+                           observers: languageModelObservers(model, directory: directory, title: "gpt finetune lm", logEvery: logEvery))
+        let outcome = try loop.start(resume: runDirectory.resume)
+        try outcome.exitIfStopped()
+        if case let .finished(seconds) = outcome {
+            print(String(format: "trained in %.0f s; checkpoint in %@/checkpoint", seconds, directory.url.path))
+        }
     }
 
     /// Training fields: defaults for continued training, then --set (shape fields refused).
@@ -106,24 +109,14 @@ struct FinetuneLM: ParsableCommand {
     }
 
     /// Training and validation tokens from a prepared directory or a text file, in the checkpoint's tokenizer.
-    func loadData(_ tokens: any Tokenizer) throws -> ([Int32], [Int32]) {
+    func loadData(_ tokens: any Tokenizer) throws -> TokenizedCorpus {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: data, isDirectory: &isDirectory) else { throw CommandError("--data \(data) does not exist") }
-        if isDirectory.boolValue {
-            let dataset = try PreparedDataset(directory: URL(fileURLWithPath: data))
-            guard dataset.tokenizer.name == tokens.name && dataset.tokenizer.vocabularySize == tokens.vocabularySize else {
-                throw CommandError("--data \(data) was prepared with tokenizer \(dataset.tokenizer.name) (\(dataset.tokenizer.vocabularySize) ids), "
-                                   + "but the checkpoint's is \(tokens.name) (\(tokens.vocabularySize) ids); prepare it with the checkpoint's")
-            }
-            return (dataset.train.allTokens(), dataset.validation.allTokens())
+        if !isDirectory.boolValue, let chars = tokens as? CharTokenizer {
+            guard let contents = FileManager.default.contents(atPath: data) else { throw CommandError("cannot read --data \(data)") }
+            try checkCharacters(String(decoding: contents, as: UTF8.self), chars)
         }
-        guard let contents = FileManager.default.contents(atPath: data) else { throw CommandError("cannot read --data \(data)") }
-        guard let text = String(data: contents, encoding: .utf8) else { throw CommandError("--data \(data) is not UTF-8 text") }
-        guard !text.isEmpty else { throw CommandError("--data \(data) is empty") }
-        if let chars = tokens as? CharTokenizer { try checkCharacters(text, chars) }
-        let ids = try tokens.encode(text).map(Int32.init)
-        let split = ids.count * 9 / 10
-        return (Array(ids[..<split]), Array(ids[split...]))
+        return try TokenizedCorpus.load(data, tokenizer: .given(tokens))
     }
 
     /// Names every character of `text` the character vocabulary lacks (the first 20, with counts).
@@ -137,15 +130,5 @@ struct FinetuneLM: ParsableCommand {
         }
         throw CommandError("--data \(data) has \(missing.count) character(s) the checkpoint's character vocabulary cannot encode: "
                            + listed.joined(separator: ", ") + (missing.count > 20 ? ", ..." : ""))
-    }
-}
-
-extension TokenFile {
-    /// Every token, as the trainer reads them.
-    func allTokens() -> [Int32] {
-        [Int32](unsafeUninitializedCapacity: count) { buffer, initialized in
-            copy(0..<count, to: buffer.baseAddress!)
-            initialized = count
-        }
     }
 }

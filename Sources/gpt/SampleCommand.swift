@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import GPTCore
+import GPTData
 import GPTGeneration
 import GPTKernels
 import GPTTokenizer
@@ -57,9 +58,7 @@ struct Sample: ParsableCommand {
         do { tokens = try TokenizerLoader.load(tokenizer ?? directory.path) } catch {
             throw CommandError("\(error)" + (tokenizer == nil ? "; pass --tokenizer char|gpt2|PATH" : ""))
         }
-        guard tokens.vocabularySize <= model.config.vocabSize else {
-            throw CommandError("the tokenizer has \(tokens.vocabularySize) ids but the model only \(model.config.vocabSize)")
-        }
+        try VocabularyCheck.check(tokens, modelVocabulary: model.config.vocabSize, use: .generate)
         var ids = try promptIDs(tokens)
         if ids.count > model.config.contextLength {
             warn("the prompt has \(ids.count) tokens; keeping the last \(model.config.contextLength) (the context length)")

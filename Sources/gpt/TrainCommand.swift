@@ -2,7 +2,6 @@
 // a corpus generated in code, so a first run needs nothing but the binary.
 import ArgumentParser
 import Foundation
-import Synchronization
 import GPTCore
 import GPTData
 import GPTGeneration
@@ -51,13 +50,12 @@ struct Train: ParsableCommand {
     @Option(help: "Evaluate, sample and save every N steps (the eval_every field).") var evalEvery: Int?
     @Option(help: "Also save a checkpoint every N steps (evaluations always save one).") var checkpointEvery: Int?
     @Option(help: "Seed for initialisation, data order, dropout and sampling (the seed field).") var seed: UInt64?
-    @Option(help: "Worker threads, one per core unless set.") var threads = ThreadPool.coreCount
-    @Flag(help: "Continue the run in --out from its checkpoint, exactly as if it had not stopped.") var resume = false
+    @OptionGroup var threading: ThreadOptions
+    @OptionGroup var runDirectory: RunDirectoryOptions
     @Flag(help: "Skip a step whose loss is not finite instead of stopping.") var skipNonfinite = false
     @Option(help: "Write a metrics.jsonl line every N steps (evaluation steps always).") var logEvery = 1
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
         guard logEvery >= 1 else { throw ValidationError("--log-every must be at least 1, got \(logEvery)") }
         if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1, got \(checkpointEvery)") }
         let name = presetName
@@ -96,65 +94,39 @@ struct Train: ParsableCommand {
     func run() throws {
         let name = presetName
         var config = try resolveConfig()
-        let (tokenizer, train, validation) = try loadData(seed: config.seed)
-        let ids = train + validation
-        config.model.vocabSize = tokenizer.vocabularySize
+        let corpus = try loadData(seed: config.seed)
+        config.model.vocabSize = corpus.tokenizer.vocabularySize
         try config.model.validate()
 
-        let directory = URL(fileURLWithPath: out ?? "runs/\(name)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try runDirectory.open(out ?? "runs/\(name)")
         let resolvedJSON = try JSONSerialization.data(withJSONObject: config.resolved, options: [.prettyPrinted, .sortedKeys])
-        try AtomicFile.write(resolvedJSON, to: directory.appendingPathComponent("config.json"))
+        try AtomicFile.write(resolvedJSON, to: directory.url.appendingPathComponent("config.json"))
         print("config (\(name)): " + config.resolved.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
 
-        let pool = ThreadPool(threads: threads)
+        let pool = ThreadPool(threads: threading.threads)
         let model = try GPT(config: config.model, seed: config.seed, pool: pool)
         var options = config.options
         options.skipNonFinite = skipNonfinite
-        let trainer = try Trainer(model: model, train: train, validation: validation, options: options)
-        print("\(ids.count) tokens (\(tokenizer.name)), vocabulary \(tokenizer.vocabularySize), \(model.parameterCount) parameters, "
-              + "\(options.steps) steps of \(options.gradientAccumulation)×\(options.batchSize)×\(config.model.contextLength) tokens, \(threads) threads")
-        try TrainingLoop(logEvery: logEvery, checkpointEvery: checkpointEvery, title: "gpt train: \(name)")
-            .run(trainer, tokenizer: tokenizer, in: directory, resume: resume, seed: config.seed)
+        let trainer = try Trainer(model: model, train: corpus.train, validation: corpus.validation, options: options)
+        print("\(corpus.train.count + corpus.validation.count) tokens (\(corpus.tokenizer.name)), vocabulary \(corpus.tokenizer.vocabularySize), "
+              + "\(model.parameterCount) parameters, \(options.steps) steps of "
+              + "\(options.gradientAccumulation)×\(options.batchSize)×\(config.model.contextLength) tokens, \(threading.threads) threads")
+        let run = LanguageModelRun(trainer: trainer, tokenizer: corpus.tokenizer,
+                                   sampler: evaluationSampler(model, corpus.tokenizer, seed: config.seed))
+        let loop = RunLoop(run: run, directory: directory, options: RunLoopOptions(checkpointEvery: checkpointEvery, bestLossKey: "val_loss"),
+                           observers: languageModelObservers(model, directory: directory, title: "gpt train: \(name)", logEvery: logEvery))
+        let outcome = try loop.start(resume: runDirectory.resume)
+        try outcome.exitIfStopped()
+        if case let .finished(seconds) = outcome {
+            print(String(format: "trained in %.0f s; checkpoint in %@/checkpoint", seconds, directory.url.path))
+        }
     }
 
     /// The tokenizer and the training and validation tokens: from a directory made by `gpt prepare`,
-    /// or a text file (split 90/10), or the demo corpus.
-    func loadData(seed: UInt64) throws -> (any Tokenizer, [Int32], [Int32]) {
-        var isDirectory: ObjCBool = false
-        if let data, FileManager.default.fileExists(atPath: data, isDirectory: &isDirectory), isDirectory.boolValue {
-            let dataset = try PreparedDataset(directory: URL(fileURLWithPath: data))
-            return (dataset.tokenizer, dataset.train.allTokens(), dataset.validation.allTokens())
-        }
-        let text: String
-        if let data {
-            guard let contents = FileManager.default.contents(atPath: data) else { throw CommandError("cannot read --data \(data)") }
-            guard let decoded = String(data: contents, encoding: .utf8) else { throw CommandError("--data \(data) is not UTF-8 text") }
-            text = decoded
-        } else {
-            text = DemoCorpus.text(seed: seed)
-        }
-        guard !text.isEmpty else { throw CommandError("the training text is empty") }
-        let tokenizer: any Tokenizer = self.tokenizer == "char" ? CharTokenizer(characters: text.unicodeScalars)
-            : try TokenizerLoader.load(self.tokenizer)
-        let ids = try tokenizer.encode(text).map(Int32.init)
-        let split = ids.count * 9 / 10
-        return (tokenizer, Array(ids[..<split]), Array(ids[split...]))
+    /// a text file, or the demo corpus, split by TokenizedCorpus's one rule.
+    func loadData(seed: UInt64) throws -> TokenizedCorpus {
+        let choice: DataPreparer.TokenizerChoice = tokenizer == "char" ? .characters : .given(try TokenizerLoader.load(tokenizer))
+        guard let data else { return try TokenizedCorpus.text(DemoCorpus.text(seed: seed), tokenizer: choice) }
+        return try TokenizedCorpus.load(data, tokenizer: tokenizer == "char" ? .characters : choice)
     }
-}
-
-/// Set when the user presses Ctrl-C, so the loop can save a checkpoint and stop cleanly.
-final class InterruptFlag: @unchecked Sendable {
-    private let flag = Atomic<Bool>(false)
-    private var source: DispatchSourceSignal?
-
-    init() {
-        signal(SIGINT, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler { [unowned self] in self.flag.store(true, ordering: .relaxed) }
-        source.resume()
-        self.source = source
-    }
-
-    var raised: Bool { flag.load(ordering: .relaxed) }
 }

@@ -78,7 +78,8 @@ final class CommandLineTests: XCTestCase {
         let run = work.appendingPathComponent("good").path
         XCTAssertEqual(try gpt("train", "--steps", "4", "--eval-every", "2", "--out", run).0, 0)
         let before = try FileManager.default.destinationOfSymbolicLink(atPath: run + "/checkpoint")
-        let (status, _, error) = try gpt("train", "--steps", "30", "--eval-every", "100", "--out", run,
+        // Continued with a learning rate that blows the weights up.
+        let (status, _, error) = try gpt("train", "--steps", "30", "--eval-every", "100", "--out", run, "--resume",
                                          "--set", "learning_rate=1e30", "--set", "warmup_steps=0")
         XCTAssertNotEqual(status, 0)
         XCTAssert(error.contains("not finite at step"), error)

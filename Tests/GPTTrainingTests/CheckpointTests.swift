@@ -59,7 +59,8 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: link.path), second.lastPathComponent)
         let files = Set(try FileManager.default.contentsOfDirectory(atPath: link.path))
         XCTAssertEqual(files, ["config.json", "model.safetensors", "optimizer.safetensors", "state.json", "gpt-tokenizer.json"])
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: run.path).sorted(), ["checkpoint", second.lastPathComponent],
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: run.path).filter { !$0.hasPrefix(".gpt-run") }.sorted(),
+                       ["checkpoint", second.lastPathComponent],
                        "older checkpoint directories are removed")
         // The checkpoint is also a Hugging Face directory that sampling and evaluation load.
         XCTAssertNoThrow(try HuggingFaceGPT2.load(directory: link, pool: ThreadPool(threads: 1)))
@@ -90,7 +91,7 @@ final class CheckpointTests: XCTestCase {
             }
             try survivor.run { _ in }
             try TrainingCheckpoint.save(survivor, tokenizer: tokenizer, in: run)
-            let left = try FileManager.default.contentsOfDirectory(atPath: run.path).filter { $0 != "checkpoint" }
+            let left = try FileManager.default.contentsOfDirectory(atPath: run.path).filter { $0 != "checkpoint" && !$0.hasPrefix(".gpt-run") }
             XCTAssertEqual(left, ["checkpoint-6"], "only the live checkpoint remains after the next save")
         }
     }

@@ -8,10 +8,11 @@
 //   config.json  model.safetensors  gpt-tokenizer.json  classifier.json
 //   optimizer.safetensors  state.json      (while training: what --resume continues from)
 //
-// Saving writes a complete new directory and then switches the `checkpoint` link to it
-// (as TrainingCheckpoint does), so a kill at any moment leaves the last good one intact.
+// RunDirectory writes it and switches the `checkpoint` link to it, so a kill at any moment
+// leaves the last good one intact.
 import Foundation
 import GPTCore
+import GPTData
 import GPTIO
 import GPTKernels
 import GPTTokenizer
@@ -66,39 +67,31 @@ public enum ClassifierCheckpoint {
     public static let stateFileName = "state.json"
     public static let optimizerFileName = "optimizer.safetensors"
 
-    /// Writes `classifier` under `run` as `checkpoint-<name>` and points `run/checkpoint` at it;
-    /// with `trainer`, also the optimizer moments and training state that `restore` takes up.
+    /// Writes `classifier` under the run directory `run` as `checkpoint-<name>` and points
+    /// `run/checkpoint` at it; with `trainer`, also the optimizer moments and training state.
     @discardableResult
     public static func save(_ classifier: SequenceClassifier, settings: ClassifierSettings, tokenizer: any Tokenizer,
                             in run: URL, name: String, trainer: ClassifierTrainer? = nil) throws -> URL {
-        let fm = FileManager.default
-        try fm.createDirectory(at: run, withIntermediateDirectories: true)
-        var directoryName = "checkpoint-\(name)"
-        // Never replace a directory a link may name (a re-run into the same --out): take a new name.
-        if fm.fileExists(atPath: run.appendingPathComponent(directoryName).path) {
-            directoryName += "-\(UInt64(Date().timeIntervalSince1970 * 1e6))"
+        try RunDirectory(run, mode: .asIs).saveCheckpoint(name: name) {
+            try write(classifier, settings: settings, tokenizer: tokenizer, to: $0, trainer: trainer)
         }
-        let final = run.appendingPathComponent(directoryName)
-        let staging = run.appendingPathComponent(".\(directoryName).tmp-\(getpid())")
-        try? fm.removeItem(at: staging)
-        try fm.createDirectory(at: staging, withIntermediateDirectories: true)
+    }
 
-        try HuggingFaceGPT2.save(classifier.model, to: staging, config: configJSON(classifier.model.config, labels: settings.labels),
+    /// Writes the classifier's files into `directory`; with `trainer`, also what `restore` takes up.
+    public static func write(_ classifier: SequenceClassifier, settings: ClassifierSettings, tokenizer: any Tokenizer,
+                             to directory: URL, trainer: ClassifierTrainer? = nil) throws {
+        try HuggingFaceGPT2.save(classifier.model, to: directory, config: configJSON(classifier.model.config, labels: settings.labels),
                                  head: classifier.head)
-        try TokenizerFile.write(tokenizer, to: staging.appendingPathComponent(TokenizerFile.defaultFileName))
+        try TokenizerFile.write(tokenizer, to: directory.appendingPathComponent(TokenizerFile.defaultFileName))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(encoder.encode(settings), to: staging.appendingPathComponent(settingsFileName))
+        try AtomicFile.write(encoder.encode(settings), to: directory.appendingPathComponent(settingsFileName))
         if let trainer {
             var moments = SafeTensorsWriter()
             trainer.addMoments(to: &moments)
-            try moments.write(to: staging.appendingPathComponent(optimizerFileName))
-            try AtomicFile.write(encoder.encode(trainer.state()), to: staging.appendingPathComponent(stateFileName))
+            try moments.write(to: directory.appendingPathComponent(optimizerFileName))
+            try AtomicFile.write(encoder.encode(trainer.state()), to: directory.appendingPathComponent(stateFileName))
         }
-
-        try fm.moveItem(at: staging, to: final)
-        try TrainingCheckpoint.point(TrainingCheckpoint.linkName, at: final, in: run)
-        return final
     }
 
     /// The model config plus the label names under Hugging Face's keys (`id2label`, `label2id`).
@@ -155,10 +148,7 @@ public enum ClassifierCheckpoint {
         let head = ClassificationHead(inputSize: c, classCount: k)
         try readHead(file, into: head)
         let tokenizer = try TokenizerLoader.load(directory.path)
-        guard tokenizer.vocabularySize <= model.config.vocabSize else {
-            throw ClassifierCheckpointError.invalidSettings(
-                path: directory.path, reason: "the tokenizer has \(tokenizer.vocabularySize) ids but the model only \(model.config.vocabSize)")
-        }
+        try VocabularyCheck.check(tokenizer, modelVocabulary: model.config.vocabSize, use: .encode)
         return (SequenceClassifier(model: model, head: head), settings, tokenizer)
     }
 

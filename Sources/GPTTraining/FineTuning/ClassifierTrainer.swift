@@ -49,6 +49,8 @@ public final class ClassifierTrainer {
     public private(set) var stepsDone = 0
     /// The summed loss of the current epoch's steps so far (saved, so a resumed epoch reports the same mean).
     var epochLossSum: Double = 0
+    /// The current epoch's batches, drawn once per epoch.
+    private var epochBatches: (epoch: Int, batches: [[Int]])?
 
     public init(classifier: SequenceClassifier, train: ClassificationInputs, padding: Int32,
                 options: ClassifierTrainingOptions) throws {
@@ -77,21 +79,37 @@ public final class ClassifierTrainer {
     /// returns the epoch's mean total loss.
     @discardableResult
     public func runEpoch(_ epoch: Int, report: (ClassifierStepReport) throws -> Void = { _ in }) throws -> Float {
-        let batches = Self.lengthGroupedBatches(lengths: train.sequences.map(\.count), batchSize: options.batchSize,
-                                                seed: options.seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
-        let taken = stepsDone - (epoch - 1) * stepsPerEpoch
-        precondition((0...batches.count).contains(taken), "epoch \(epoch) does not follow the \(stepsDone) steps done")
-        if taken == 0 { epochLossSum = 0 }
-        for indices in batches.dropFirst(taken) {
-            let start = DispatchTime.now().uptimeNanoseconds
-            let lr = schedule.rate(at: stepsDone)
-            let loss = try step(indices, learningRate: lr)
-            epochLossSum += Double(loss.total)
-            stepsDone += 1
-            try report(ClassifierStepReport(epoch: epoch, step: stepsDone, totalSteps: totalSteps, loss: loss, learningRate: lr,
-                                            milliseconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6))
+        precondition(epoch == stepsDone / stepsPerEpoch + 1, "epoch \(epoch) does not follow the \(stepsDone) steps done")
+        repeat {
+            try report(try step())
+        } while stepsDone % stepsPerEpoch != 0
+        return epochMeanLoss
+    }
+
+    /// The mean total loss of the current epoch's steps so far (of the last epoch, at its end).
+    public var epochMeanLoss: Float {
+        let taken = stepsDone % stepsPerEpoch == 0 && stepsDone > 0 ? stepsPerEpoch : stepsDone % stepsPerEpoch
+        return Float(epochLossSum / Double(max(1, taken)))
+    }
+
+    /// The epoch the next step belongs to (1-based).
+    public var currentEpoch: Int { stepsDone / stepsPerEpoch + 1 }
+
+    /// Takes step `stepsDone`: the next batch of its epoch's length-grouped order.
+    public func step() throws -> ClassifierStepReport {
+        let epoch = currentEpoch, taken = stepsDone % stepsPerEpoch
+        if epochBatches?.epoch != epoch {
+            epochBatches = (epoch, Self.lengthGroupedBatches(lengths: train.sequences.map(\.count), batchSize: options.batchSize,
+                                                             seed: options.seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15))
         }
-        return Float(epochLossSum / Double(max(1, batches.count)))
+        if taken == 0 { epochLossSum = 0 }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let lr = schedule.rate(at: stepsDone)
+        let loss = try step(epochBatches!.batches[taken], learningRate: lr)
+        epochLossSum += Double(loss.total)
+        stepsDone += 1
+        return ClassifierStepReport(epoch: epoch, step: stepsDone, totalSteps: totalSteps, loss: loss, learningRate: lr,
+                                    milliseconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
     }
 
     func step(_ indices: [Int], learningRate: Float) throws -> ClassifierLoss {

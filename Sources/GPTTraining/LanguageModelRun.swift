@@ -1,0 +1,51 @@
+// Language-model training (`gpt train`, `gpt finetune lm`) as the run loop drives it:
+// the Trainer's steps, its evaluations on fixed batches of each split (with a sample of
+// the model's text when a sampler is given), and TrainingCheckpoint's files.
+import Foundation
+import GPTTokenizer
+
+public final class LanguageModelRun: TrainingRun {
+    public let trainer: Trainer
+    public let tokenizer: any Tokenizer
+    /// Text the model writes at an evaluation (given the step), shown beside the losses.
+    public var sampler: ((Int) -> String?)?
+
+    public init(trainer: Trainer, tokenizer: any Tokenizer, sampler: ((Int) -> String?)? = nil) {
+        self.trainer = trainer; self.tokenizer = tokenizer; self.sampler = sampler
+    }
+
+    public var stepsDone: Int { trainer.stepsDone }
+    public var totalSteps: Int { trainer.options.steps }
+    public var weightsAreFinite: Bool { trainer.model.parametersAreFinite }
+    public var position: String { "after step \(trainer.stepsDone - 1)" }
+
+    public func step() throws -> StepRecord {
+        let r = try trainer.step()
+        return StepRecord(step: r.step, loss: r.loss, learningRate: r.learningRate, milliseconds: r.milliseconds,
+                          tokens: trainer.tokensPerStep)
+    }
+
+    public func evaluationDue(after record: StepRecord) -> Bool { trainer.evaluationDue(after: record.step) }
+
+    public func evaluate(after record: StepRecord) throws -> EvaluationRecord {
+        let e = try trainer.evaluate()
+        var summary = [String(format: "step %5d/%d  loss %.4f  train %.4f  val %.4f  lr %.2e  %.1f ms/step  %.0f tok/s",
+                              record.step, totalSteps, record.loss, e.train, e.validation, record.learningRate,
+                              record.milliseconds, record.tokensPerSecond)]
+        if let text = sampler?(record.step) {
+            summary.append("  sample: " + text.trimmingCharacters(in: .newlines).replacingOccurrences(of: "\n", with: "\n          "))
+        }
+        var fields: [String: Any] = [:]
+        if e.validation.isFinite { fields["val_loss"] = Double(e.validation) }
+        if e.train.isFinite { fields["eval_train_loss"] = Double(e.train) }
+        return EvaluationRecord(loss: Double(e.validation), fields: fields, summary: summary)
+    }
+
+    public func writeCheckpoint(to directory: URL) throws {
+        try TrainingCheckpoint.write(trainer, tokenizer: tokenizer, to: directory)
+    }
+
+    public func restore(from checkpoint: URL) throws {
+        try TrainingCheckpoint.restore(trainer, tokenizer: tokenizer, from: checkpoint)
+    }
+}

@@ -1,0 +1,74 @@
+// Option groups that several commands share, each with its own check, so a flag is
+// spelled, documented and range-checked in one place.
+import ArgumentParser
+import Foundation
+import GPTIO
+import GPTKernels
+import GPTCore
+import GPTGeneration
+import GPTTokenizer
+import GPTTraining
+
+/// `--threads N`: worker threads for the kernels.
+struct ThreadOptions: ParsableArguments {
+    /// More threads than this cannot help and only cost memory (each has an 8 MB stack).
+    static let maximum = max(64, 4 * ThreadPool.coreCount)
+
+    @Option(help: "Worker threads, one per core unless set.") var threads = ThreadPool.coreCount
+
+    func validate() throws {
+        guard (1...Self.maximum).contains(threads) else {
+            throw ValidationError("--threads must be in 1...\(Self.maximum) (4 per core), got \(threads)")
+        }
+    }
+}
+
+/// `--json`: the command's last line of standard output is one JSON object.
+struct JSONOutput: ParsableArguments {
+    @Flag(help: "Print one JSON object on the last line.") var json = false
+}
+
+/// `--out DIR`, `--resume`, `--overwrite`: the run directory of a training command.
+struct RunDirectoryOptions: ParsableArguments {
+    @Flag(help: "Continue the run in --out from its checkpoint, exactly as if it had not stopped.") var resume = false
+    @Flag(help: "Replace the run --out holds (its checkpoints, metrics and chart) instead of refusing.") var overwrite = false
+
+    func validate() throws {
+        if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
+    }
+
+    /// Takes the directory: locked, and refused if it holds a run that neither flag names.
+    func open(_ path: String) throws -> RunDirectory {
+        try RunDirectory(URL(fileURLWithPath: path), mode: resume ? .resume : overwrite ? .overwrite : .new)
+    }
+}
+
+extension RunOutcome {
+    /// Ends the process as a shell expects after a stop signal (130, 143, 129).
+    func exitIfStopped() throws {
+        if case let .stopped(signal) = self { throw ExitCode(StopSignals.exitStatus(signal)) }
+    }
+}
+
+/// What a language-model run shows at each evaluation: 120 tokens sampled at temperature 0.8
+/// from the end-of-text token (or a newline), seeded by the step.
+func evaluationSampler(_ model: GPT, _ tokenizer: any Tokenizer, seed: UInt64) -> (Int) -> String? {
+    { step in
+        var sampling = GenerationOptions()
+        sampling.maxNewTokens = 120
+        sampling.sampling = SamplingOptions(temperature: 0.8)
+        sampling.seed = seed &+ UInt64(step)
+        let start = Int32(tokenizer.endOfTextID ?? (try? tokenizer.encode("\n"))?.first ?? 0)
+        guard let sample = try? Generator(model: model).generate(prompt: [start], options: sampling)[0] else { return nil }
+        return try? tokenizer.decode(sample.map(Int.init))
+    }
+}
+
+/// The standard observers of a language-model run in `directory`.
+func languageModelObservers(_ model: GPT, directory: RunDirectory, title: String, logEvery: Int) -> [any RunObserver] {
+    let metrics = directory.url.appendingPathComponent(MetricsLog.fileName)
+    let peak = PeakThroughput.measure(pool: model.pool, iterations: 2_000_000) * 1e9
+    return [MetricsLog(url: metrics, every: logEvery),
+            LossChartWriter(metrics: metrics, chart: directory.url.appendingPathComponent("loss.svg"), title: title),
+            ProgressLine(flops: (model.trainingFlopsPerToken(seq: model.config.contextLength), peak))]
+}
