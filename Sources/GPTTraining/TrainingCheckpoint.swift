@@ -96,18 +96,16 @@ public enum TrainingCheckpoint {
         trainer.restore(state)
     }
 
+    /// Refuses a checkpoint whose model shape (the table's shape fields and the vocabulary) is not the run's.
     static func compare(_ saved: GPTConfig, _ current: GPTConfig) throws {
-        let fields: [(String, String, String)] = [
-            ("vocab_size", "\(saved.vocabSize)", "\(current.vocabSize)"),
-            ("n_positions", "\(saved.contextLength)", "\(current.contextLength)"),
-            ("n_embd", "\(saved.embeddingSize)", "\(current.embeddingSize)"),
-            ("n_layer", "\(saved.layerCount)", "\(current.layerCount)"),
-            ("n_head", "\(saved.headCount)", "\(current.headCount)"),
-            ("bias", "\(saved.bias)", "\(current.bias)"),
-            ("activation_function", "\(saved.activation)", "\(current.activation)"),
-            ("position_embedding", "\(saved.positions)", "\(current.positions)"),
-        ]
-        if let (field, a, b) = fields.first(where: { $0.1 != $0.2 }) { throw CheckpointMismatch.config(field: field, checkpoint: a, run: b) }
+        let a = TrainingConfig(model: saved), b = TrainingConfig(model: current)
+        if saved.vocabSize != current.vocabSize {
+            throw CheckpointMismatch.config(field: "vocab_size", checkpoint: "\(saved.vocabSize)", run: "\(current.vocabSize)")
+        }
+        for field in TrainingConfig.fields where field.changesShape {
+            let old = field.value(in: a).map { "\($0)" } ?? "-", new = field.value(in: b).map { "\($0)" } ?? "-"
+            if old != new { throw CheckpointMismatch.config(field: field.key, checkpoint: old, run: new) }
+        }
     }
 }
 

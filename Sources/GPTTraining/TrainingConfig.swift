@@ -55,80 +55,89 @@ public struct TrainingConfig: Equatable, Sendable {
 
     public static let presets = ["demo", "shakespeare-char-cpu", "shakespeare-char", "gpt2-124m"]
 
-    public static let fields = ["n_positions", "n_embd", "n_layer", "n_head", "embd_pdrop", "attn_pdrop", "resid_pdrop", "dropout",
-                                "activation_function", "bias", "position_embedding", "batch_size", "learning_rate",
-                                "min_learning_rate", "warmup_steps", "steps", "lr_decay_steps", "weight_decay", "beta1", "beta2",
-                                "grad_clip", "grad_accumulation", "eval_every", "eval_batches", "seed"]
+    /// The configuration table: every field users can set, in the order help lists them.
+    public static let fields: [ConfigField] = {
+        let probability = { @Sendable (p: Float) in p >= 0 && p < 1 }
+        let unit = "a probability in [0, 1)"
+        return [
+            .integer("n_positions", \.model.contextLength, 1...65_536, shape: true, "context length in tokens"),
+            .integer("n_embd", \.model.embeddingSize, 1...65_536, shape: true,
+                     "width (divisible by n_head)"),
+            .integer("n_layer", \.model.layerCount, 1...1_024, shape: true, "transformer blocks"),
+            .integer("n_head", \.model.headCount, 1...1_024, shape: true, "attention heads"),
+            .number("embd_pdrop", \.model.embeddingDropout, unit, probability, "dropout on the embeddings"),
+            .number("attn_pdrop", \.model.attentionDropout, unit, probability, "dropout on the attention weights"),
+            .number("resid_pdrop", \.model.residualDropout, unit, probability, "dropout on the residual branches"),
+            ConfigField(key: "dropout", meaning: "sets embd_pdrop, attn_pdrop and resid_pdrop", allowed: unit, changesShape: false,
+                        read: { config, value in
+                            guard let p = ConfigField.floatValue(value), p.isFinite, probability(p) else {
+                                throw TrainingConfigError.invalid("dropout", "\(value)", unit)
+                            }
+                            (config.model.embeddingDropout, config.model.attentionDropout, config.model.residualDropout) = (p, p, p)
+                        }, write: { _ in nil }),
+            .choice("activation_function", \.model.activation, ["gelu_new": Activation.gelu, "relu": .relu],
+                    "the MLP's activation: gelu_new (GPT-2's tanh GELU) or relu"),
+            ConfigField(key: "bias", meaning: "biases in linear layers and LayerNorm", allowed: "true or false", changesShape: true,
+                        read: { config, value in
+                            switch value {
+                            case let .bool(b): config.model.bias = b
+                            case let .text(t) where Bool(t) != nil: config.model.bias = Bool(t)!
+                            default: throw TrainingConfigError.invalid("bias", "\(value)", "true or false")
+                            }
+                        }, write: { $0.model.bias }),
+            .choice("position_embedding", \.model.positions, ["learned": PositionEncoding.learned, "sinusoidal": .sinusoidal],
+                    "learned (GPT-2) or sinusoidal (the 2017 Transformer's) positions"),
+            .integer("batch_size", \.batchSize, 1...65_536, "sequences per micro-batch"),
+            .number("learning_rate", \.learningRate, "a finite number > 0", { $0 > 0 }, "peak learning rate"),
+            .number("min_learning_rate", \.minLearningRate, "a finite number ≥ 0", { $0 >= 0 },
+                    "the floor of the cosine decay"),
+            .integer("warmup_steps", \.warmupSteps, 0...Int(Int32.max), "linear warmup steps"),
+            .integer("steps", \.steps, 1...Int(Int32.max), "optimizer steps"),
+            ConfigField(key: "lr_decay_steps", meaning: "cosine decay until this step (default: steps)",
+                        allowed: "an integer in 1...\(Int32.max)", changesShape: false, read: { config, value in
+                            guard let v = ConfigField.integerValue(value), (1...Int(Int32.max)).contains(v) else {
+                                throw TrainingConfigError.invalid("lr_decay_steps", "\(value)", "an integer in 1...\(Int32.max)")
+                            }
+                            config.decaySteps = v
+                        }, write: { $0.decaySteps ?? $0.steps }),
+            .number("weight_decay", \.weightDecay, "a number in [0, 10]", { $0 >= 0 && $0 <= 10 },
+                    "AdamW's decoupled weight decay (tensors of 2+ dimensions only)"),
+            .number("beta1", \.beta1, "a number in [0, 1)", probability, "AdamW's first-moment decay"),
+            .number("beta2", \.beta2, "a number in [0, 1)", probability, "AdamW's second-moment decay"),
+            .number("grad_clip", \.gradClip, "a number ≥ 0 (0 disables clipping)", { $0 >= 0 }, "maximum global gradient norm"),
+            .integer("grad_accumulation", \.gradAccumulation, 1...65_536, "micro-batches per optimizer step"),
+            .integer("eval_every", \.evalEvery, 0...Int(Int32.max), "evaluate, sample and save every N steps (0: never)"),
+            .integer("eval_batches", \.evalBatches, 1...1_000_000, "batches per split at each evaluation"),
+            ConfigField(key: "seed", meaning: "initialisation, data order, dropout, sampling", allowed: "an integer in 0...\(UInt64.max)",
+                        changesShape: false, read: { config, value in
+                            switch value {
+                            case let .integer(i) where i >= 0: config.seed = UInt64(i)
+                            case let .unsigned(u): config.seed = u
+                            case let .text(t) where UInt64(t) != nil: config.seed = UInt64(t)!
+                            default: throw TrainingConfigError.invalid("seed", "\(value)", "an integer in 0...\(UInt64.max)")
+                            }
+                        }, write: { $0.seed }),
+        ]
+    }()
+
+    public static func field(_ key: String) -> ConfigField? { fields.first { $0.key == key } }
+
+    /// The keys of the fields that change the model's shape.
+    public static var shapeFields: [String] { fields.filter(\.changesShape).map(\.key) }
 
     /// Sets one field from its text; the error names the field, the value and what is allowed.
     public mutating func set(_ key: String, _ text: String) throws {
-        func int(_ range: ClosedRange<Int>) throws -> Int {
-            guard let v = Int(text), range.contains(v) else { throw TrainingConfigError.invalid(key, text, "an integer in \(range)") }
-            return v
-        }
-        func float(_ allowed: String, _ ok: (Float) -> Bool) throws -> Float {
-            guard let v = Float(text), v.isFinite, ok(v) else { throw TrainingConfigError.invalid(key, text, allowed) }
-            return v
-        }
-        let probability = { (p: Float) in p >= 0 && p < 1 }
-        switch key {
-        case "n_positions": model.contextLength = try int(1...65536)
-        case "n_embd": model.embeddingSize = try int(1...65536)
-        case "n_layer": model.layerCount = try int(1...1024)
-        case "n_head": model.headCount = try int(1...1024)
-        case "embd_pdrop": model.embeddingDropout = try float("a probability in [0, 1)", probability)
-        case "attn_pdrop": model.attentionDropout = try float("a probability in [0, 1)", probability)
-        case "resid_pdrop": model.residualDropout = try float("a probability in [0, 1)", probability)
-        case "dropout":
-            let p = try float("a probability in [0, 1)", probability)
-            (model.embeddingDropout, model.attentionDropout, model.residualDropout) = (p, p, p)
-        case "activation_function":
-            guard let a = ["gelu_new": Activation.gelu, "gelu": .gelu, "relu": .relu][text] else {
-                throw TrainingConfigError.invalid(key, text, "gelu_new or relu")
-            }
-            model.activation = a
-        case "bias":
-            guard let b = Bool(text) else { throw TrainingConfigError.invalid(key, text, "true or false") }
-            model.bias = b
-        case "position_embedding":
-            guard let p = PositionEncoding(rawValue: text) else { throw TrainingConfigError.invalid(key, text, "learned or sinusoidal") }
-            model.positions = p
-        case "batch_size": batchSize = try int(1...1_000_000)
-        case "learning_rate": learningRate = try float("a number > 0", { $0 > 0 })
-        case "min_learning_rate": minLearningRate = try float("a number ≥ 0", { $0 >= 0 })
-        case "warmup_steps": warmupSteps = try int(0...Int(Int32.max))
-        case "steps": steps = try int(1...Int(Int32.max))
-        case "lr_decay_steps": decaySteps = try int(1...Int(Int32.max))
-        case "weight_decay": weightDecay = try float("a number ≥ 0", { $0 >= 0 })
-        case "beta1": beta1 = try float("a number in [0, 1)", probability)
-        case "beta2": beta2 = try float("a number in [0, 1)", probability)
-        case "grad_clip": gradClip = try float("a number ≥ 0 (0 disables clipping)", { $0 >= 0 })
-        case "grad_accumulation": gradAccumulation = try int(1...1_000_000)
-        case "eval_every": evalEvery = try int(0...Int(Int32.max))
-        case "eval_batches": evalBatches = try int(1...1_000_000)
-        case "seed":
-            guard let s = UInt64(text) else { throw TrainingConfigError.invalid(key, text, "an integer in 0...\(UInt64.max)") }
-            seed = s
-        default:
-            throw TrainingConfigError.unknownField(key)
-        }
+        try set(key, .text(text))
     }
 
-    /// Applies every field of a JSON object, e.g. a config file.
+    public mutating func set(_ key: String, _ value: ConfigValue) throws {
+        guard let field = Self.field(key) else { throw TrainingConfigError.unknownField(key) }
+        try field.read(&self, value)
+    }
+
+    /// Applies every field of a JSON object, e.g. a config file (duplicate keys refused).
     public mutating func apply(json data: Data, source: String) throws {
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw TrainingConfigError.unreadable(source, "not a JSON object")
-        }
-        for (key, value) in object.sorted(by: { $0.key < $1.key }) {
-            let text: String
-            switch value {
-            case let s as String: text = s
-            case let b as Bool where key == "bias": text = b ? "true" : "false"
-            case let n as NSNumber: text = "\(n)"
-            default: throw TrainingConfigError.invalid(key, "\(value)", "a number, a string or a boolean")
-            }
-            try set(key, text)
-        }
+        for (key, value) in try ConfigValue.object(json: data, source: source) { try set(key, value) }
     }
 
     /// The rate schedule this config describes.
@@ -147,19 +156,9 @@ public struct TrainingConfig: Equatable, Sendable {
 
     /// Every field and its value, for printing and for the run's config.json.
     public var resolved: [String: Any] {
-        // A Float as the shortest decimal that reads back to it (0.9, not 0.8999999761581421).
-        func short(_ x: Float) -> Double { Double("\(x)") ?? Double(x) }
-        return [
-            "vocab_size": model.vocabSize, "n_positions": model.contextLength, "n_embd": model.embeddingSize,
-            "n_layer": model.layerCount, "n_head": model.headCount, "embd_pdrop": short(model.embeddingDropout),
-            "attn_pdrop": short(model.attentionDropout), "resid_pdrop": short(model.residualDropout),
-            "activation_function": model.activation == .gelu ? "gelu_new" : "relu", "bias": model.bias,
-            "position_embedding": model.positions.rawValue, "batch_size": batchSize, "learning_rate": short(learningRate),
-            "min_learning_rate": short(minLearningRate), "warmup_steps": warmupSteps, "steps": steps,
-            "lr_decay_steps": decaySteps ?? steps, "weight_decay": short(weightDecay), "beta1": short(beta1),
-            "beta2": short(beta2), "grad_clip": short(gradClip), "grad_accumulation": gradAccumulation,
-            "eval_every": evalEvery, "eval_batches": evalBatches, "seed": seed,
-        ]
+        var out: [String: Any] = ["vocab_size": model.vocabSize]
+        for field in Self.fields { if let value = field.write(self) { out[field.key] = value } }
+        return out
     }
 }
 
@@ -172,7 +171,8 @@ public enum TrainingConfigError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .unknownPreset(name): return "unknown preset '\(name)'; available: \(TrainingConfig.presets.joined(separator: ", "))"
-        case let .unknownField(key): return "unknown config field '\(key)'; known fields: \(TrainingConfig.fields.joined(separator: ", "))"
+        case let .unknownField(key):
+            return "unknown config field '\(key)'; known fields: \(TrainingConfig.fields.map(\.key).joined(separator: ", "))"
         case let .invalid(key, value, allowed): return "invalid config: \(key) = \(value): must be \(allowed)"
         case let .unreadable(source, reason): return "cannot read config \(source): \(reason)"
         }

@@ -70,8 +70,8 @@ struct FinetuneClassify: ParsableCommand {
         guard auxLmWeight >= 0, auxLmWeight.isFinite else { throw ValidationError("--aux-lm-weight must be ≥ 0, got \(auxLmWeight)") }
         guard (1...10_000).contains(epochs) else { throw ValidationError("--epochs must be in 1...10000, got \(epochs)") }
         guard (1...65_536).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...65536, got \(batchSize)") }
-        guard learningRate > 0, learningRate <= 10, minLearningRate >= 0, minLearningRate <= learningRate else {
-            throw ValidationError("need 0 ≤ --min-learning-rate ≤ --learning-rate ≤ 10 and --learning-rate > 0")
+        guard learningRate > 0, learningRate.isFinite, minLearningRate >= 0, minLearningRate <= learningRate else {
+            throw ValidationError("need 0 ≤ --min-learning-rate ≤ --learning-rate, a finite --learning-rate > 0")
         }
         guard weightDecay >= 0, weightDecay.isFinite else { throw ValidationError("--weight-decay must be ≥ 0, got \(weightDecay)") }
         guard gradClip >= 0, gradClip.isFinite else { throw ValidationError("--grad-clip must be ≥ 0 (0: no clipping), got \(gradClip)") }

@@ -40,9 +40,6 @@ struct FinetuneLM: ParsableCommand {
     @OptionGroup var runDirectory: RunDirectoryOptions
     @Option(help: "Write a metrics.jsonl line every N steps.") var logEvery = 1
 
-    /// Fields that would change the model's shape, which the checkpoint fixes.
-    static let shapeFields: Set = ["n_positions", "n_embd", "n_layer", "n_head", "activation_function", "bias", "position_embedding", "vocab_size"]
-
     func validate() throws {
         guard (1...Int(Int32.max)).contains(steps), (0...Int(Int32.max)).contains(evalEvery), logEvery >= 1 else {
             throw ValidationError("--steps and --log-every must be in 1...\(Int32.max), --eval-every in 0...\(Int32.max)")
@@ -92,7 +89,7 @@ struct FinetuneLM: ParsableCommand {
         for setting in settings {
             guard let eq = setting.firstIndex(of: "=") else { throw CommandError("--set takes key=value, got '\(setting)'") }
             let key = String(setting[..<eq])
-            guard !Self.shapeFields.contains(key) else {
+            guard TrainingConfig.field(key)?.changesShape != true else {
                 throw CommandError("--set \(key): the checkpoint fixes the model's shape; only training and dropout fields can change")
             }
             try config.set(key, String(setting[setting.index(after: eq)...]))

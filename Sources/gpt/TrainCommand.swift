@@ -25,9 +25,12 @@ struct Train: ParsableCommand {
                                 dropout 0.2, batch 64, lr 1e-3, 5000 steps
           gpt2-124m             GPT-2 small: 12 layers, 12 heads, 768 dims,
                                 context 1024
-        Every preset but demo needs --data: a UTF-8 text file (tokenized with --tokenizer and split \
-        90% train, 10% validation) or a directory made by `gpt prepare` (its splits and tokenizer). \
-        The fields --set and config files take are listed in README.md.
+        Every preset but demo needs --data: a UTF-8 text file (tokenized with --tokenizer; the last \
+        10% of its bytes is validation, as gpt prepare splits) or a directory made by `gpt prepare` \
+        (its splits and tokenizer). A directory that holds a run is refused unless --resume or \
+        --overwrite is given; SIGINT, SIGTERM and SIGHUP save the run and stop it.
+        Fields of --set and config files:
+        \(fieldList)
         At each evaluation, at the end and on Ctrl-C, a checkpoint is saved atomically in \
         --out/checkpoint (a Hugging Face GPT-2 directory plus optimizer.safetensors, state.json and \
         the tokenizer), and the one with the lowest validation loss in --out/best; --resume \
@@ -39,6 +42,18 @@ struct Train: ParsableCommand {
           gpt train --set n_layer=2 --set learning_rate=3e-3 --steps 500
           gpt train --out runs/demo --resume
         """)
+
+    /// The configuration table as help lines: key, then its meaning wrapped to 80 columns.
+    static var fieldList: String {
+        TrainingConfig.fields.map { field in
+            var lines: [String] = [], line = "  " + field.key.padding(toLength: 22, withPad: " ", startingAt: 0)
+            for word in field.meaning.split(separator: " ") {
+                if line.count + word.count + 1 > 78 { lines.append(line); line = String(repeating: " ", count: 24) }
+                line += (line.hasSuffix(" ") ? "" : " ") + word
+            }
+            return (lines + [line]).joined(separator: "\n")
+        }.joined(separator: "\n")
+    }
 
     @Option(help: "A preset: \(TrainingConfig.presets.joined(separator: ", ")).") var preset: String?
     @Option(help: "A config file of fields: TOML (.toml) or JSON.") var config: String?

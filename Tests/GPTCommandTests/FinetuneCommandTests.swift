@@ -148,6 +148,16 @@ extension CommandLineTests {
         XCTAssertTrue(try failure(["finetune", "classify", "--checkpoint", base, "--train", good, "--test", good, "--out", base])
             .contains("holds the checkpoint being read"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: base + "/checkpoint/model.safetensors"))
+        // An ID column picked by mistake: one class per example.
+        let ids = try write("ids.jsonl", (0..<40).map { "{\"text\": \"good film\", \"label\": \($0)}" })
+        XCTAssertTrue(try failure(["finetune", "classify", "--checkpoint", base, "--train", ids, "--test", good, "--out", work.path + "/x",
+                                   "--max-classes", "30"]).contains("40 distinct labels, more than --max-classes 30"))
+        // A rate that blows the weights up is reported as such, not as a JSON error.
+        let (status, _, blown) = try gpt(["finetune", "classify", "--checkpoint", base, "--train", good, "--test", good,
+                                          "--out", work.path + "/y", "--learning-rate", "1e30", "--json"])
+        XCTAssertNotEqual(status, 0)
+        let last = String(blown.split(separator: "\n").last ?? "")
+        XCTAssertTrue(last.hasPrefix("Error:") && last.contains("not finite"), blown)
     }
 
     func testFinetuneLMContinuesTrainingAndNamesUnencodableCharacters() throws {

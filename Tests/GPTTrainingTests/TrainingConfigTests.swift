@@ -48,6 +48,43 @@ final class TrainingConfigTests: XCTestCase {
         XCTAssertEqual(c.resolved["learning_rate"] as? Double, 0.0005, "printed as written, not as Float's nearest Double")
     }
 
+    /// Config files keep their JSON types: a boolean or a fraction for an integer field, a duplicate
+    /// key (parsers disagree on which wins) and a non-finite number are refused by name.
+    func testJSONConfigRefusesWrongTypesDuplicatesAndNonFiniteValues() throws {
+        var c = try TrainingConfig.preset("demo")
+        let cases: [(String, String)] = [(#"{"n_layer": true}"#, "n_layer = true"), (#"{"n_layer": 32.5}"#, "n_layer = 32.5"),
+                                         (#"{"learning_rate": 1e-50}"#, "learning_rate = 1e-50"),
+                                         (#"{"grad_clip": "nan"}"#, "grad_clip = nan"),
+                                         (#"{"weight_decay": -5}"#, "weight_decay = -5"),
+                                         (#"{"n_layer": 2, "n_layer": 3}"#, "'n_layer' appears more than once"),
+                                         (#"{"bias": 1}"#, "bias = 1"), (#"{"seed": -1}"#, "seed = -1")]
+        for (json, message) in cases {
+            XCTAssertThrowsError(try c.apply(json: Data(json.utf8), source: "run.json"), json) {
+                XCTAssert("\($0)".contains(message), "\(json): \($0)")
+            }
+        }
+        XCTAssertThrowsError(try c.set("grad_clip", "nan")) { XCTAssert("\($0)".contains("grad_clip = nan")) }
+        try c.apply(json: Data(#"{"seed": 18446744073709551615, "n_layer": 3}"#.utf8), source: "run.json")
+        XCTAssertEqual(c.seed, .max); XCTAssertEqual(c.model.layerCount, 3)
+    }
+
+    /// One table: every settable field is resolved into config.json and listed once.
+    func testTheConfigTableCoversEveryResolvedField() throws {
+        let c = try TrainingConfig.preset("demo")
+        let keys = TrainingConfig.fields.map(\.key)
+        XCTAssertEqual(Set(keys).count, keys.count, "no field twice")
+        XCTAssertEqual(Set(c.resolved.keys), Set(keys).subtracting(["dropout"]).union(["vocab_size"]))
+        XCTAssertEqual(Set(TrainingConfig.shapeFields),
+                       ["n_positions", "n_embd", "n_layer", "n_head", "activation_function", "bias", "position_embedding"])
+        // Every resolved value reads back to the same config.
+        var again = TrainingConfig(model: c.model)
+        for field in TrainingConfig.fields {
+            guard let value = field.value(in: c) else { continue }
+            try again.set(field.key, "\(value)")
+        }
+        XCTAssertEqual(again.resolved as NSDictionary, c.resolved as NSDictionary)
+    }
+
     /// Accumulating two micro-batches of 4 gives the gradient of one batch of 8 (same windows).
     func testGradientAccumulationAveragesMicroBatches() throws {
         let config = GPTConfig(vocabSize: 11, contextLength: 8, embeddingSize: 16, layerCount: 1, headCount: 2)

@@ -1,0 +1,88 @@
+// A value given for a config field: text from `--set key=value`, or a typed value from a
+// config file (JSON, or TOML converted to JSON). Keeping the JSON type lets a field refuse
+// `{"n_layer": true}` or `32.5` by name instead of coercing it.
+import Foundation
+
+public enum ConfigValue: Sendable, CustomStringConvertible {
+    case text(String)
+    case bool(Bool)
+    case integer(Int)
+    case unsigned(UInt64)
+    case number(Double)
+    /// null, an array or an object: never a field's value.
+    case unsupported(String)
+
+    public var description: String {
+        switch self {
+        case let .text(s): return s
+        case let .bool(b): return "\(b)"
+        case let .integer(i): return "\(i)"
+        case let .unsigned(u): return "\(u)"
+        case let .number(d): return "\(d)"
+        case let .unsupported(what): return what
+        }
+    }
+}
+
+extension ConfigValue: Decodable {
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .unsupported("null"); return }
+        if let b = try? c.decode(Bool.self) { self = .bool(b); return }
+        if let i = try? c.decode(Int.self) { self = .integer(i); return }
+        if let u = try? c.decode(UInt64.self) { self = .unsigned(u); return }
+        if let d = try? c.decode(Double.self) { self = .number(d); return }
+        if let s = try? c.decode(String.self) { self = .text(s); return }
+        self = .unsupported("an array or object")
+    }
+
+    /// The top-level object of a JSON config file, refusing duplicate keys (JSON parsers
+    /// disagree on which one wins, so neither is taken).
+    public static func object(json data: Data, source: String) throws -> [(key: String, value: ConfigValue)] {
+        if let duplicate = JSONKeys.firstDuplicateTopLevelKey(data) {
+            throw TrainingConfigError.unreadable(source, "the key '\(duplicate)' appears more than once")
+        }
+        let object: [String: ConfigValue]
+        do { object = try JSONDecoder().decode([String: ConfigValue].self, from: data) } catch {
+            let isObject = (try? JSONSerialization.jsonObject(with: data)) is [String: Any]
+            throw TrainingConfigError.unreadable(source, isObject ? "a value could not be read" : "not a JSON object")
+        }
+        return object.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+}
+
+/// A scan of a JSON text's top-level object keys, for the one thing JSON decoders hide: duplicates.
+enum JSONKeys {
+    static func firstDuplicateTopLevelKey(_ data: Data) -> String? {
+        let bytes = [UInt8](data)
+        var depth = 0, i = 0
+        var seen = Set<String>()
+        var expectingKey = false
+        while i < bytes.count {
+            let b = bytes[i]
+            switch b {
+            case UInt8(ascii: "{"): depth += 1; if depth == 1 { expectingKey = true }
+            case UInt8(ascii: "["): depth += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
+            case UInt8(ascii: ","): if depth == 1 { expectingKey = true }
+            case UInt8(ascii: "\""):
+                var j = i + 1
+                var raw: [UInt8] = []
+                while j < bytes.count && bytes[j] != UInt8(ascii: "\"") {
+                    if bytes[j] == UInt8(ascii: "\\") && j + 1 < bytes.count { raw.append(bytes[j]); j += 1 }
+                    raw.append(bytes[j]); j += 1
+                }
+                if depth == 1 && expectingKey {
+                    let key = (try? JSONDecoder().decode(String.self, from: Data([UInt8(ascii: "\"")] + raw + [UInt8(ascii: "\"")])))
+                        ?? String(decoding: raw, as: UTF8.self)
+                    if !seen.insert(key).inserted { return key }
+                    expectingKey = false
+                }
+                i = j
+            default: break
+            }
+            i += 1
+        }
+        return nil
+    }
+}
