@@ -18,20 +18,20 @@ struct BenchTrainStep: ParsableCommand {
     @Option(help: "Model preset: gpt2 (124M), or tiny (2 layers, 48 dims) for a smoke test.") var model = "gpt2"
     @Option(help: "Sequences per step.") var batch = 4
     @Option(help: "Tokens per sequence.") var seq = 64
-    @Option(help: "Worker threads, one per core unless set.") var threads = ThreadPool.coreCount
+    @OptionGroup var threading: ThreadOptions
     @Option(help: "Timed steps after three warm-up steps (the median is reported).") var steps = 8
     @Option(help: "Seed for initialisation and data.") var seed: UInt64 = 1337
     @Flag(help: "Print one JSON object on the last line.") var json = false
 
     func validate() throws {
-        guard batch >= 1, seq >= 1 else { throw ValidationError("--batch and --seq must be at least 1") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard (1...1024).contains(batch) else { throw ValidationError("--batch must be in 1...1024, got \(batch)") }
+        guard (1...1024).contains(seq) else { throw ValidationError("--seq must be in 1...1024 (GPT-2's context), got \(seq)") }
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
         guard ["gpt2", "tiny"].contains(model) else { throw ValidationError("--model must be gpt2 or tiny, got '\(model)'") }
     }
 
     func run() throws {
-        let pool = ThreadPool(threads: threads)
+        let pool = ThreadPool(threads: threading.threads)
         var config = model == "gpt2" ? GPTConfig.gpt2
             : GPTConfig(vocabSize: 65, contextLength: 256, embeddingSize: 48, layerCount: 2, headCount: 4)
         config.contextLength = max(config.contextLength, seq)
@@ -60,13 +60,13 @@ struct BenchTrainStep: ParsableCommand {
         let peak = PeakThroughput.measure(pool: pool)
         let mfu = gpt.trainingFlopsPerToken(seq: seq) * tokensPerSecond / (peak * 1e9)
         let rss = peakRSSMegabytes()
-        print("model \(model) (\(gpt.parameterCount / 1_000_000)M parameters), batch \(batch), seq \(seq), threads \(threads)")
+        print("model \(model) (\(gpt.parameterCount / 1_000_000)M parameters), batch \(batch), seq \(seq), threads \(threading.threads)")
         print(String(format: "median %.1f ms/step over %d steps (min %.1f, max %.1f)", ms, times.count,
                      times.min()!, times.max()!))
         print(String(format: "%.0f tokens/s, MFU %.1f%% of a measured %.0f GFLOP/s peak, peak RSS %.0f MB",
                      tokensPerSecond, mfu * 100, peak, rss))
         if json {
-            try printJSONLine(["model": model, "batch": batch, "seq": seq, "threads": threads,
+            try printJSONLine(["model": model, "batch": batch, "seq": seq, "threads": threading.threads,
                            "ms_per_step": rounded(ms, 2), "tokens_per_sec": rounded(tokensPerSecond, 1),
                            "mfu": rounded(mfu, 4), "peak_rss_mb": rounded(rss, 1), "loss": Double(loss)])
         }

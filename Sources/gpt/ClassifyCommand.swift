@@ -22,17 +22,18 @@ struct Classify: ParsableCommand {
     @Argument(help: "Texts to classify.") var texts: [String] = []
     @Option(help: "A file of texts: one per line, or .jsonl / .csv / .tsv with a text field.") var input: String?
     @Option(help: "Texts per forward pass.") var batchSize = 32
-    @Option(help: "Worker threads, one per core unless set.") var threads = ThreadPool.coreCount
-    @Flag(help: "Print one JSON object on the last line.") var json = false
+    @OptionGroup var threading: ThreadOptions
+    @OptionGroup var output: JSONOutput
+    var json: Bool { output.json }
 
     func validate() throws {
         guard texts.isEmpty != (input == nil) else { throw ValidationError("give texts as arguments or --input FILE (one of the two)") }
-        guard batchSize >= 1, threads >= 1 else { throw ValidationError("--batch-size and --threads must be at least 1") }
+        guard (1...4096).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...4096, got \(batchSize)") }
     }
 
     func run() throws {
         let (classifier, settings, tokenizer) = try ClassifierCheckpoint.load(directory: checkpointDirectory(checkpoint),
-                                                                               pool: ThreadPool(threads: threads))
+                                                                               pool: ThreadPool(threads: threading.threads))
         let inputs = try readTexts()
         let encoder = try settings.encoder(tokenizer)
         let sequences = try inputs.enumerated().map { index, text in

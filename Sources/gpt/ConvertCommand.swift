@@ -21,18 +21,16 @@ struct Convert: ParsableCommand {
 
     @Option(help: "The checkpoint to read.") var from: String
     @Option(help: "The directory to write.") var to: String
-    @Option(help: "hf or native.") var format = "hf"
+    @Option(help: "hf (config.json and model.safetensors) or native (also the tokenizer).") var format = Format.hf
     @Option(help: "char, gpt2 or a tokenizer PATH to store with a native checkpoint.") var tokenizer: String?
 
-    func validate() throws {
-        guard ["hf", "native"].contains(format) else { throw ValidationError("--format must be hf or native, got '\(format)'") }
-    }
+    enum Format: String, ExpressibleByArgument, CaseIterable { case hf, native }
 
     func run() throws {
         let source = checkpointDirectory(from), destination = URL(fileURLWithPath: to)
         let model = try HuggingFaceGPT2.load(directory: source, pool: ThreadPool(threads: 1))
         try HuggingFaceGPT2.save(model, to: destination)
-        if format == "native" {
+        if format == .native {
             let tokens: any Tokenizer
             do { tokens = try TokenizerLoader.load(tokenizer ?? source.path) } catch {
                 throw CommandError("a native checkpoint needs a tokenizer: \(error); pass --tokenizer char|gpt2|PATH")

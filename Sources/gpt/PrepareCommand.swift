@@ -25,11 +25,10 @@ struct PrepareCommand: ParsableCommand {
     @Option(help: "char, gpt2, or a path (.tiktoken, vocab.json, tokenizer file).") var tokenizer: String
     @Option(help: "Output directory.") var out: String
     @Option(help: "Fraction of the text for validation, in [0, 1).") var valFraction = 0.1
-    @Option(help: "Worker threads, one per core unless set.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threading: ThreadOptions
     @Flag(help: "Print meta.json's contents as one JSON object on the last line.") var json = false
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard valFraction >= 0, valFraction < 1 else { throw ValidationError("--val-fraction must be in [0, 1)") }
     }
 
@@ -40,7 +39,7 @@ struct PrepareCommand: ParsableCommand {
         let started = Date()
         let meta = try DataPreparer.prepare(
             inputs: CorpusInput.resolve(inputs), tokenizer: choice, outputDirectory: URL(fileURLWithPath: out),
-            validationFraction: valFraction, threads: threads, progress: bar.update)
+            validationFraction: valFraction, threads: threading.threads, progress: bar.update)
         bar.finish()
         let seconds = Date().timeIntervalSince(started)
         print(String(format: "%@: %d train + %d val tokens (%@, vocabulary %d, %d documents), %.1f MB in %.2f s (%.1f MB/s)",

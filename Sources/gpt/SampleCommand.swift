@@ -31,10 +31,13 @@ struct Sample: ParsableCommand {
     @Option(help: "Keep the most likely tokens up to probability P (nucleus sampling).") var topP: Float?
     @Option(help: "Divide (multiply, if negative) the logits of tokens already present by R.") var repetitionPenalty: Float = 1
     @Option(help: "Stop a sample when this text appears (repeatable); the output is cut before it.") var stop: [String] = []
-    @Option(help: "Samples to generate.") var numSamples = 1
+    @Option(help: "Samples to generate (1...\(Self.maxSamples)), decoded together.") var numSamples = 1
     @Option(help: "Seed for sampling.") var seed: UInt64 = 1337
-    @Option(help: "Worker threads, one per core unless set.") var threads = ThreadPool.coreCount
-    @Flag(help: "Print one JSON object on the last line.") var json = false
+    @OptionGroup var threading: ThreadOptions
+    @OptionGroup var output: JSONOutput
+
+    static let maxSamples = 256
+    var json: Bool { output.json }
 
     static let maxTokens = 100_000
 
@@ -42,8 +45,9 @@ struct Sample: ParsableCommand {
         guard (1...Self.maxTokens).contains(maxNewTokens) else {
             throw ValidationError("--max-new-tokens must be in 1...\(Self.maxTokens), got \(maxNewTokens)")
         }
-        guard numSamples >= 1 else { throw ValidationError("--num-samples must be at least 1, got \(numSamples)") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        guard (1...Self.maxSamples).contains(numSamples) else {
+            throw ValidationError("--num-samples must be in 1...\(Self.maxSamples), got \(numSamples)")
+        }
         if prompt != nil && promptFile != nil { throw ValidationError("give --prompt or --prompt-file, not both") }
         guard !stop.contains("") else { throw ValidationError("--stop text must not be empty") }
         do {
@@ -53,7 +57,7 @@ struct Sample: ParsableCommand {
 
     func run() throws {
         let directory = checkpointDirectory(checkpoint)
-        let model = try HuggingFaceGPT2.load(directory: directory, pool: ThreadPool(threads: threads))
+        let model = try HuggingFaceGPT2.load(directory: directory, pool: ThreadPool(threads: threading.threads))
         let tokens: any Tokenizer
         do { tokens = try TokenizerLoader.load(tokenizer ?? directory.path) } catch {
             throw CommandError("\(error)" + (tokenizer == nil ? "; pass --tokenizer char|gpt2|PATH" : ""))
@@ -135,38 +139,4 @@ struct Sample: ParsableCommand {
     }
 
     func warn(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
-}
-
-/// The text of one sample as it streams, cut before the first stop text. It releases text
-/// only once no stop text can begin inside it.
-struct StopScanner {
-    let stops: [String]
-    private(set) var text = ""
-    private(set) var stopped = false
-    private var released = 0  // characters of `text` already returned
-
-    init(stops: [String]) { self.stops = stops }
-
-    /// Adds a piece; returns the text now safe to show, and whether a stop text appeared.
-    mutating func append(_ piece: String) -> (String, Bool) {
-        guard !stopped else { return ("", true) }
-        text += piece
-        if let cut = stops.compactMap({ text.range(of: $0)?.lowerBound }).min() {
-            text = String(text[..<cut])
-            stopped = true
-            return (flush(), true)
-        }
-        let holdBack = max(0, (stops.map(\.count).max() ?? 0) - 1)
-        let safe = max(released, text.count - holdBack)
-        let ready = String(text.dropFirst(released).prefix(safe - released))
-        released = safe
-        return (ready, false)
-    }
-
-    /// The text not yet returned.
-    mutating func flush() -> String {
-        let rest = String(text.dropFirst(released))
-        released = text.count
-        return rest
-    }
 }

@@ -30,16 +30,15 @@ struct TokenizerTrain: ParsableCommand {
     @Option(help: "Tokenizer file to write.") var out: String
     @Option(help: "Also write vocab.json and merges.txt (Hugging Face / GPT-2 format) into this directory.")
     var exportHf: String?
-    @Option(help: "Worker threads, one per core unless set.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threading: ThreadOptions
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
         let started = Date()
         let bar = ProgressPrinter()
-        let counts = try CorpusChunkCounting.count(inputs: CorpusInput.resolve(inputs), threads: threads,
+        let counts = try CorpusChunkCounting.count(inputs: CorpusInput.resolve(inputs), threads: threading.threads,
                                                    progress: bar.update)
         bar.finish()
         let name = URL(fileURLWithPath: out).deletingPathExtension().lastPathComponent
@@ -83,11 +82,10 @@ struct TokenizerEncode: ParsableCommand {
     @Flag(help: "Encode special tokens such as <|endoftext|> as their ids.") var allowSpecial = false
     @Flag(help: "Print only the number of tokens.") var count = false
     @Flag(help: "Print one JSON object: {\"ids\": [...], \"count\": N}.") var json = false
-    @Option(help: "Worker threads, one per core unless set.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threading: ThreadOptions
 
     func validate() throws {
         guard text == nil || input == nil else { throw ValidationError("give the text or --input, not both") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
@@ -106,7 +104,7 @@ struct TokenizerEncode: ParsableCommand {
         let ids: [Int] = try bytes.withUnsafeBufferPointer { buffer in
             if let bpe = loaded as? BytePairTokenizer {
                 return bpe.encode(utf8: buffer, allowedSpecial: allowSpecial ? Set(bpe.specialTokens.keys) : [],
-                                  threads: threads)
+                                  threads: threading.threads)
             }
             var ids: [Int] = []
             try loaded.encodeOrdinary(utf8: buffer, into: &ids)
@@ -135,8 +133,7 @@ struct TokenizerDecode: ParsableCommand {
     @Option(help: "char, gpt2, or a path (.tiktoken, vocab.json, tokenizer file, or a directory holding one).")
     var tokenizer: String
     @Argument(help: "Token ids.") var ids: [Int]
-    @Option(help: "Worker threads (decoding is one pass; accepted for a uniform command line).")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threading: ThreadOptions
 
     func run() throws {
         let bytes = try TokenizerLoader.load(tokenizer).decodeBytes(ids)
