@@ -4,6 +4,7 @@
 // by `BytePairMerger`. Special tokens are plain text unless explicitly allowed,
 // as with tiktoken's `encode_ordinary` / `encode(allowed_special=...)`.
 import Foundation
+import GPTConcurrency
 
 /// A byte-level BPE tokenizer: a rank per token (id = rank) plus special tokens.
 public final class BytePairTokenizer: Tokenizer, @unchecked Sendable {

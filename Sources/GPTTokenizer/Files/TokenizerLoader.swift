@@ -5,6 +5,7 @@
 // PATH: a .tiktoken rank file, a vocab.json with merges.txt beside it, a
 // swift-gpt tokenizer file, or a directory holding one of these.
 import Foundation
+import GPTIO
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
