@@ -6,6 +6,8 @@ import Foundation
 public enum TokenizerError: Error, Equatable, CustomStringConvertible {
     /// A file could not be read (missing, unreadable, a directory).
     case unreadableFile(path: String, reason: String)
+    /// A file could not be written (a full disk, a read-only file system).
+    case unwritableFile(path: String, reason: String)
     /// A file that must be UTF-8 text is not; `byteOffset` is the first bad byte.
     case invalidUTF8(path: String, byteOffset: Int)
     /// A line of a rank, vocabulary or merges file does not parse.
@@ -27,6 +29,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
         switch self {
         case let .unreadableFile(path, reason):
             return "cannot read \(path): \(reason)"
+        case let .unwritableFile(path, reason):
+            return "cannot write \(path): \(reason)"
         case let .invalidUTF8(path, offset):
             return "\(path) is not valid UTF-8 (bad byte at offset \(offset))"
         case let .malformedLine(path, line, reason):

@@ -1,12 +1,18 @@
 // Whole-file UTF-8 reads and writes for the tokenizer files, with errors that name the path.
+// Reads go through GPTIO's `InputFile` (regular files only, size-capped); writes through
+// `AtomicFile`, so a failed write leaves the old file and no temporary behind.
 import Foundation
+import GPTIO
 
 enum TextFile {
+    /// Largest tokenizer file read: o200k_base's rank file is 3.6 MB, GPT-2's vocab.json 1 MB.
+    static let sizeLimit = 256 << 20
+
     static func readBytes(_ url: URL) throws -> Data {
         do {
-            return try Data(contentsOf: url)
-        } catch {
-            throw TokenizerError.unreadableFile(path: url.path, reason: Self.reason(error))
+            return try InputFile.read(url.path, limit: sizeLimit)
+        } catch let error as FileAccessError {
+            throw TokenizerError.unreadableFile(path: url.path, reason: error.reason)
         }
     }
 
@@ -23,18 +29,9 @@ enum TextFile {
 
     static func write(_ text: String, to url: URL) throws {
         do {
-            try Data(text.utf8).write(to: url, options: .atomic)
-        } catch {
-            throw TokenizerError.unreadableFile(path: url.path, reason: "cannot write: \(Self.reason(error))")
+            try AtomicFile.write(Data(text.utf8), to: url)
+        } catch let AtomicFileError.failed(_, step, code) {
+            throw TokenizerError.unwritableFile(path: url.path, reason: "\(FileAccessError.words(errno: code)) (\(step) failed)")
         }
-    }
-
-    private static func reason(_ error: Error) -> String {
-        let nsError = error as NSError
-        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError,
-           let code = POSIXErrorCode(rawValue: Int32(underlying.code)) {
-            return String(cString: strerror(code.rawValue))
-        }
-        return nsError.localizedDescription
     }
 }
