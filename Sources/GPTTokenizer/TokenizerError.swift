@@ -22,6 +22,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
     case emptyCorpus
     /// The requested vocabulary cannot hold the 256 bytes plus the special tokens.
     case vocabularyTooSmall(requested: Int, minimum: Int)
+    /// The requested vocabulary is larger than ids can be (`BytePairTokenizer.idLimit`).
+    case vocabularyTooLarge(requested: Int, maximum: Int)
     /// A `--tokenizer` argument names nothing loadable.
     case unknownTokenizer(spec: String, reason: String)
 
@@ -48,6 +50,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
         case let .vocabularyTooSmall(requested, minimum):
             return "vocabulary size \(requested) is too small: at least \(minimum) "
                 + "(256 byte tokens plus the special tokens) is needed"
+        case let .vocabularyTooLarge(requested, maximum):
+            return "vocabulary size \(requested) is too large: at most \(maximum) (ids are stored as Int32)"
         case let .unknownTokenizer(spec, reason):
             return "tokenizer '\(spec)': \(reason)"
         }

@@ -27,6 +27,12 @@ enum TextFile {
         }
     }
 
+    /// The lines of `text`, ending at "\n" or "\r\n". Swift's String treats "\r\n" as one
+    /// Character, so splitting on "\n" alone finds no line break in a CRLF file.
+    static func lines(_ text: String) -> [Substring] {
+        text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+    }
+
     static func write(_ text: String, to url: URL) throws {
         do {
             try AtomicFile.write(Data(text.utf8), to: url)
