@@ -47,7 +47,7 @@ let package = Package(
             .unsafeFlags(["-enable-testing"], .when(configuration: .release)),
         ]),
         .testTarget(name: "GPTKernelsTests", dependencies: ["GPTKernels"]),
-        .testTarget(name: "GPTIOTests", dependencies: ["GPTIO"]),
+        .testTarget(name: "GPTIOTests", dependencies: ["GPTIO", "GPTTestSupport"]),
         .testTarget(name: "GPTCoreTests", dependencies: ["GPTCore", "GPTIO", "GPTKernels", "GPTTestSupport"]),
         .target(name: "GPTTestSupport", dependencies: ["GPTTokenizer"], path: "Tests/GPTTestSupport"),
         .testTarget(name: "GPTTokenizerTests", dependencies: ["GPTTokenizer", "GPTTestSupport"]),
