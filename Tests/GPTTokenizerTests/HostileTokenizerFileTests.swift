@@ -163,7 +163,7 @@ final class HostileTokenizerFileTests: XCTestCase {
 
     func testTruncatedGPT2TokenizerFileIsRefusedWithItsRankCount() throws {
         let url = try write("gpt2.tiktoken", rankLines(count: 300).joined(separator: "\n") + "\n")
-        try withEnvironment(["GPT2_TOKENIZER_FILE": url.path]) {
+        withEnvironment(["GPT2_TOKENIZER_FILE": url.path]) {
             assertError(.malformedVocabulary(path: url.path, reason: "has 300 ranks, GPT-2 has 50256 "
                                                 + "(256 bytes and 50,000 merges): the file is truncated or not GPT-2's")) {
                 _ = try TokenizerLoader.load("gpt2")

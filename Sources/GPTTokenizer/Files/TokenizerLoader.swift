@@ -8,6 +8,7 @@
 // swift-gpt tokenizer file, or a directory holding one of these.
 import Foundation
 import GPTIO
+import GPTNetwork
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
