@@ -1,6 +1,7 @@
 // Crash-safe file replacement: write a temporary file beside the target, fsync it,
 // rename it over the target, fsync the directory. A kill at any instant leaves
-// either the old file or the new one, never a torn mix.
+// either the old file or the new one, never a torn mix; a failed write (a full disk,
+// a read-only file system) removes its temporary file and names the target and cause.
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -10,7 +11,7 @@ public enum AtomicFileError: Error, CustomStringConvertible {
     case failed(path: String, step: String, errno: Int32)
     public var description: String {
         switch self {
-        case let .failed(path, step, code): return "cannot write \(path): \(step) failed: \(String(cString: strerror(code)))"
+        case let .failed(path, step, code): return "cannot write \(path): \(FileAccessError.words(errno: code)) (\(step) failed)"
         }
     }
 }
@@ -23,6 +24,7 @@ public enum AtomicFile {
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw AtomicFileError.failed(path: path, step: "create", errno: errno) }
         var closed = false
+        // Unlinking after a successful rename finds nothing; after any failure it removes the partial file.
         defer { if !closed { close(fd) }; unlink(temporary) }
         try data.withUnsafeBytes { raw in
             var offset = 0

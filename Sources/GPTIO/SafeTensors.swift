@@ -8,7 +8,16 @@
 //
 // Every field is checked before it is used (header length, JSON, dtype, shape × dtype
 // size = byte span, spans inside the file and disjoint), so a truncated or hostile
-// file gives a SafeTensorsError, never a crash or an out-of-bounds read.
+// file gives a SafeTensorsError, never a crash or an out-of-bounds read. Before the
+// JSON is parsed, one pass over its bytes counts the top-level entries and the
+// nesting depth, so a header of millions of empty entries is refused without building
+// an object per entry. Bytes after the last tensor's end are refused: no writer we
+// know leaves them (the reference requires the tensors to fill the data section), and
+// a file padded to 20 GB must not be accepted, let alone read.
+//
+// `init(contentsOf:)` memory-maps the file (see `MappedFile`): nothing but the header
+// is read until a tensor is asked for, and `withUnsafeRawBytes(of:)` hands out a
+// tensor's bytes in place.
 import Foundation
 
 public enum SafeTensorsDType: String, Sendable, CaseIterable {
@@ -38,6 +47,11 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
     case overlapping(String, String)
     case missingTensor(String)
     case unsupportedConversion(tensor: String, dtype: String, to: String)
+    case tooManyEntries(limit: Int)
+    case nestedTooDeep(limit: Int)
+    case trailingBytes(count: Int, dataEnd: Int)
+    /// Any of the above, found in the file at `path`.
+    indirect case inFile(path: String, SafeTensorsError)
 
     public var description: String {
         switch self {
@@ -55,6 +69,13 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
         case let .overlapping(a, b): return "safetensors tensors '\(a)' and '\(b)' overlap"
         case let .missingTensor(name): return "safetensors file has no tensor '\(name)'"
         case let .unsupportedConversion(tensor, dtype, to): return "safetensors tensor '\(tensor)' is \(dtype), cannot be read as \(to)"
+        case let .tooManyEntries(limit):
+            return "safetensors header has more than \(limit) entries (the limit; GPT-2 XL has under 600)"
+        case let .nestedTooDeep(limit):
+            return "safetensors header nests deeper than \(limit) levels (entries are objects holding lists)"
+        case let .trailingBytes(count, end):
+            return "safetensors file has \(count) bytes after the last tensor's end (byte \(end) of the data section)"
+        case let .inFile(path, error): return "\(path): \(error)"
         }
     }
 }
@@ -69,40 +90,75 @@ public struct SafeTensorsEntry: Sendable, Equatable {
 }
 
 public struct SafeTensorsFile: @unchecked Sendable {
+    // @unchecked: every stored property is immutable; the mapping is read-only.
+
     /// Largest header accepted (the reference implementation's limit).
     public static let headerLimit = 100_000_000
+    /// Most tensors (plus `__metadata__`) a header may list. GPT-2 XL has under 600 and
+    /// the largest public checkpoints a few thousand per shard; 100,000 keeps parsing
+    /// a hostile header to a few hundred milliseconds and bounded memory.
+    public static let entryLimit = 100_000
+    /// Deepest JSON nesting a valid header needs: the header object, an entry object, its lists.
+    public static let depthLimit = 3
 
     public let entries: [SafeTensorsEntry]
     public let metadata: [String: String]
     private let byName: [String: Int]
-    private let bytes: Data
+    private let storage: Storage
     private let dataStart: Int
 
-    public init(contentsOf url: URL) throws {
-        let data: Data
-        do { data = try Data(contentsOf: url, options: .mappedIfSafe) } catch {
-            throw SafeTensorsError.unreadable(path: url.path, reason: error.localizedDescription)
+    /// Where the bytes live: a caller's `Data`, or a read-only mapping of the file.
+    private enum Storage {
+        case data(Data)
+        case mapped(MappedFile)
+
+        func withBytes<T>(_ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+            switch self {
+            case let .data(data): return try data.withUnsafeBytes(body)
+            case let .mapped(file): return try body(file.bytes)
+            }
         }
-        try self.init(data: data)
+    }
+
+    /// Memory-maps the file at `url`: only the header is read now, each tensor's pages
+    /// when it is asked for. Errors name the file.
+    public init(contentsOf url: URL) throws {
+        let file: MappedFile
+        do { file = try MappedFile(path: url.path, what: "safetensors file") } catch let error as FileAccessError {
+            throw SafeTensorsError.unreadable(path: url.path, reason: error.reason)
+        }
+        do { try self.init(storage: .mapped(file)) } catch let error as SafeTensorsError {
+            throw SafeTensorsError.inFile(path: url.path, error)
+        }
     }
 
     public init(data: Data) throws {
-        bytes = data
-        guard data.count >= 8 else { throw SafeTensorsError.truncated(size: data.count) }
+        try self.init(storage: .data(data))
+    }
+
+    private init(storage: Storage) throws {
+        self.storage = storage
+        (entries, metadata, dataStart) = try storage.withBytes(Self.parse)
+        byName = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.name, $0) })
+    }
+
+    private static func parse(_ file: UnsafeRawBufferPointer) throws -> ([SafeTensorsEntry], [String: String], Int) {
+        guard file.count >= 8 else { throw SafeTensorsError.truncated(size: file.count) }
         var length: UInt64 = 0
-        for i in (0..<8).reversed() { length = length << 8 | UInt64(data[data.startIndex + i]) }
-        guard length <= UInt64(Self.headerLimit) else { throw SafeTensorsError.headerTooLarge(length: length, limit: Self.headerLimit) }
-        guard length <= UInt64(data.count - 8) else { throw SafeTensorsError.headerBeyondFile(length: length, fileSize: data.count) }
-        dataStart = 8 + Int(length)
-        let header = data.subdata(in: (data.startIndex + 8)..<(data.startIndex + dataStart))
+        for i in (0..<8).reversed() { length = length << 8 | UInt64(file[i]) }
+        guard length <= UInt64(headerLimit) else { throw SafeTensorsError.headerTooLarge(length: length, limit: headerLimit) }
+        guard length <= UInt64(file.count - 8) else { throw SafeTensorsError.headerBeyondFile(length: length, fileSize: file.count) }
+        let dataStart = 8 + Int(length)
+        let headerBytes = UnsafeRawBufferPointer(rebasing: file[8..<dataStart])
+        try checkShape(headerBytes)
         let json: Any
-        do { json = try JSONSerialization.jsonObject(with: header) } catch {
+        do { json = try JSONSerialization.jsonObject(with: Data(headerBytes)) } catch {
             throw SafeTensorsError.invalidHeader("not JSON (\(error.localizedDescription))")
         }
         guard let object = json as? [String: Any] else { throw SafeTensorsError.invalidHeader("not a JSON object") }
         var metadata: [String: String] = [:]
         var entries: [SafeTensorsEntry] = []
-        let dataSize = data.count - dataStart
+        let dataSize = file.count - dataStart
         for (name, value) in object {
             if name == "__metadata__" {
                 guard let m = value as? [String: Any] else { throw SafeTensorsError.invalidHeader("__metadata__ is not an object") }
@@ -112,15 +168,40 @@ public struct SafeTensorsFile: @unchecked Sendable {
                 }
                 continue
             }
-            entries.append(try Self.parseEntry(name, value, dataSize: dataSize))
+            entries.append(try parseEntry(name, value, dataSize: dataSize))
         }
         entries.sort { ($0.range.lowerBound, $0.range.upperBound, $0.name) < ($1.range.lowerBound, $1.range.upperBound, $1.name) }
         for (previous, next) in zip(entries, entries.dropFirst()) where next.range.lowerBound < previous.range.upperBound {
             throw SafeTensorsError.overlapping(previous.name, next.name)
         }
-        self.entries = entries
-        self.metadata = metadata
-        byName = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.name, $0) })
+        let dataEnd = entries.map(\.range.upperBound).max() ?? 0
+        guard dataEnd == dataSize else { throw SafeTensorsError.trailingBytes(count: dataSize - dataEnd, dataEnd: dataEnd) }
+        return (entries, metadata, dataStart)
+    }
+
+    /// One pass over the header's bytes, before any JSON object is built: refuses more
+    /// than `entryLimit` top-level members (counted by their ':' at depth 1) and nesting
+    /// deeper than `depthLimit`. Malformed JSON passes through to the parser's own error.
+    private static func checkShape(_ header: UnsafeRawBufferPointer) throws {
+        var depth = 0, members = 0
+        var inString = false, escaped = false
+        for byte in header {
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                guard depth <= depthLimit else { throw SafeTensorsError.nestedTooDeep(limit: depthLimit) }
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
+            case UInt8(ascii: ":") where depth == 1:
+                members += 1
+                guard members <= entryLimit else { throw SafeTensorsError.tooManyEntries(limit: entryLimit) }
+            default: break
+            }
+        }
     }
 
     private static func parseEntry(_ name: String, _ value: Any, dataSize: Int) throws -> SafeTensorsEntry {
@@ -190,8 +271,16 @@ public struct SafeTensorsFile: @unchecked Sendable {
         }
     }
 
+    /// Calls `body` with tensor `name`'s bytes in place (little-endian, row-major, `entry.dtype`),
+    /// without copying: a mapped file's pages are read as `body` touches them. The pointer
+    /// is valid only inside `body`.
+    public func withUnsafeRawBytes<T>(of name: String, _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
+        guard let e = self[name] else { throw SafeTensorsError.missingTensor(name) }
+        return try withBytes(e, body)
+    }
+
     private func withBytes<T>(_ e: SafeTensorsEntry, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
-        try bytes.withUnsafeBytes { all in
+        try storage.withBytes { all in
             try body(UnsafeRawBufferPointer(rebasing: all[(dataStart + e.range.lowerBound)..<(dataStart + e.range.upperBound)]))
         }
     }

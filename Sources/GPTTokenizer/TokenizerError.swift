@@ -6,6 +6,8 @@ import Foundation
 public enum TokenizerError: Error, Equatable, CustomStringConvertible {
     /// A file could not be read (missing, unreadable, a directory).
     case unreadableFile(path: String, reason: String)
+    /// A file could not be written (a full disk, a read-only file system).
+    case unwritableFile(path: String, reason: String)
     /// A file that must be UTF-8 text is not; `byteOffset` is the first bad byte.
     case invalidUTF8(path: String, byteOffset: Int)
     /// A line of a rank, vocabulary or merges file does not parse.
@@ -20,6 +22,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
     case emptyCorpus
     /// The requested vocabulary cannot hold the 256 bytes plus the special tokens.
     case vocabularyTooSmall(requested: Int, minimum: Int)
+    /// The requested vocabulary is larger than ids can be (`BytePairTokenizer.idLimit`).
+    case vocabularyTooLarge(requested: Int, maximum: Int)
     /// A `--tokenizer` argument names nothing loadable.
     case unknownTokenizer(spec: String, reason: String)
 
@@ -27,6 +31,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
         switch self {
         case let .unreadableFile(path, reason):
             return "cannot read \(path): \(reason)"
+        case let .unwritableFile(path, reason):
+            return "cannot write \(path): \(reason)"
         case let .invalidUTF8(path, offset):
             return "\(path) is not valid UTF-8 (bad byte at offset \(offset))"
         case let .malformedLine(path, line, reason):
@@ -44,6 +50,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
         case let .vocabularyTooSmall(requested, minimum):
             return "vocabulary size \(requested) is too small: at least \(minimum) "
                 + "(256 byte tokens plus the special tokens) is needed"
+        case let .vocabularyTooLarge(requested, maximum):
+            return "vocabulary size \(requested) is too large: at most \(maximum) (ids are stored as Int32)"
         case let .unknownTokenizer(spec, reason):
             return "tokenizer '\(spec)': \(reason)"
         }

@@ -1,4 +1,4 @@
-// SHA-256 (FIPS 180-4), incremental. Foundation on Linux has no digest API, and
+// SHA-256 (FIPS 180-4), incremental, for checking files. Foundation on Linux has no digest API, and
 // the checksums we record (prepared corpora, the downloaded GPT-2 rank file) must
 // equal `sha256sum`'s so anyone can check them.
 import Foundation

@@ -3,6 +3,7 @@
 // follows the vocabulary of the text, not its length (as the word counts of
 // Hugging Face `tokenizers`' BpeTrainer).
 import Foundation
+import GPTConcurrency
 
 /// Counts of the GPT-2 pre-tokenizer chunks of the text added so far.
 public struct ChunkCounter {

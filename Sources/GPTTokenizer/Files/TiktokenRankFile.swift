@@ -9,7 +9,7 @@ public enum TiktokenRankFile {
     public static func parse(_ text: String, path: String) throws -> [[UInt8]] {
         var tokenOfRank: [Int: [UInt8]] = [:]
         var lineNumber = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for line in TextFile.lines(text) {
             lineNumber += 1
             if line.isEmpty { continue }
             let fields = line.split(separator: " ", omittingEmptySubsequences: false)
@@ -24,6 +24,11 @@ public enum TiktokenRankFile {
             guard let rank = Int(fields[1]), rank >= 0 else {
                 throw TokenizerError.malformedLine(
                     path: path, line: lineNumber, reason: "'\(fields[1].prefix(20))' is not a rank (a non-negative integer)")
+            }
+            guard rank < BytePairTokenizer.idLimit else {
+                throw TokenizerError.malformedLine(
+                    path: path, line: lineNumber,
+                    reason: "rank \(rank) is outside 0..<\(BytePairTokenizer.idLimit) (ids are stored as Int32)")
             }
             guard tokenOfRank.updateValue(Array(data), forKey: rank) == nil else {
                 throw TokenizerError.malformedLine(path: path, line: lineNumber, reason: "duplicate rank \(rank)")

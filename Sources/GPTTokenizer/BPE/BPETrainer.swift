@@ -15,20 +15,51 @@ public enum BPETrainer {
     /// Progress of training: `merges` of `totalMerges` done.
     public typealias Progress = (_ merges: Int, _ totalMerges: Int) -> Void
 
+    /// What training produced, and whether it ran out of pairs before the requested size.
+    public struct Report {
+        public let tokenizer: BytePairTokenizer
+        /// Merges learned.
+        public let merges: Int
+        /// Merges the requested vocabulary size asked for.
+        public let requestedMerges: Int
+        /// True when no adjacent pair was left before `requestedMerges` were learned.
+        public var stoppedEarly: Bool { merges < requestedMerges }
+        /// One line for the user, e.g. "stopped at 812 merges of 999999743 requested: no pairs left".
+        public var summary: String {
+            stoppedEarly ? "stopped at \(merges) merges of \(requestedMerges) requested: no pairs left"
+                : "learned \(merges) merges"
+        }
+    }
+
     /// Learns a vocabulary of `vocabularySize` ids: 256 bytes, merges, then `specialTokens`
     /// (ids after all ordinary tokens). Stops early if no pair occurs any more.
     public static func train(counts: ChunkCounter, vocabularySize: Int,
                              specialTokens: [String] = [BytePairTokenizer.endOfText],
                              name: String = "bpe", progress: Progress? = nil) throws -> BytePairTokenizer {
+        try trainReporting(counts: counts, vocabularySize: vocabularySize, specialTokens: specialTokens,
+                           name: name, progress: progress).tokenizer
+    }
+
+    /// `train`, also saying how many merges were found: a corpus may run out of pairs long
+    /// before a large `vocabularySize`. Nothing is allocated for the requested size; tables
+    /// grow as merges are found. `vocabularySize` must be below `BytePairTokenizer.idLimit`.
+    public static func trainReporting(counts: ChunkCounter, vocabularySize: Int,
+                                      specialTokens: [String] = [BytePairTokenizer.endOfText],
+                                      name: String = "bpe", progress: Progress? = nil) throws -> Report {
         let minimum = 256 + specialTokens.count
         guard vocabularySize >= minimum else {
             throw TokenizerError.vocabularyTooSmall(requested: vocabularySize, minimum: minimum)
+        }
+        guard vocabularySize <= BytePairTokenizer.idLimit else {
+            throw TokenizerError.vocabularyTooLarge(requested: vocabularySize, maximum: BytePairTokenizer.idLimit)
         }
         guard counts.byteCount > 0 else { throw TokenizerError.emptyCorpus }
         let targetMerges = vocabularySize - minimum
 
         var tokens: [[UInt8]] = ByteLevelAlphabet.byteOrder.map { [$0] }
-        var tokenTable = ByteSequenceTable(minimumCapacity: vocabularySize)
+        // Sized for what the corpus can yield at most, not for the request: each merge needs
+        // a distinct pair, so there are fewer merges than bytes of text.
+        var tokenTable = ByteSequenceTable(minimumCapacity: 256 + min(targetMerges, counts.byteCount))
         for token in tokens { tokenTable.insert(token) }
         var idOfByte = [Int32](repeating: 0, count: 256)
         for (id, byte) in ByteLevelAlphabet.byteOrder.enumerated() { idOfByte[Int(byte)] = Int32(id) }
@@ -65,6 +96,7 @@ public enum BPETrainer {
             }
         }
         let specials = Dictionary(uniqueKeysWithValues: specialTokens.enumerated().map { ($1, tokens.count + $0) })
-        return try BytePairTokenizer(name: name, tokens: tokens, specialTokens: specials, source: "training")
+        let tokenizer = try BytePairTokenizer(name: name, tokens: tokens, specialTokens: specials, source: "training")
+        return Report(tokenizer: tokenizer, merges: merges, requestedMerges: targetMerges)
     }
 }

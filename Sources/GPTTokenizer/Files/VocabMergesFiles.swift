@@ -26,6 +26,11 @@ public enum VocabMergesFiles {
         }
         var bytesOfID: [Int: [UInt8]] = [:]
         for (string, id) in entries {
+            guard id >= 0, id < BytePairTokenizer.idLimit else {
+                throw TokenizerError.malformedVocabulary(
+                    path: vocabPath, reason: "token '\(string.prefix(60))' has id \(id), outside 0..<\(BytePairTokenizer.idLimit) "
+                        + "(ids are stored as Int32)")
+            }
             guard bytesOfID[id] == nil else {
                 throw TokenizerError.malformedVocabulary(path: vocabPath, reason: "duplicate id \(id)")
             }
@@ -37,7 +42,7 @@ public enum VocabMergesFiles {
         for (string, id) in entries where ByteLevelAlphabet.bytes(for: string)?.count == 1 { ordinary.insert(id) }
         var lastMergeID = -1
         var lineNumber = 0
-        for line in try TextFile.read(mergesURL).split(separator: "\n", omittingEmptySubsequences: false) {
+        for line in try TextFile.lines(TextFile.read(mergesURL)) {
             lineNumber += 1
             if line.isEmpty || (lineNumber == 1 && line.hasPrefix("#version")) { continue }
             let parts = line.split(separator: " ", omittingEmptySubsequences: false)
@@ -70,10 +75,28 @@ public enum VocabMergesFiles {
             }
             return bytes
         }
+        // What the merges do not reach must be a special token. Accepting any unreached entry
+        // as one would turn a truncated merges.txt into thousands of "special tokens" and
+        // wrong ids with no error, so it must be written as special tokens are: <…> or […].
         var specials: [String: Int] = [:]
-        for (string, id) in entries where !ordinary.contains(id) { specials[string] = id }
+        var unreached: [(String, Int)] = []
+        for (string, id) in entries where !ordinary.contains(id) {
+            if Self.looksSpecial(string) { specials[string] = id } else { unreached.append((string, id)) }
+        }
+        if let (string, id) = unreached.min(by: { $0.1 < $1.1 }) {
+            throw TokenizerError.malformedVocabulary(
+                path: vocabPath, reason: "\(unreached.count) entries (the first '\(string.prefix(60))', id \(id)) are neither a byte "
+                    + "nor made by a merge in \(mergesURL.lastPathComponent), nor a special token like <|endoftext|>: "
+                    + "the merges do not reproduce the vocabulary")
+        }
         return try BytePairTokenizer(name: name ?? vocabURL.lastPathComponent, tokens: tokens,
                                      specialTokens: specials, source: vocabPath)
+    }
+
+    /// Whether a vocabulary entry the merges do not produce is written as a special token
+    /// (`<|endoftext|>`, `<s>`, `[PAD]`).
+    static func looksSpecial(_ string: String) -> Bool {
+        string.count >= 3 && ((string.hasPrefix("<") && string.hasSuffix(">")) || (string.hasPrefix("[") && string.hasSuffix("]")))
     }
 
     /// Writes `vocab.json` and `merges.txt` for `tokenizer`, deriving each token's

@@ -14,20 +14,24 @@ public enum Download {
 
     /// The body of a 200 response from `url`, waiting at most `timeout` seconds.
     public static func data(from url: URL, timeout: TimeInterval = 30) throws -> Data {
-        let box = ConcurrentSlots<Result<Data, Error>>(count: 1)
+        // The completion handler runs on URLSession's queue; the semaphore orders its
+        // write before our read, so the box needs no lock of its own.
+        final class Box: @unchecked Sendable { var result: Result<Data, Error>? }
+        let box = Box()
         let done = DispatchSemaphore(value: 0)
         var request = URLRequest(url: url)
         request.timeoutInterval = timeout
         URLSession.shared.dataTask(with: request) { data, response, error in
             let status = (response as? HTTPURLResponse)?.statusCode
             if let data, status == 200 {
-                box.set(0, .success(data))
+                box.result = .success(data)
             } else {
-                box.set(0, .failure(Failed(url: url, reason: error.map { "\($0.localizedDescription)" } ?? "HTTP status \(status ?? 0)")))
+                box.result = .failure(Failed(url: url, reason: error.map { "\($0.localizedDescription)" } ?? "HTTP status \(status ?? 0)"))
             }
             done.signal()
         }.resume()
         done.wait()
-        return try box.value(0).get()
+        guard let result = box.result else { throw Failed(url: url, reason: "no response") }
+        return try result.get()
     }
 }

@@ -14,8 +14,9 @@ struct ByteSequenceTable {
     var count: Int { offsets.count - 1 }
 
     init(minimumCapacity: Int = 16) {
+        // Capped so a hint cannot overflow or preallocate gigabytes; the table grows on insert.
         var capacity = 16
-        while capacity < minimumCapacity * 2 { capacity <<= 1 }
+        while capacity < min(minimumCapacity, 1 << 24) * 2 { capacity <<= 1 }
         slots = [Int32](repeating: -1, count: capacity)
         slotHashes = [UInt32](repeating: 0, count: capacity)
         mask = capacity - 1

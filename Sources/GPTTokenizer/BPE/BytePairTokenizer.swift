@@ -4,6 +4,7 @@
 // by `BytePairMerger`. Special tokens are plain text unless explicitly allowed,
 // as with tiktoken's `encode_ordinary` / `encode(allowed_special=...)`.
 import Foundation
+import GPTConcurrency
 
 /// A byte-level BPE tokenizer: a rank per token (id = rank) plus special tokens.
 public final class BytePairTokenizer: Tokenizer, @unchecked Sendable {
@@ -22,6 +23,10 @@ public final class BytePairTokenizer: Tokenizer, @unchecked Sendable {
 
     /// GPT-2's document separator.
     public static let endOfText = "<|endoftext|>"
+
+    /// Every id (ordinary or special) must be below this: the model side stores ids and
+    /// the vocabulary size as Int32, and ranks here are Int32 too.
+    public static let idLimit = Int(Int32.max)
 
     /// Number of ordinary (non-special) tokens: ids `0..<ordinaryTokenCount`.
     public var ordinaryTokenCount: Int { ranks.count }
@@ -50,8 +55,18 @@ public final class BytePairTokenizer: Tokenizer, @unchecked Sendable {
             }
             byteRank[byte] = Int32(rank)
         }
+        guard tokens.count < Self.idLimit else {
+            throw TokenizerError.malformedVocabulary(
+                path: source, reason: "\(tokens.count) tokens exceed the limit of \(Self.idLimit) ids")
+        }
         var size = tokens.count
         for (text, id) in specialTokens {
+            // Checked first: `id + 1` below must not overflow, and the model cannot hold larger ids.
+            guard id >= 0, id < Self.idLimit else {
+                throw TokenizerError.malformedVocabulary(
+                    path: source, reason: "special token \(text) has id \(id), outside 0..<\(Self.idLimit) "
+                        + "(ids are stored as Int32)")
+            }
             guard id >= tokens.count else {
                 throw TokenizerError.malformedVocabulary(
                     path: source, reason: "special token \(text) has id \(id), which an ordinary token already uses")
