@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "GPTConcurrency"),
         .target(name: "GPTNetwork"),
         .target(name: "GPTTokenizer", dependencies: ["GPTIO", "GPTConcurrency", "GPTNetwork"]),
-        .target(name: "GPTData", dependencies: ["GPTTokenizer"]),
+        .target(name: "GPTData", dependencies: ["GPTTokenizer", "GPTIO"]),
         .target(name: "GPTTraining", dependencies: ["GPTCore", "GPTData", "GPTTokenizer", "GPTIO"]),
         .target(name: "GPTGeneration", dependencies: ["GPTCore", "GPTKernels"]),
         .executableTarget(name: "gpt", dependencies: [

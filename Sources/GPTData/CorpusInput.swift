@@ -24,6 +24,10 @@ public enum CorpusInput: Equatable, Sendable {
                 throw DataError.unreadableInput(path: path, reason: "no such file or directory")
             }
             let url = URL(fileURLWithPath: path)
+            var status = stat()
+            if !isDirectory.boolValue, stat(path, &status) == 0, (status.st_mode & S_IFMT) != S_IFREG {
+                throw DataError.unreadableInput(path: path, reason: "not a regular file (a FIFO, device or socket)")
+            }
             if isDirectory.boolValue {
                 inputs += try filesBelow(url).map(classify)
             } else {

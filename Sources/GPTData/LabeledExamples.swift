@@ -2,6 +2,7 @@
 // fine-tuning, from JSON Lines, CSV (RFC 4180) or TSV files. Every malformed input
 // is an error naming the file and line, so bad data stops a run before training.
 import Foundation
+import GPTIO
 
 /// One example: a text and its label as written in the file.
 public struct LabeledExample: Equatable, Sendable {
@@ -31,7 +32,9 @@ public enum LabeledExamples {
         }
         let data: Data
         do {
-            data = try Data(contentsOf: url)
+            data = try InputFile.read(url.path)
+        } catch let error as FileAccessError {
+            throw LabeledDataError.unreadableFile(path: url.path, reason: error.reason)
         } catch {
             throw LabeledDataError.unreadableFile(path: url.path, reason: error.localizedDescription)
         }

@@ -1,6 +1,7 @@
 // `gpt classify`: label texts with a classifier made by `gpt finetune classify`.
 import ArgumentParser
 import Foundation
+import GPTIO
 import GPTCore
 import GPTData
 import GPTKernels
@@ -63,7 +64,7 @@ struct Classify: ParsableCommand {
         if ["jsonl", "ndjson", "json", "csv", "tsv", "tab"].contains(url.pathExtension.lowercased()) {
             return try LabeledExamples.read(url, requireLabels: false).map(\.text)
         }
-        guard let data = FileManager.default.contents(atPath: input) else { throw CommandError("cannot read --input \(input)") }
+        let data = try InputFile.read(input, what: "--input")
         guard let text = String(data: data, encoding: .utf8) else { throw CommandError("--input \(input) is not UTF-8 text") }
         let lines = text.split(whereSeparator: \.isNewline).map(String.init)
             .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }

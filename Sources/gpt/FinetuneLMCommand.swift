@@ -110,7 +110,7 @@ struct FinetuneLM: ParsableCommand {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: data, isDirectory: &isDirectory) else { throw CommandError("--data \(data) does not exist") }
         if !isDirectory.boolValue, let chars = tokens as? CharTokenizer {
-            guard let contents = FileManager.default.contents(atPath: data) else { throw CommandError("cannot read --data \(data)") }
+            let contents = try InputFile.read(data, what: "--data")
             try checkCharacters(String(decoding: contents, as: UTF8.self), chars)
         }
         return try TokenizedCorpus.load(data, tokenizer: .given(tokens))

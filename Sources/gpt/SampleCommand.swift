@@ -2,6 +2,7 @@
 // directory), streaming it as it is made.
 import ArgumentParser
 import Foundation
+import GPTIO
 import GPTCore
 import GPTData
 import GPTGeneration
@@ -110,7 +111,7 @@ struct Sample: ParsableCommand {
     func promptIDs(_ tokens: any Tokenizer) throws -> [Int32] {
         var text = prompt ?? ""
         if let promptFile {
-            guard let data = FileManager.default.contents(atPath: promptFile) else { throw CommandError("cannot read --prompt-file \(promptFile)") }
+            let data = try InputFile.read(promptFile, what: "--prompt-file", limit: 1 << 30)
             text = String(decoding: data, as: UTF8.self)
         }
         if text.isEmpty {

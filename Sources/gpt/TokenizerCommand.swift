@@ -2,6 +2,7 @@
 // corpus, and turn text into ids and back with any tokenizer.
 import ArgumentParser
 import Foundation
+import GPTIO
 import GPTData
 import GPTTokenizer
 
@@ -43,12 +44,14 @@ struct TokenizerTrain: ParsableCommand {
         bar.finish()
         let name = URL(fileURLWithPath: out).deletingPathExtension().lastPathComponent
         var lastReport = Date.distantPast
-        let tokenizer = try BPETrainer.train(counts: counts, vocabularySize: vocabSize, name: name) { done, total in
+        let report = try BPETrainer.trainReporting(counts: counts, vocabularySize: vocabSize, name: name) { done, total in
             guard Date().timeIntervalSince(lastReport) >= 0.2 || done == total else { return }
             lastReport = Date()
             FileHandle.standardError.write(Data("\rmerges \(done)/\(total)   ".utf8))
         }
         FileHandle.standardError.write(Data("\n".utf8))
+        let tokenizer = report.tokenizer
+        if report.stoppedEarly { FileHandle.standardError.write(Data((report.summary + "\n").utf8)) }
         try TokenizerFile.write(tokenizer, to: URL(fileURLWithPath: out))
         if let exportHf {
             let directory = URL(fileURLWithPath: exportHf)
@@ -94,9 +97,7 @@ struct TokenizerEncode: ParsableCommand {
         if let text {
             bytes = Array(text.utf8)
         } else if let input {
-            guard let data = FileManager.default.contents(atPath: input) else {
-                throw DataError.unreadableInput(path: input, reason: "no such file or not readable")
-            }
+            let data = try InputFile.read(input, what: "--input")
             bytes = Array(data)
         } else {
             bytes = Array(FileHandle.standardInput.readDataToEndOfFile())

@@ -84,7 +84,7 @@ struct Train: ParsableCommand {
     func resolveConfig() throws -> TrainingConfig {
         var resolved = try TrainingConfig.preset(presetName)
         if let config {
-            guard let contents = FileManager.default.contents(atPath: config) else { throw CommandError("cannot read --config \(config)") }
+            let contents = try InputFile.read(config, what: "--config", limit: 16 << 20)
             if config.hasSuffix(".toml") {
                 // TOML becomes the JSON object it denotes, then the one path for config files applies it.
                 let table: TOMLTable
