@@ -15,8 +15,12 @@ public enum CorpusInput: Equatable, Sendable {
     }
 
     /// Expands paths given on the command line into input files, in a stable order.
-    public static func resolve(_ paths: [String]) throws -> [CorpusInput] {
+    /// The inputs `paths` name: files, and the files below directories. `outputs` (paths a
+    /// command is about to write) are skipped when found in a directory and refused when named,
+    /// so `gpt prepare DIR --out DIR` never reads its own train.bin.
+    public static func resolve(_ paths: [String], excluding outputs: [URL] = []) throws -> [CorpusInput] {
         guard !paths.isEmpty else { throw DataError.noInputs }
+        let excluded = Set(outputs.map(canonicalPath))
         var inputs: [CorpusInput] = []
         for path in paths {
             var isDirectory: ObjCBool = false
@@ -29,14 +33,17 @@ public enum CorpusInput: Equatable, Sendable {
                 throw DataError.unreadableInput(path: path, reason: "not a regular file (a FIFO, device or socket)")
             }
             if isDirectory.boolValue {
-                inputs += try filesBelow(url).map(classify)
+                inputs += try filesBelow(url).filter { !excluded.contains(canonicalPath($0)) }.map(classify)
             } else {
+                guard !excluded.contains(canonicalPath(url)) else { throw DataError.inputIsOutput(path: path) }
                 inputs.append(classify(url))
             }
         }
         guard !inputs.isEmpty else { throw DataError.noInputs }
         return inputs
     }
+
+    static func canonicalPath(_ url: URL) -> String { url.standardizedFileURL.resolvingSymlinksInPath().path }
 
     private static func classify(_ url: URL) -> CorpusInput {
         url.pathExtension.lowercased() == "jsonl" ? .jsonLines(url) : .textFile(url)

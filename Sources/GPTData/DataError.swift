@@ -9,6 +9,7 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     case invalidValidationFraction(Double)
     case malformedTokenFile(path: String, reason: String)
     case unwritableOutput(path: String, reason: String)
+    case inputIsOutput(path: String)
 
     public var description: String {
         switch self {
@@ -26,6 +27,8 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
             return "\(path): \(reason)"
         case let .unwritableOutput(path, reason):
             return "cannot write \(path): \(reason)"
+        case let .inputIsOutput(path):
+            return "\(path) is one of this command's own output files; it would be overwritten while read"
         }
     }
 }

@@ -19,6 +19,11 @@ public enum DataPreparer {
     public static let trainFileName = "train.bin"
     public static let validationFileName = "val.bin"
 
+    /// The files `prepare` writes into `directory`.
+    public static func outputFiles(in directory: URL) -> [URL] {
+        [trainFileName, validationFileName, DatasetMeta.fileName, TokenizerFile.defaultFileName].map { directory.appendingPathComponent($0) }
+    }
+
     /// Prepares `inputs` into `outputDirectory` (created if needed) and returns what meta.json records.
     /// The last `validationFraction` of the text (by bytes, cut at a character) becomes val.bin.
     public static func prepare(inputs: [CorpusInput], tokenizer choice: TokenizerChoice, outputDirectory: URL,

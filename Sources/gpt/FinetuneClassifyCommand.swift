@@ -44,13 +44,13 @@ struct FinetuneClassify: ParsableCommand {
     @Option(help: "Labeled test examples, reported after each epoch.") var test: String
     @Option(help: "Output directory for the classifier and metrics.jsonl.") var out: String
     @Option(help: "λ, the weight of the auxiliary language-model loss (0 disables it).") var auxLmWeight: Float = 0.5
-    @Option(help: "Passes over the training examples.") var epochs = 3
+    @Option(parsing: .unconditional, help: "Passes over the training examples.") var epochs = 3
     @Option(name: .customLong("init"), help: "pretrained: start from the checkpoint's weights; random: fresh weights, same architecture.")
     var initialization = Initialization.pretrained
     @Option(help: "Peak learning rate (after linear warmup, cosine decay to --min-learning-rate).") var learningRate: Float = 1e-4
     @Option(help: "Learning rate at the end.") var minLearningRate: Float = 0
     @Option(help: "Fraction of the steps spent warming up.") var warmupFraction = 0.05
-    @Option(help: "Examples per step.") var batchSize = 32
+    @Option(parsing: .unconditional, help: "Examples per step.") var batchSize = 32
     @Option(help: "AdamW weight decay (matrices only).") var weightDecay: Float = 0.01
     @Option(help: "Clip the global gradient norm to this (0: no clipping).") var gradClip: Float = 1
     @Option(help: "Dropout for embeddings, attention and residuals (default: the checkpoint's).") var dropout: Float?
@@ -60,7 +60,7 @@ struct FinetuneClassify: ParsableCommand {
     var endToken = true
     @Option(help: "char, gpt2 or a tokenizer PATH (default: the checkpoint's).") var tokenizer: String?
     @Option(help: "Seed for the head, data order, dropout, and fresh weights with --init random.") var seed: UInt64 = 1337
-    @Option(help: "Refuse training data with more distinct labels than this (an ID column picked by mistake?).")
+    @Option(parsing: .unconditional, help: "Refuse training data with more distinct labels than this (an ID column picked by mistake?).")
     var maxClasses = 1000
     @OptionGroup var threading: ThreadOptions
     @OptionGroup var runDirectory: RunDirectoryOptions

@@ -29,16 +29,16 @@ struct FinetuneLM: ParsableCommand {
     @Option(help: "A checkpoint directory (ours or Hugging Face GPT-2), or a run directory of gpt train.") var checkpoint: String
     @Option(help: "A UTF-8 text file, or a directory made by gpt prepare with the checkpoint's tokenizer.") var data: String
     @Option(help: "Output directory (checkpoint/, best/, metrics.jsonl, loss.svg).") var out: String
-    @Option(help: "Training steps.") var steps = 1000
+    @Option(parsing: .unconditional, help: "Training steps.") var steps = 1000
     @Option(help: "Peak learning rate.") var learningRate: Float = 3e-4
-    @Option(help: "Evaluate, sample and save every N steps.") var evalEvery = 250
-    @Option(help: "Also save a checkpoint every N steps.") var checkpointEvery: Int?
+    @Option(parsing: .unconditional, help: "Evaluate, sample and save every N steps.") var evalEvery = 250
+    @Option(parsing: .unconditional, help: "Also save a checkpoint every N steps.") var checkpointEvery: Int?
     @Option(name: .customLong("set"), help: "Set one training field, key=value (repeatable).") var settings: [String] = []
     @Option(help: "char, gpt2 or a tokenizer PATH, for a checkpoint that has none (a plain Hugging Face directory).") var tokenizer: String?
     @Option(help: "Seed for data order and dropout.") var seed: UInt64 = 1337
     @OptionGroup var threading: ThreadOptions
     @OptionGroup var runDirectory: RunDirectoryOptions
-    @Option(help: "Write a metrics.jsonl line every N steps.") var logEvery = 1
+    @Option(parsing: .unconditional, help: "Write a metrics.jsonl line every N steps.") var logEvery = 1
 
     func validate() throws {
         guard (1...Int(Int32.max)).contains(steps), (0...Int(Int32.max)).contains(evalEvery), logEvery >= 1 else {

@@ -38,7 +38,7 @@ struct PrepareCommand: ParsableCommand {
         let bar = ProgressPrinter()
         let started = Date()
         let meta = try DataPreparer.prepare(
-            inputs: CorpusInput.resolve(inputs), tokenizer: choice, outputDirectory: URL(fileURLWithPath: out),
+            inputs: CorpusInput.resolve(inputs, excluding: DataPreparer.outputFiles(in: URL(fileURLWithPath: out))), tokenizer: choice, outputDirectory: URL(fileURLWithPath: out),
             validationFraction: valFraction, threads: threading.threads, progress: bar.update)
         bar.finish()
         let seconds = Date().timeIntervalSince(started)

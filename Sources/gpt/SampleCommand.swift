@@ -26,13 +26,13 @@ struct Sample: ParsableCommand {
     @Option(help: "char, gpt2 or a tokenizer PATH (default: the one in the checkpoint).") var tokenizer: String?
     @Option(help: "The text to continue (default: start of text).") var prompt: String?
     @Option(help: "Read the prompt from a file.") var promptFile: String?
-    @Option(help: "Tokens to generate per sample (1...\(Self.maxTokens)).") var maxNewTokens = 256
+    @Option(parsing: .unconditional, help: "Tokens to generate per sample (1...\(Self.maxTokens)).") var maxNewTokens = 256
     @Option(help: "Softmax temperature; 0 is greedy.") var temperature: Float = 0.8
     @Option(help: "Keep only the K most likely tokens.") var topK: Int?
     @Option(help: "Keep the most likely tokens up to probability P (nucleus sampling).") var topP: Float?
     @Option(help: "Divide (multiply, if negative) the logits of tokens already present by R.") var repetitionPenalty: Float = 1
     @Option(help: "Stop a sample when this text appears (repeatable); the output is cut before it.") var stop: [String] = []
-    @Option(help: "Samples to generate (1...\(Self.maxSamples)), decoded together.") var numSamples = 1
+    @Option(parsing: .unconditional, help: "Samples to generate (1...\(Self.maxSamples)), decoded together.") var numSamples = 1
     @Option(help: "Seed for sampling.") var seed: UInt64 = 1337
     @OptionGroup var threading: ThreadOptions
     @OptionGroup var output: JSONOutput

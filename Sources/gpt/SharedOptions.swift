@@ -14,7 +14,7 @@ struct ThreadOptions: ParsableArguments {
     /// More threads than this cannot help and only cost memory (each has an 8 MB stack).
     static let maximum = max(64, 4 * ThreadPool.coreCount)
 
-    @Option(help: "Worker threads, one per core unless set.") var threads = ThreadPool.coreCount
+    @Option(parsing: .unconditional, help: "Worker threads, one per core unless set.") var threads = ThreadPool.coreCount
 
     func validate() throws {
         guard (1...Self.maximum).contains(threads) else {

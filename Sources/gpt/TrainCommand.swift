@@ -61,14 +61,14 @@ struct Train: ParsableCommand {
     @Option(help: "A UTF-8 text file (90% train, 10% validation), or a directory made by gpt prepare.") var data: String?
     @Option(help: "char (the text's own characters), gpt2, or a tokenizer PATH.") var tokenizer = "char"
     @Option(help: "Output directory (default: runs/<preset>).") var out: String?
-    @Option(help: "Training steps (the steps field).") var steps: Int?
-    @Option(help: "Evaluate, sample and save every N steps (the eval_every field).") var evalEvery: Int?
-    @Option(help: "Also save a checkpoint every N steps (evaluations always save one).") var checkpointEvery: Int?
+    @Option(parsing: .unconditional, help: "Training steps (the steps field).") var steps: Int?
+    @Option(parsing: .unconditional, help: "Evaluate, sample and save every N steps (the eval_every field).") var evalEvery: Int?
+    @Option(parsing: .unconditional, help: "Also save a checkpoint every N steps (evaluations always save one).") var checkpointEvery: Int?
     @Option(help: "Seed for initialisation, data order, dropout and sampling (the seed field).") var seed: UInt64?
     @OptionGroup var threading: ThreadOptions
     @OptionGroup var runDirectory: RunDirectoryOptions
     @Flag(help: "Skip a step whose loss is not finite instead of stopping.") var skipNonfinite = false
-    @Option(help: "Write a metrics.jsonl line every N steps (evaluation steps always).") var logEvery = 1
+    @Option(parsing: .unconditional, help: "Write a metrics.jsonl line every N steps (evaluation steps always).") var logEvery = 1
 
     func validate() throws {
         guard logEvery >= 1 else { throw ValidationError("--log-every must be at least 1, got \(logEvery)") }

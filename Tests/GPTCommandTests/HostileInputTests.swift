@@ -1,0 +1,70 @@
+// Clumsy and hostile input at the command line (issue 12's probe): each gets a one-line
+// error and leaves nothing damaged.
+import Foundation
+import XCTest
+
+extension CommandLineTests {
+    func oneLineError(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let (status, _, error) = try gpt(arguments)
+        XCTAssertNotEqual(status, 0, "\(arguments) must fail", file: file, line: line)
+        XCTAssertLessThan(status, 128, "\(arguments) must not die by a signal", file: file, line: line)
+        // The error is the first line; a usage hint may follow for a bad option value.
+        let first = String(error.split(separator: "\n").first ?? "")
+        XCTAssert(first.hasPrefix("Error: "), "an error line first: \(error)", file: file, line: line)
+        return first
+    }
+
+    func testPrepareNeverReadsOrEmptiesItsOwnOutput() throws {
+        let dir = work.appendingPathComponent("corpus")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try String(repeating: "The cat sat on the mat. ", count: 200).write(to: dir.appendingPathComponent("a.txt"), atomically: true, encoding: .utf8)
+        func prepare() throws -> [String: Any] {
+            let (status, output, error) = try gpt("prepare", dir.path, "--tokenizer", "char", "--out", dir.path, "--json")
+            XCTAssertEqual(status, 0, error)
+            return try lastJSON(output)
+        }
+        let first = try prepare(), second = try prepare()
+        XCTAssertEqual(second["vocab_size"] as? Int, first["vocab_size"] as? Int, "the second run did not read train.bin as text")
+        XCTAssertEqual(second["val_tokens"] as? Int, first["val_tokens"] as? Int)
+        let train = dir.appendingPathComponent("train.bin").path
+        let size = try FileManager.default.attributesOfItem(atPath: train)[.size] as? Int
+        XCTAssert(try oneLineError(["prepare", train, "--tokenizer", "char", "--out", dir.path]).contains("own output files"))
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: train)[.size] as? Int, size, "train.bin is untouched")
+    }
+
+    func testSpecialFilesAsInputAreRefusedByKind() throws {
+        let fifo = work.appendingPathComponent("fifo").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        XCTAssert(try oneLineError(["prepare", fifo, "--tokenizer", "char", "--out", work.appendingPathComponent("p").path])
+            .contains("not a regular file"))
+        XCTAssert(try oneLineError(["prepare", "/dev/zero", "--tokenizer", "char", "--out", work.appendingPathComponent("p").path])
+            .contains("not a regular file"))
+        let text = work.appendingPathComponent("t.txt")
+        try "abc".write(to: text, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try gpt("prepare", text.path, "--tokenizer", "char", "--out", work.appendingPathComponent("tok").path).0, 0)
+        let tokenizer = work.appendingPathComponent("tok/gpt-tokenizer.json").path
+        XCTAssert(try oneLineError(["tokenizer", "encode", "--tokenizer", tokenizer, "--input", work.path]).contains("directory"))
+        XCTAssert(try oneLineError(["tokenizer", "encode", "--tokenizer", tokenizer, "--input", fifo]).contains("FIFO"))
+    }
+
+    func testNegativeAndHugeNumbersAreRefusedWithTheirRange() throws {
+        XCTAssert(try oneLineError(["train", "--steps", "-1"]).contains("steps"))
+        XCTAssert(try oneLineError(["train", "--threads", "9223372036854775807"]).contains("--threads must be in"))
+        XCTAssert(try oneLineError(["finetune", "classify", "--checkpoint", "x", "--train", "x", "--test", "x", "--out", "y",
+                                    "--epochs", "9223372036854775807"]).contains("--epochs must be in"))
+        XCTAssert(try oneLineError(["bench", "train-step", "--seq", "100000"]).contains("--seq must be in"))
+        XCTAssert(try oneLineError(["train", "--set", "batch_size=1000000"]).contains("batch_size"))
+    }
+
+    /// Sampling with a tokenizer that has fewer ids than the model would drop what it cannot decode.
+    func testSamplingWithASmallerTokenizerIsRefused() throws {
+        let run = work.appendingPathComponent("run").path
+        XCTAssertEqual(try gpt("train", "--steps", "2", "--eval-every", "0", "--out", run).0, 0)
+        let small = work.appendingPathComponent("small.txt")
+        try "ab".write(to: small, atomically: true, encoding: .utf8)
+        let tokenizerFile = work.appendingPathComponent("small-tok").path
+        XCTAssertEqual(try gpt("prepare", small.path, "--tokenizer", "char", "--out", tokenizerFile).0, 0)
+        XCTAssert(try oneLineError(["sample", "--checkpoint", run, "--tokenizer", tokenizerFile + "/gpt-tokenizer.json"])
+            .contains("the model could produce ids the tokenizer cannot decode"))
+    }
+}
