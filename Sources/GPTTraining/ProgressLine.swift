@@ -4,6 +4,7 @@
 // lines every 2% of the steps. Evaluation summaries (and the loop's own messages) go to
 // standard output, after the live line is cleared.
 import Foundation
+import GPTIO
 
 public final class ProgressLine: RunObserver {
     /// Training FLOPs per token and the machine's peak FLOP/s, for MFU (nil: not shown).
@@ -29,7 +30,7 @@ public final class ProgressLine: RunObserver {
         return isatty(STDERR_FILENO) == 1 && environment["NO_COLOR"] == nil && environment["CI"] == nil
     }
 
-    public static func standardError(_ text: String) { FileHandle.standardError.write(Data(text.utf8)) }
+    public static func standardError(_ text: String) { StandardStreams.error(text) }
 
     public func runStarted(_ run: any TrainingRun) throws {
         started = Date()

@@ -2,6 +2,7 @@
 // median milliseconds per step, tokens/s, MFU and peak RSS.
 import ArgumentParser
 import Foundation
+import GPTIO
 import GPTCore
 import GPTKernels
 
@@ -53,7 +54,7 @@ struct BenchTrainStep: ParsableCommand {
             optimizer.update(gpt, learningRate: 1e-4, maxGradientNorm: 1)
             let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
             if step >= 3 { times.append(ms) }
-            FileHandle.standardError.write(Data(String(format: "step %d: %.1f ms, loss %.4f\n", step, ms, loss).utf8))
+            StandardStreams.error(String(format: "step %d: %.1f ms, loss %.4f\n", step, ms, loss))
         }
         let ms = median(times)
         let tokensPerSecond = Double(n) / (ms / 1000)

@@ -4,6 +4,7 @@
 // tied lm_head and mask buffers dropped) and, for our format, adds the tokenizer.
 import ArgumentParser
 import Foundation
+import GPTIO
 import GPTCore
 import GPTKernels
 import GPTTraining
@@ -39,7 +40,7 @@ struct Convert: ParsableCommand {
         }
         print("wrote \(format) checkpoint to \(destination.path) (\(model.parameterCount) parameters)")
         if FileManager.default.fileExists(atPath: source.appendingPathComponent(ClassifierCheckpoint.settingsFileName).path) {
-            FileHandle.standardError.write(Data("note: \(source.path) is a classifier; only its language model was converted (the score head and labels were not)\n".utf8))
+            StandardStreams.error("note: \(source.path) is a classifier; only its language model was converted (the score head and labels were not)\n")
         }
     }
 }

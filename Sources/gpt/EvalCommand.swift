@@ -1,6 +1,7 @@
 // `gpt eval`: mean loss and perplexity of a checkpoint on a text file or a prepared split.
 import ArgumentParser
 import Foundation
+import GPTIO
 import GPTCore
 import GPTData
 import GPTKernels
@@ -38,7 +39,7 @@ struct Eval: ParsableCommand {
             throw CommandError("--data \(data) does not exist")
         }
         let progress = { (done: Int, total: Int) in
-            FileHandle.standardError.write(Data(String(format: "\rscored %d / %d tokens", done, total).utf8))
+            StandardStreams.error(String(format: "\rscored %d / %d tokens", done, total))
         }
         let result: EvaluationResult
         if isDirectory.boolValue {
@@ -56,7 +57,7 @@ struct Eval: ParsableCommand {
                 ids.withUnsafeBufferPointer { out.update(from: $0.baseAddress! + range.lowerBound, count: range.count) }
             }, progress: progress)
         }
-        FileHandle.standardError.write(Data("\n".utf8))
+        StandardStreams.error("\n")
         print(String(format: "loss %.4f, perplexity %.3f over %d tokens", result.loss, result.perplexity, result.tokens))
         if output.json { try printJSONLine(["loss": result.loss, "perplexity": result.perplexity, "tokens": result.tokens]) }
     }

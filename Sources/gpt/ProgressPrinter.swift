@@ -1,6 +1,7 @@
 // A one-line progress bar on standard error for `gpt prepare` and `gpt tokenizer train`:
 // bytes done, MB/s and ETA, redrawn at most five times a second.
 import Foundation
+import GPTIO
 import GPTData
 
 final class ProgressPrinter {
@@ -25,13 +26,13 @@ final class ProgressPrinter {
         let line = String(format: "\r%@ [%@] %.1f/%.1f MB  %.1f MB/s  %@   ", progress.phase, bar,
                           Double(progress.bytesDone) / 1e6, Double(progress.totalBytes) / 1e6,
                           progress.megabytesPerSecond, eta)
-        FileHandle.standardError.write(Data(line.utf8))
+        StandardStreams.error(line)
         drewSomething = true
     }
 
     /// Ends the progress line so later output starts on a fresh line.
     func finish() {
-        if drewSomething { FileHandle.standardError.write(Data("\n".utf8)) }
+        if drewSomething { StandardStreams.error("\n") }
         drewSomething = false
     }
 }

@@ -136,8 +136,8 @@ struct Sample: ParsableCommand {
 
     func write(_ text: String) {
         guard !text.isEmpty else { return }
-        FileHandle.standardOutput.write(Data(text.utf8))
+        StandardStreams.output(text)
     }
 
-    func warn(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+    func warn(_ text: String) { StandardStreams.error(text + "\n") }
 }

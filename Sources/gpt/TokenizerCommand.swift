@@ -47,11 +47,11 @@ struct TokenizerTrain: ParsableCommand {
         let report = try BPETrainer.trainReporting(counts: counts, vocabularySize: vocabSize, name: name) { done, total in
             guard Date().timeIntervalSince(lastReport) >= 0.2 || done == total else { return }
             lastReport = Date()
-            FileHandle.standardError.write(Data("\rmerges \(done)/\(total)   ".utf8))
+            StandardStreams.error("\rmerges \(done)/\(total)   ")
         }
-        FileHandle.standardError.write(Data("\n".utf8))
+        StandardStreams.error("\n")
         let tokenizer = report.tokenizer
-        if report.stoppedEarly { FileHandle.standardError.write(Data((report.summary + "\n").utf8)) }
+        if report.stoppedEarly { StandardStreams.error(report.summary + "\n") }
         try TokenizerFile.write(tokenizer, to: URL(fileURLWithPath: out))
         if let exportHf {
             let directory = URL(fileURLWithPath: exportHf)
@@ -138,6 +138,6 @@ struct TokenizerDecode: ParsableCommand {
 
     func run() throws {
         let bytes = try TokenizerLoader.load(tokenizer).decodeBytes(ids)
-        FileHandle.standardOutput.write(Data(bytes + [UInt8(ascii: "\n")]))
+        StandardStreams.output(bytes: bytes + [UInt8(ascii: "\n")])
     }
 }

@@ -68,3 +68,25 @@ extension CommandLineTests {
             .contains("the model could produce ids the tokenizer cannot decode"))
     }
 }
+
+extension CommandLineTests {
+    /// With SIGPIPE ignored (as some shells and subprocess callers leave it), a reader that closes
+    /// the pipe early ends gpt quietly: no trap, no message.
+    func testAClosedPipeEndsTheCommandQuietly() throws {
+        let run = work.appendingPathComponent("run").path
+        XCTAssertEqual(try gpt("train", "--steps", "2", "--eval-every", "0", "--out", run).0, 0)
+        let binary = [Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("gpt"), Self.binary]
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }!
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", "trap '' PIPE; { '\(binary.path)' sample --checkpoint '\(run)' --max-new-tokens 20000 --temperature 1 "
+                           + "2>'\(work.path)/err'; echo $? >'\(work.path)/status'; } | head -c 5 >/dev/null"]
+        let status = Pipe()
+        shell.standardOutput = status
+        try shell.run()
+        shell.waitUntilExit()
+        let error = try String(contentsOfFile: work.path + "/err", encoding: .utf8)
+        XCTAssertEqual(try String(contentsOfFile: work.path + "/status", encoding: .utf8), "0\n", error)
+        XCTAssertFalse(error.contains("Fatal error") || error.contains("Crash"), error)
+    }
+}
