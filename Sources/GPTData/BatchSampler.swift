@@ -1,6 +1,7 @@
 // Random training batches from a token file, as nanoGPT's get_batch: B offsets
 // drawn uniformly from 0 ..< count - T, x = tokens[o ..< o+T], y = tokens[o+1 ..< o+T+1].
 import Foundation
+import GPTKernels
 
 /// Draws (x, y) batches from a `TokenFile` with a seeded, resumable generator.
 public struct BatchSampler {

@@ -62,10 +62,10 @@ public enum DataPreparer {
         try validation.close()
 
         let meta = DatasetMeta(
-            dtype: dtype, vocab_size: tokenizer.vocabularySize, tokenizer: tokenizer.name,
-            tokenizer_file: TokenizerFile.defaultFileName, train_tokens: train.count, val_tokens: validation.count,
-            val_fraction: validationFraction, documents: documents, source_bytes: contentBytes,
-            source_sha256: checksum, inputs: inputs.map(\.url.path))
+            dtype: dtype, vocabularySize: tokenizer.vocabularySize, tokenizer: tokenizer.name,
+            tokenizerFile: TokenizerFile.defaultFileName, trainTokens: train.count, validationTokens: validation.count,
+            validationFraction: validationFraction, documents: documents, sourceBytes: contentBytes,
+            sourceSHA256: checksum, inputs: inputs.map(\.url.path))
         try meta.write(to: outputDirectory)
         return meta
     }

@@ -5,21 +5,29 @@ import Foundation
 public struct DatasetMeta: Codable, Equatable, Sendable {
     /// Element type of train.bin and val.bin (raw little-endian ids, no header).
     public var dtype: TokenDType
-    public var vocab_size: Int
+    public var vocabularySize: Int
     /// "char", "gpt2", or the name of a trained tokenizer.
     public var tokenizer: String
     /// The tokenizer file in the same directory.
-    public var tokenizer_file: String
-    public var train_tokens: Int
-    public var val_tokens: Int
-    public var val_fraction: Double
+    public var tokenizerFile: String
+    public var trainTokens: Int
+    public var validationTokens: Int
+    public var validationFraction: Double
     public var documents: Int
     /// Bytes of document text, and the SHA-256 of the input files concatenated in order.
-    public var source_bytes: Int
-    public var source_sha256: String
+    public var sourceBytes: Int
+    public var sourceSHA256: String
     public var inputs: [String]
 
     public static let fileName = "meta.json"
+
+    /// meta.json's keys stay snake_case, as nanoGPT's meta.pkl and our CLI's JSON do.
+    enum CodingKeys: String, CodingKey {
+        case dtype, tokenizer, documents, inputs
+        case vocabularySize = "vocab_size", tokenizerFile = "tokenizer_file", trainTokens = "train_tokens"
+        case validationTokens = "val_tokens", validationFraction = "val_fraction", sourceBytes = "source_bytes"
+        case sourceSHA256 = "source_sha256"
+    }
 
     public static func load(from directory: URL) throws -> DatasetMeta {
         let url = directory.appendingPathComponent(fileName)

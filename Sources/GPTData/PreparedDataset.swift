@@ -13,12 +13,12 @@ public struct PreparedDataset {
         meta = try DatasetMeta.load(from: directory)
         train = try TokenFile(url: directory.appendingPathComponent(DataPreparer.trainFileName), dtype: meta.dtype)
         validation = try TokenFile(url: directory.appendingPathComponent(DataPreparer.validationFileName), dtype: meta.dtype)
-        tokenizer = try TokenizerFile.load(directory.appendingPathComponent(meta.tokenizer_file))
-        guard train.count == meta.train_tokens, validation.count == meta.val_tokens else {
+        tokenizer = try TokenizerFile.load(directory.appendingPathComponent(meta.tokenizerFile))
+        guard train.count == meta.trainTokens, validation.count == meta.validationTokens else {
             throw DataError.malformedTokenFile(
                 path: directory.path,
                 reason: "token files hold \(train.count) / \(validation.count) ids but meta.json says "
-                    + "\(meta.train_tokens) / \(meta.val_tokens)")
+                    + "\(meta.trainTokens) / \(meta.validationTokens)")
         }
     }
 }

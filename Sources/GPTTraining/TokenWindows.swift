@@ -2,6 +2,7 @@
 // tokens, x the first T and y the last T (next-token targets), positions drawn from
 // a seeded generator as nanoGPT's get_batch does.
 import GPTData
+import GPTKernels
 
 public struct TokenWindows {
     public let tokens: [Int32]

@@ -1,6 +1,7 @@
 // Helpers shared by the `gpt bench` commands: timing, buffers, JSON output, RSS.
 import ArgumentParser
 import Foundation
+import GPTKernels
 
 /// Median wall time of `repeats` runs of `body`, after one warm-up run.
 func medianSeconds(repeats: Int, _ body: () -> Void) -> Double {
@@ -23,11 +24,8 @@ func median(_ values: [Double]) -> Double {
 /// A buffer of uniform values in [-1, 1) from a fixed-seed generator.
 func randomBuffer(_ count: Int, seed: UInt64 = 42) -> UnsafeMutablePointer<Float> {
     let p = UnsafeMutablePointer<Float>.allocate(capacity: count)
-    var state = seed
-    for i in 0..<count {
-        state = state &* 6364136223846793005 &+ 1442695040888963407
-        p[i] = Float(Int32(truncatingIfNeeded: state >> 32)) / Float(Int32.max)
-    }
+    var rng = SplitMix64(seed: seed)
+    for i in 0..<count { p[i] = Float(rng.nextUnitInterval() * 2 - 1) }
     return p
 }
 

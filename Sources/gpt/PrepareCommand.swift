@@ -43,8 +43,8 @@ struct PrepareCommand: ParsableCommand {
         bar.finish()
         let seconds = Date().timeIntervalSince(started)
         print(String(format: "%@: %d train + %d val tokens (%@, vocabulary %d, %d documents), %.1f MB in %.2f s (%.1f MB/s)",
-                     out, meta.train_tokens, meta.val_tokens, meta.dtype.rawValue, meta.vocab_size, meta.documents,
-                     Double(meta.source_bytes) / 1e6, seconds, Double(meta.source_bytes) / 1e6 / max(seconds, 1e-9)))
+                     out, meta.trainTokens, meta.validationTokens, meta.dtype.rawValue, meta.vocabularySize, meta.documents,
+                     Double(meta.sourceBytes) / 1e6, seconds, Double(meta.sourceBytes) / 1e6 / max(seconds, 1e-9)))
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

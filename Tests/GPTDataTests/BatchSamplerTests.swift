@@ -2,6 +2,7 @@
 // reproducible from the seed, and restoring the generator state resumes exactly.
 import Foundation
 import XCTest
+import GPTKernels
 import GPTData
 
 final class BatchSamplerTests: XCTestCase {

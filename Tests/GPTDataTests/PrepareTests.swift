@@ -30,12 +30,12 @@ final class PrepareTests: XCTestCase {
         let meta = try DataPreparer.prepare(
             inputs: [.textFile(input)], tokenizer: .given(SharedData.gpt2()), outputDirectory: out,
             validationFraction: 0.1, threads: 2, blockSize: 64 << 10) { lastProgress = $0 }
-        XCTAssertEqual(meta.train_tokens, 301_966)
-        XCTAssertEqual(meta.val_tokens, 36_059)
+        XCTAssertEqual(meta.trainTokens, 301_966)
+        XCTAssertEqual(meta.validationTokens, 36_059)
         XCTAssertEqual(meta.dtype, .uint16)
-        XCTAssertEqual(meta.vocab_size, 50_257)
-        XCTAssertEqual(meta.source_bytes, 1_115_394)
-        XCTAssertEqual(meta.source_sha256, "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed")
+        XCTAssertEqual(meta.vocabularySize, 50_257)
+        XCTAssertEqual(meta.sourceBytes, 1_115_394)
+        XCTAssertEqual(meta.sourceSHA256, "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed")
         XCTAssertEqual(lastProgress?.bytesDone, 1_115_394)
 
         let dataset = try PreparedDataset(directory: out)
@@ -50,9 +50,9 @@ final class PrepareTests: XCTestCase {
         let out = directory.appendingPathComponent("char")
         let meta = try DataPreparer.prepare(
             inputs: [.textFile(SharedData.file("tinyshakespeare.txt"))], tokenizer: .characters, outputDirectory: out)
-        XCTAssertEqual(meta.vocab_size, 65)
-        XCTAssertEqual(meta.train_tokens, 1_003_854)
-        XCTAssertEqual(meta.val_tokens, 111_540)
+        XCTAssertEqual(meta.vocabularySize, 65)
+        XCTAssertEqual(meta.trainTokens, 1_003_854)
+        XCTAssertEqual(meta.validationTokens, 111_540)
         let dataset = try PreparedDataset(directory: out)
         XCTAssertEqual(try dataset.tokenizer.decode(Array(try ids(in: out, "val.bin", dtype: .uint16).prefix(5))), "?\n\nGR")
     }
@@ -69,7 +69,7 @@ final class PrepareTests: XCTestCase {
             validationFraction: 0, threads: 3, blockSize: 4_096)
         let expected = try tokenizer.encode(text) + [50_256] + tokenizer.encode("A second document.\n")
         XCTAssertEqual(try ids(in: out, "train.bin", dtype: .uint16), expected)
-        XCTAssertEqual(meta.val_tokens, 0)
+        XCTAssertEqual(meta.validationTokens, 0)
         XCTAssertEqual(meta.documents, 2)
     }
 
@@ -85,7 +85,7 @@ final class PrepareTests: XCTestCase {
             + [50_256] + tokenizer.encode("Third")
         XCTAssertEqual(try ids(in: out, "train.bin", dtype: .uint16), expected)
         XCTAssertEqual(meta.documents, 3)
-        XCTAssertEqual(meta.source_bytes, "First doc.Second \u{00E9}!Third".utf8.count)
+        XCTAssertEqual(meta.sourceBytes, "First doc.Second \u{00E9}!Third".utf8.count)
     }
 
     func testErrors() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import GPTKernels
 import GPTIO
 
 final class SafeTensorsTests: XCTestCase {
@@ -115,8 +116,8 @@ final class SafeTensorsTests: XCTestCase {
         writer.add("w", floats: [1, 2, 3, 4, 5, 6], shape: [2, 3])
         writer.add("t", int64s: [1, 2], shape: [2])
         let valid = [UInt8](writer.serialized())
-        var state: UInt64 = 12345
-        func next() -> Int { state = state &* 6364136223846793005 &+ 1442695040888963407; return Int(state >> 33) }
+        var rng = SplitMix64(seed: 12345)
+        func next() -> Int { Int(rng.next() >> 33) }
         for _ in 0..<3000 {
             var bytes = valid
             for _ in 0..<(1 + next() % 4) { bytes[next() % bytes.count] = UInt8(next() % 256) }

@@ -1,5 +1,5 @@
 // xoshiro256** (Blackman & Vigna, 2018), seeded through SplitMix64 as its authors
-// recommend. Small, fast, and its whole state is four words that a checkpoint can
+// recommend; with SplitMix64 (Random.swift) the one family of generators we use. Small, fast, and its whole state is four words that a checkpoint can
 // save and restore, so a resumed run draws exactly the batches it would have.
 import Foundation
 
@@ -8,14 +8,8 @@ public struct Xoshiro256StarStar: RandomNumberGenerator, Codable, Equatable, Sen
     public private(set) var state: [UInt64]
 
     public init(seed: UInt64) {
-        var splitMix = seed
-        state = (0..<4).map { _ in
-            splitMix &+= 0x9E37_79B9_7F4A_7C15
-            var z = splitMix
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var seeder = SplitMix64(seed: seed)
+        state = (0..<4).map { _ in seeder.next() }
     }
 
     /// Restores a saved `state` (four words, not all zero).
