@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "GPTNetwork"),
         .target(name: "GPTTokenizer", dependencies: ["GPTIO", "GPTConcurrency", "GPTNetwork"]),
         .target(name: "GPTData", dependencies: ["GPTTokenizer", "GPTIO", "GPTKernels"]),
-        .target(name: "GPTTraining", dependencies: ["GPTCore", "GPTKernels", "GPTData", "GPTTokenizer", "GPTIO"]),
+        .target(name: "GPTTraining", dependencies: ["GPTCore", "GPTKernels", "GPTData", "GPTTokenizer", "GPTIO", "GPTGeneration"]),
         .target(name: "GPTGeneration", dependencies: ["GPTCore", "GPTKernels"]),
         .executableTarget(name: "gpt", dependencies: [
             "GPTCore", "GPTIO", "GPTKernels", "GPTTokenizer", "GPTData", "GPTTraining", "GPTGeneration",

@@ -14,6 +14,13 @@ public enum StandardStreams {
         if !write(text, to: STDOUT_FILENO) { exit(0) }
     }
 
+    /// Whether standard error is a terminal a progress line may redraw in place (not under CI
+    /// or NO_COLOR); elsewhere progress is printed as plain lines.
+    public static var isLiveTerminal: Bool {
+        let environment = ProcessInfo.processInfo.environment
+        return isatty(STDERR_FILENO) == 1 && environment["NO_COLOR"] == nil && environment["CI"] == nil
+    }
+
     /// Writes raw bytes (which may not be UTF-8) to standard output, as `output` does.
     public static func output(bytes: [UInt8]) {
         fflush(stdout)

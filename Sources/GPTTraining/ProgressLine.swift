@@ -21,13 +21,7 @@ public final class ProgressLine: RunObserver {
     public init(flops: (perToken: Double, peak: Double)? = nil, write: @escaping (String) -> Void = ProgressLine.standardError) {
         self.flops = flops
         self.write = write
-        live = ProgressLine.isLiveTerminal
-        }
-
-    /// Whether standard error is a terminal that may be redrawn.
-    public static var isLiveTerminal: Bool {
-        let environment = ProcessInfo.processInfo.environment
-        return isatty(STDERR_FILENO) == 1 && environment["NO_COLOR"] == nil && environment["CI"] == nil
+        live = StandardStreams.isLiveTerminal
     }
 
     public static func standardError(_ text: String) { StandardStreams.error(text) }

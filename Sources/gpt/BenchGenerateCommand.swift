@@ -72,22 +72,3 @@ struct BenchGenerate: ParsableCommand {
         }
     }
 }
-
-/// Streaming read bandwidth: the best of three passes summing a 1 GB buffer, threads splitting it.
-enum MemoryBandwidth {
-    static func measure(pool: ThreadPool) -> Double {
-        let count = 1 << 28
-        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
-        defer { buffer.deallocate() }
-        buffer.update(repeating: 1, count: count)
-        var best = 0.0
-        for _ in 0..<3 {
-            let start = DispatchTime.now().uptimeNanoseconds
-            let total = Reduction.sumOfSquares(buffer, count: count, pool: pool)
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            precondition(total == Double(count))
-            best = max(best, Double(count * 4) / seconds)
-        }
-        return best
-    }
-}

@@ -33,7 +33,7 @@ struct Classify: ParsableCommand {
     }
 
     func run() throws {
-        let (classifier, settings, tokenizer) = try ClassifierCheckpoint.load(directory: checkpointDirectory(checkpoint),
+        let (classifier, settings, tokenizer) = try ClassifierCheckpoint.load(directory: CheckpointLocation.resolve(checkpoint),
                                                                                pool: ThreadPool(threads: threading.threads))
         let inputs = try readTexts()
         let encoder = try settings.encoder(tokenizer)

@@ -81,8 +81,8 @@ struct FinetuneClassify: ParsableCommand {
     }
 
     func run() throws {
-        let source = checkpointDirectory(checkpoint)
-        try refuseOutputHoldingSource(out: out, source: source)
+        let source = CheckpointLocation.resolve(checkpoint)
+        try CheckpointLocation.refuseOutput(out, holding: source)
         let pool = ThreadPool(threads: threading.threads)
         let (model, tokens) = try loadModel(from: source, pool: pool)
         let maxLength = self.maxLength ?? model.config.contextLength

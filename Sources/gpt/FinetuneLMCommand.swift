@@ -48,8 +48,8 @@ struct FinetuneLM: ParsableCommand {
     }
 
     func run() throws {
-        let source = checkpointDirectory(checkpoint)
-        try refuseOutputHoldingSource(out: out, source: source)
+        let source = CheckpointLocation.resolve(checkpoint)
+        try CheckpointLocation.refuseOutput(out, holding: source)
         let modelConfig = try HuggingFaceGPT2.loadConfig(source.appendingPathComponent("config.json"))
         let tokens = try TokenizerLoader.load(tokenizer ?? source.path)
         try VocabularyCheck.check(tokens, modelVocabulary: modelConfig.vocabSize, use: .encode)
@@ -71,9 +71,9 @@ struct FinetuneLM: ParsableCommand {
         print("fine-tuning \(source.path): \(model.parameterCount) parameters, tokenizer \(tokens.name); "
               + "\(corpus.train.count + corpus.validation.count) tokens; \(config.steps) steps of \(config.batchSize)×\(config.model.contextLength), "
               + "lr \(config.learningRate)")
-        let run = LanguageModelRun(trainer: trainer, tokenizer: tokens, sampler: evaluationSampler(model, tokens, seed: seed))
+        let run = LanguageModelRun(trainer: trainer, tokenizer: tokens, sampler: LanguageModelRun.sampler(model, tokens, seed: seed))
         let loop = RunLoop(run: run, directory: directory, options: RunLoopOptions(checkpointEvery: checkpointEvery, bestLossKey: "val_loss"),
-                           observers: languageModelObservers(model, directory: directory, title: "gpt finetune lm", logEvery: logEvery))
+                           observers: LanguageModelRun.observers(model, directory: directory, title: "gpt finetune lm", logEvery: logEvery))
         let outcome = try loop.start(resume: runDirectory.resume)
         try outcome.exitIfStopped()
         if case let .finished(seconds) = outcome {

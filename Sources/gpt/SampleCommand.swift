@@ -8,6 +8,7 @@ import GPTData
 import GPTGeneration
 import GPTKernels
 import GPTTokenizer
+import GPTTraining
 
 struct Sample: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -57,7 +58,7 @@ struct Sample: ParsableCommand {
     }
 
     func run() throws {
-        let directory = checkpointDirectory(checkpoint)
+        let directory = CheckpointLocation.resolve(checkpoint)
         let model = try HuggingFaceGPT2.load(directory: directory, pool: ThreadPool(threads: threading.threads))
         let tokens: any Tokenizer
         do { tokens = try TokenizerLoader.load(tokenizer ?? directory.path) } catch {

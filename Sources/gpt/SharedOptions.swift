@@ -49,26 +49,3 @@ extension RunOutcome {
         if case let .stopped(signal) = self { throw ExitCode(StopSignals.exitStatus(signal)) }
     }
 }
-
-/// What a language-model run shows at each evaluation: 120 tokens sampled at temperature 0.8
-/// from the end-of-text token (or a newline), seeded by the step.
-func evaluationSampler(_ model: GPT, _ tokenizer: any Tokenizer, seed: UInt64) -> (Int) -> String? {
-    { step in
-        var sampling = GenerationOptions()
-        sampling.maxNewTokens = 120
-        sampling.sampling = SamplingOptions(temperature: 0.8)
-        sampling.seed = seed &+ UInt64(step)
-        let start = Int32(tokenizer.endOfTextID ?? (try? tokenizer.encode("\n"))?.first ?? 0)
-        guard let sample = try? Generator(model: model).generate(prompt: [start], options: sampling)[0] else { return nil }
-        return try? tokenizer.decode(sample.map(Int.init))
-    }
-}
-
-/// The standard observers of a language-model run in `directory`.
-func languageModelObservers(_ model: GPT, directory: RunDirectory, title: String, logEvery: Int) -> [any RunObserver] {
-    let metrics = directory.url.appendingPathComponent(MetricsLog.fileName)
-    let peak = PeakThroughput.measure(pool: model.pool, iterations: 2_000_000) * 1e9
-    return [MetricsLog(url: metrics, every: logEvery),
-            LossChartWriter(metrics: metrics, chart: directory.url.appendingPathComponent("loss.svg"), title: title),
-            ProgressLine(flops: (model.trainingFlopsPerToken(seq: model.config.contextLength), peak))]
-}

@@ -127,9 +127,9 @@ struct Train: ParsableCommand {
               + "\(model.parameterCount) parameters, \(options.steps) steps of "
               + "\(options.gradientAccumulation)×\(options.batchSize)×\(config.model.contextLength) tokens, \(threading.threads) threads")
         let run = LanguageModelRun(trainer: trainer, tokenizer: corpus.tokenizer,
-                                   sampler: evaluationSampler(model, corpus.tokenizer, seed: config.seed))
+                                   sampler: LanguageModelRun.sampler(model, corpus.tokenizer, seed: config.seed))
         let loop = RunLoop(run: run, directory: directory, options: RunLoopOptions(checkpointEvery: checkpointEvery, bestLossKey: "val_loss"),
-                           observers: languageModelObservers(model, directory: directory, title: "gpt train: \(name)", logEvery: logEvery))
+                           observers: LanguageModelRun.observers(model, directory: directory, title: "gpt train: \(name)", logEvery: logEvery))
         let outcome = try loop.start(resume: runDirectory.resume)
         try outcome.exitIfStopped()
         if case let .finished(seconds) = outcome {

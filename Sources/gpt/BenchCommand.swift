@@ -1,0 +1,8 @@
+// `gpt bench`: the measurement commands.
+import ArgumentParser
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure the engine: GEMM throughput, training step, generation, tokenizer.",
+        subcommands: [BenchMatmul.self, BenchTrainStep.self, BenchGenerate.self, BenchTokenize.self])
+}
