@@ -55,6 +55,16 @@ public final class LanguageModelRun: TrainingRun {
 }
 
 extension LanguageModelRun {
+    /// Runs (or, with `resume`, continues) the training in `directory` with the standard observers,
+    /// `best` for the lowest validation loss, and a checkpoint at every evaluation and every
+    /// `checkpointEvery` steps.
+    public func start(in directory: RunDirectory, resume: Bool, title: String, logEvery: Int,
+                      checkpointEvery: Int?) throws -> RunOutcome {
+        try RunLoop(run: self, directory: directory, options: RunLoopOptions(checkpointEvery: checkpointEvery, bestLossKey: "val_loss"),
+                    observers: Self.observers(trainer.model, directory: directory, title: title, logEvery: logEvery))
+            .start(resume: resume)
+    }
+
     /// What a language-model run shows at each evaluation: 120 tokens sampled at temperature 0.8
     /// from the end-of-text token (or a newline), seeded by the step.
     public static func sampler(_ model: GPT, _ tokenizer: any Tokenizer, seed: UInt64) -> (Int) -> String? {

@@ -116,9 +116,8 @@ struct FinetuneClassify: ParsableCommand {
         let loop = RunLoop(run: run, directory: directory,
                            observers: [MetricsLog(url: directory.url.appendingPathComponent(MetricsLog.fileName), every: nil), ProgressLine()])
         let outcome = try loop.start(resume: runDirectory.resume)
-        try outcome.exitIfStopped()
+        try outcome.report(directory)
         guard case .finished = outcome else { return }
-        print("classifier saved in \(directory.url.path)/checkpoint")
         if output.json, let last = run.lastEvaluation {
             try printJSONLine(["test_accuracy": last.metrics.accuracy, "test_macro_f1": last.metrics.macroF1, "epochs": epochs,
                                "test_loss": Double(last.meanLoss), "labels": labels, "confusion_matrix": last.metrics.confusion])

@@ -71,14 +71,9 @@ struct FinetuneLM: ParsableCommand {
         print("fine-tuning \(source.path): \(model.parameterCount) parameters, tokenizer \(tokens.name); "
               + "\(corpus.train.count + corpus.validation.count) tokens; \(config.steps) steps of \(config.batchSize)×\(config.model.contextLength), "
               + "lr \(config.learningRate)")
-        let run = LanguageModelRun(trainer: trainer, tokenizer: tokens, sampler: LanguageModelRun.sampler(model, tokens, seed: seed))
-        let loop = RunLoop(run: run, directory: directory, options: RunLoopOptions(checkpointEvery: checkpointEvery, bestLossKey: "val_loss"),
-                           observers: LanguageModelRun.observers(model, directory: directory, title: "gpt finetune lm", logEvery: logEvery))
-        let outcome = try loop.start(resume: runDirectory.resume)
-        try outcome.exitIfStopped()
-        if case let .finished(seconds) = outcome {
-            print(String(format: "trained in %.0f s; checkpoint in %@/checkpoint", seconds, directory.url.path))
-        }
+        let outcome = try LanguageModelRun(trainer: trainer, tokenizer: tokens, sampler: LanguageModelRun.sampler(model, tokens, seed: seed))
+            .start(in: directory, resume: runDirectory.resume, title: "gpt finetune lm", logEvery: logEvery, checkpointEvery: checkpointEvery)
+        try outcome.report(directory)
     }
 
     /// Training fields: defaults for continued training, then --set (shape fields refused).

@@ -44,8 +44,13 @@ struct RunDirectoryOptions: ParsableArguments {
 }
 
 extension RunOutcome {
-    /// Ends the process as a shell expects after a stop signal (130, 143, 129).
-    func exitIfStopped() throws {
-        if case let .stopped(signal) = self { throw ExitCode(StopSignals.exitStatus(signal)) }
+    /// Says where a finished run's checkpoint is; after a stop signal, ends the process as a
+    /// shell expects (130, 143, 129).
+    func report(_ directory: RunDirectory) throws {
+        switch self {
+        case let .stopped(signal): throw ExitCode(StopSignals.exitStatus(signal))
+        case let .finished(seconds): print(String(format: "trained in %.0f s; checkpoint in %@/checkpoint", seconds, directory.url.path))
+        case .alreadyComplete: break
+        }
     }
 }

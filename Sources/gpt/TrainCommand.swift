@@ -126,15 +126,9 @@ struct Train: ParsableCommand {
         print("\(corpus.train.count + corpus.validation.count) tokens (\(corpus.tokenizer.name)), vocabulary \(corpus.tokenizer.vocabularySize), "
               + "\(model.parameterCount) parameters, \(options.steps) steps of "
               + "\(options.gradientAccumulation)×\(options.batchSize)×\(config.model.contextLength) tokens, \(threading.threads) threads")
-        let run = LanguageModelRun(trainer: trainer, tokenizer: corpus.tokenizer,
-                                   sampler: LanguageModelRun.sampler(model, corpus.tokenizer, seed: config.seed))
-        let loop = RunLoop(run: run, directory: directory, options: RunLoopOptions(checkpointEvery: checkpointEvery, bestLossKey: "val_loss"),
-                           observers: LanguageModelRun.observers(model, directory: directory, title: "gpt train: \(name)", logEvery: logEvery))
-        let outcome = try loop.start(resume: runDirectory.resume)
-        try outcome.exitIfStopped()
-        if case let .finished(seconds) = outcome {
-            print(String(format: "trained in %.0f s; checkpoint in %@/checkpoint", seconds, directory.url.path))
-        }
+        let outcome = try LanguageModelRun(trainer: trainer, tokenizer: corpus.tokenizer, sampler: LanguageModelRun.sampler(model, corpus.tokenizer, seed: config.seed))
+            .start(in: directory, resume: runDirectory.resume, title: "gpt train: \(name)", logEvery: logEvery, checkpointEvery: checkpointEvery)
+        try outcome.report(directory)
     }
 
     /// The tokenizer and the training and validation tokens: from a directory made by `gpt prepare`,
