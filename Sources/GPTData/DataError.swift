@@ -10,6 +10,8 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     case malformedTokenFile(path: String, reason: String)
     case unwritableOutput(path: String, reason: String)
     case inputIsOutput(path: String)
+    /// A stop signal arrived; nothing was left under the output names.
+    case interrupted
 
     public var description: String {
         switch self {
@@ -27,6 +29,8 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
             return "\(path): \(reason)"
         case let .unwritableOutput(path, reason):
             return "cannot write \(path): \(reason)"
+        case .interrupted:
+            return "interrupted; no token files were written"
         case let .inputIsOutput(path):
             return "\(path) is one of this command's own output files; it would be overwritten while read"
         }

@@ -29,7 +29,8 @@ public enum DataPreparer {
     public static func prepare(inputs: [CorpusInput], tokenizer choice: TokenizerChoice, outputDirectory: URL,
                                validationFraction: Double = 0.1, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                                blockSize: Int = 1 << 20,
-                               progress: ((PrepareProgress) -> Void)? = nil) throws -> DatasetMeta {
+                               progress: ((PrepareProgress) -> Void)? = nil,
+                               shouldStop: (() -> Bool)? = nil) throws -> DatasetMeta {
         guard validationFraction >= 0, validationFraction < 1 else {
             throw DataError.invalidValidationFraction(validationFraction)
         }
@@ -56,10 +57,20 @@ public enum DataPreparer {
         let dtype = TokenDType(vocabularySize: tokenizer.vocabularySize)
         let train = try TokenFileWriter(url: outputDirectory.appendingPathComponent(trainFileName), dtype: dtype)
         let validation = try TokenFileWriter(url: outputDirectory.appendingPathComponent(validationFileName), dtype: dtype)
-        let (documents, checksum) = try encode(reader, tokenizer: tokenizer, trainBytes: trainBytes, contentBytes: contentBytes,
-                                               into: train, validation, threads: threads, start: start, progress: progress)
-        try train.close()
-        try validation.close()
+        let documents: Int, checksum: String
+        do {
+            (documents, checksum) = try encode(reader, tokenizer: tokenizer, trainBytes: trainBytes, contentBytes: contentBytes,
+                                               into: train, validation, threads: threads, start: start, progress: progress,
+                                               shouldStop: shouldStop)
+            try train.close()
+            try validation.close()
+            try train.commit()
+            try validation.commit()
+        } catch {
+            train.discard()
+            validation.discard()
+            throw error
+        }
 
         let meta = DatasetMeta(
             dtype: dtype, vocabularySize: tokenizer.vocabularySize, tokenizer: tokenizer.name,
@@ -75,13 +86,15 @@ public enum DataPreparer {
     /// and the source checksum.
     static func encode(_ reader: CorpusReader, tokenizer: any Tokenizer, trainBytes: Int?, contentBytes: Int,
                        into train: any TokenSink, _ validation: any TokenSink, threads: Int, start: Date,
-                       progress: ((PrepareProgress) -> Void)?) throws -> (documents: Int, checksum: String) {
+                       progress: ((PrepareProgress) -> Void)?,
+                       shouldStop: (() -> Bool)? = nil) throws -> (documents: Int, checksum: String) {
         let workers = max(1, threads)
         var batch: [TextSegment] = []
         var batchBytes = 0
         var bytesDone = 0
         var documents = 0
         func flush() throws {
+            if shouldStop?() == true { throw DataError.interrupted }
             let encoded = try encodeInParallel(batch, tokenizer: tokenizer, workers: workers)
             for (segment, ids) in zip(batch, encoded) {
                 let writer = segment.isValidation ? validation : train

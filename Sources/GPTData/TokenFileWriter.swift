@@ -1,20 +1,37 @@
-// Appends token ids to a train.bin / val.bin file in the chosen `TokenDType`.
+// Appends token ids to a train.bin / val.bin file in the chosen `TokenDType`. The ids go
+// to a staging file beside the target, which `commit` renames into place: an interrupted
+// or failed `gpt prepare` never leaves a half-written train.bin under the real name.
 import Foundation
 
 final class TokenFileWriter: TokenSink {
     let url: URL
     let dtype: TokenDType
+    private let staging: URL
     private let handle: FileHandle
     private(set) var count = 0
 
     init(url: URL, dtype: TokenDType) throws {
         self.url = url
         self.dtype = dtype
-        guard FileManager.default.createFile(atPath: url.path, contents: nil),
-              let handle = FileHandle(forWritingAtPath: url.path) else {
+        staging = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        guard FileManager.default.createFile(atPath: staging.path, contents: nil),
+              let handle = FileHandle(forWritingAtPath: staging.path) else {
             throw DataError.unwritableOutput(path: url.path, reason: "cannot create the file")
         }
         self.handle = handle
+    }
+
+    /// Moves the finished file into place (call after `close`).
+    func commit() throws {
+        guard rename(staging.path, url.path) == 0 else {
+            throw DataError.unwritableOutput(path: url.path, reason: String(cString: strerror(errno)))
+        }
+    }
+
+    /// Removes the staging file of an abandoned write.
+    func discard() {
+        try? handle.close()
+        unlink(staging.path)
     }
 
     func append(_ ids: [Int]) throws {
@@ -34,6 +51,7 @@ final class TokenFileWriter: TokenSink {
 
     func close() throws {
         do {
+            try handle.synchronize()
             try handle.close()
         } catch {
             throw DataError.unwritableOutput(path: url.path, reason: error.localizedDescription)

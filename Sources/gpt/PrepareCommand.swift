@@ -2,6 +2,8 @@
 // tokenizer file, streamed and encoded on all cores.
 import ArgumentParser
 import Foundation
+import GPTTraining
+import GPTIO
 import GPTData
 import GPTTokenizer
 
@@ -37,9 +39,19 @@ struct PrepareCommand: ParsableCommand {
             ? .characters : .given(try TokenizerLoader.load(tokenizer))
         let bar = ProgressPrinter()
         let started = Date()
-        let meta = try DataPreparer.prepare(
-            inputs: CorpusInput.resolve(inputs, excluding: DataPreparer.outputFiles(in: URL(fileURLWithPath: out))), tokenizer: choice, outputDirectory: URL(fileURLWithPath: out),
-            validationFraction: valFraction, threads: threading.threads, progress: bar.update)
+        let signals = StopSignals()
+        let meta: DatasetMeta
+        do {
+            let directory = URL(fileURLWithPath: out)
+            meta = try DataPreparer.prepare(
+                inputs: CorpusInput.resolve(inputs, excluding: DataPreparer.outputFiles(in: directory)), tokenizer: choice,
+                outputDirectory: directory, validationFraction: valFraction, threads: threading.threads, progress: bar.update,
+                shouldStop: { signals.received != nil })
+        } catch DataError.interrupted {
+            bar.finish()
+            StandardStreams.error("interrupted; no token files were written to \(out)\n")
+            throw ExitCode(StopSignals.exitStatus(signals.received ?? SIGINT))
+        }
         bar.finish()
         let seconds = Date().timeIntervalSince(started)
         print(String(format: "%@: %d train + %d val tokens (%@, vocabulary %d, %d documents), %.1f MB in %.2f s (%.1f MB/s)",

@@ -104,3 +104,30 @@ extension CommandLineTests {
         return process
     }
 }
+
+extension CommandLineTests {
+    /// A stopped `gpt prepare` leaves no half-written train.bin or val.bin, and exits 143.
+    func testAnInterruptedPrepareLeavesNoPartialOutput() throws {
+        let corpus = work.appendingPathComponent("big.txt")
+        let line = Data(String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 20_000).utf8)
+        FileManager.default.createFile(atPath: corpus.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: corpus)
+        for _ in 0..<120 { try handle.write(contentsOf: line) }  // about 108 MB
+        try handle.close()
+        let out = work.appendingPathComponent("prepared").path
+        let process = try startGPT(["prepare", corpus.path, "--tokenizer", "char", "--out", out, "--threads", "1"])
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: out + "/gpt-tokenizer.json") && Date() < deadline { usleep(10_000) }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(at: corpus)
+        guard process.terminationStatus == 143 else {
+            // The machine finished before the signal: then the output must be complete.
+            XCTAssertEqual(process.terminationStatus, 0)
+            return
+        }
+        let left = try FileManager.default.contentsOfDirectory(atPath: out)
+        XCTAssertFalse(left.contains("train.bin") || left.contains("val.bin") || left.contains("meta.json"), "\(left)")
+        XCTAssertEqual(left.filter { $0.contains(".tmp-") }, [], "no staging file is left")
+    }
+}
