@@ -5,6 +5,23 @@ import Foundation
 
 public enum Activation: String, Codable, Sendable {
     case gelu, relu
+
+    /// out: [N], inp: [N]. The one place a model chooses its activation's kernel.
+    public func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, count: Int, pool: ThreadPool) {
+        switch self {
+        case .gelu: GELU.forward(out: out, inp: inp, count: count, pool: pool)
+        case .relu: ReLU.forward(out: out, inp: inp, count: count, pool: pool)
+        }
+    }
+
+    /// dinp: [N] (may be dout), dout: [N], inp: [N] (the forward input)
+    public func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>,
+                         count: Int, pool: ThreadPool) {
+        switch self {
+        case .gelu: GELU.backward(dinp: dinp, dout: dout, inp: inp, count: count, pool: pool)
+        case .relu: ReLU.backward(dinp: dinp, dout: dout, inp: inp, count: count, pool: pool)
+        }
+    }
 }
 
 public enum GELU {

@@ -5,6 +5,8 @@
 // bit-identical run to run for a given thread count, which exact resume relies on.
 // Dispatch is a generation counter that idle workers spin on briefly (a training
 // step issues hundreds of short parallel regions) before sleeping on a condition.
+// A pool is driven by one thread at a time; models on different pools run side by
+// side (each pool owns its kernels' scratch, e.g. GEMM's packing buffers).
 import Foundation
 import Synchronization
 
@@ -13,6 +15,8 @@ public final class ThreadPool: @unchecked Sendable {
     public let threadCount: Int
     private let shared = SharedState()
     private var inRegion = false
+    /// GEMM's packing buffers: they belong to the pool, since a pool runs one region at a time.
+    let gemmWorkspace = GEMMWorkspace()
 
     /// Spin iterations before an idle worker sleeps (~50 µs on this class of CPU).
     fileprivate static let spinLimit = 20_000
