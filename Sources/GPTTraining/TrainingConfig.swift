@@ -83,8 +83,8 @@ public struct TrainingConfig: Equatable, Sendable {
             let p = try float("a probability in [0, 1)", probability)
             (model.embeddingDropout, model.attentionDropout, model.residualDropout) = (p, p, p)
         case "activation_function":
-            guard let a = ["gelu_new": Activation.gelu, "gelu": .gelu, "relu": .relu][text] else {
-                throw TrainingConfigError.invalid(key, text, "gelu_new or relu")
+            guard let a = Activation(huggingFaceName: text) else {
+                throw TrainingConfigError.invalid(key, text, Activation.huggingFaceNameList)
             }
             model.activation = a
         case "bias":
@@ -153,7 +153,7 @@ public struct TrainingConfig: Equatable, Sendable {
             "vocab_size": model.vocabSize, "n_positions": model.contextLength, "n_embd": model.embeddingSize,
             "n_layer": model.layerCount, "n_head": model.headCount, "embd_pdrop": short(model.embeddingDropout),
             "attn_pdrop": short(model.attentionDropout), "resid_pdrop": short(model.residualDropout),
-            "activation_function": model.activation == .gelu ? "gelu_new" : "relu", "bias": model.bias,
+            "activation_function": model.activation.huggingFaceName, "bias": model.bias,
             "position_embedding": model.positions.rawValue, "batch_size": batchSize, "learning_rate": short(learningRate),
             "min_learning_rate": short(minLearningRate), "warmup_steps": warmupSteps, "steps": steps,
             "lr_decay_steps": decaySteps ?? steps, "weight_decay": short(weightDecay), "beta1": short(beta1),

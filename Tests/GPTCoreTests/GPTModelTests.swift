@@ -48,13 +48,14 @@ final class GPTModelTests: XCTestCase {
 
     /// Whole-model gradient check: the analytic gradient's projection on a random direction
     /// against a central difference of the loss (in Float, so a loose but meaningful bound): learned and
-    /// sinusoidal positions, with and without biases, with dropout, with ReLU.
+    /// sinusoidal positions, with and without biases, with dropout, with ReLU, with the exact GELU.
     func testModelGradientMatchesDirectionalFiniteDifference() throws {
-        for variant in 0..<4 {
+        for variant in 0..<5 {
             var config = GPTConfig(vocabSize: 11, contextLength: 8, embeddingSize: 16, layerCount: 2, headCount: 2)
             if variant == 1 { config.bias = false; config.positions = .sinusoidal }
             if variant == 2 { config.attentionDropout = 0.2; config.residualDropout = 0.2; config.embeddingDropout = 0.2 }
             if variant == 3 { config.activation = .relu }
+            if variant == 4 { config.activation = .geluExact }
             let model = try GPT(config: config, seed: 9, pool: ThreadPool(threads: 2))
             model.isTraining = variant == 2
             let (x, y) = batch(config, b: 2, t: 8, seed: 1)
