@@ -69,8 +69,10 @@ public final class GPT {
     }
 
     /// A model with all parameters zero, to be filled by a loader.
+    /// Refuses a config whose parameters would not fit in this machine's memory (MemoryBudget).
     public init(config: GPTConfig, pool: ThreadPool) throws {
         try config.validate()
+        try MemoryBudget.require(config.parameterBytes, for: "a model of \(try config.parameterCount()) parameters")
         self.config = config
         self.layout = ParameterLayout(config)
         self.pool = pool
@@ -138,7 +140,7 @@ public final class GPT {
         if let targets, targets.count != n { throw GPTError.shapeMismatch(expected: n, got: targets.count, what: "targets") }
         try Self.checkTokens(tokens, vocabSize: v, ignoring: nil)
         if let targets { try Self.checkTokens(targets, vocabSize: v, ignoring: -1) }
-        let a = plan(batch: batch, seq: seq, logits: languageModelHead)
+        let a = try plan(batch: batch, seq: seq, logits: languageModelHead)
         currentBatch = batch; currentSeq = seq
         a.tokens.update(from: tokens.baseAddress!, count: n)
         if isTraining { passCount += 1 }
@@ -338,12 +340,16 @@ public final class GPT {
     /// Buffers for (batch, seq): the current plan if it is at least as large in both (and has
     /// logits if they are needed); otherwise one covering both the old and the new shape, so
     /// that batches of varying length settle on one plan instead of reallocating in turn.
-    private func plan(batch: Int, seq: Int, logits: Bool) -> Activations {
+    /// Refuses a plan that, with the parameters, would not fit in memory.
+    private func plan(batch: Int, seq: Int, logits: Bool) throws -> Activations {
         if let a = activations, batch <= a.batch, seq <= a.seq, a.hasLogits || !logits { return a }
         let (oldBatch, oldSeq, oldLogits) = (activations?.batch ?? 0, activations?.seq ?? 0, activations?.hasLogits ?? false)
+        let (b, t, l) = (max(batch, oldBatch), max(seq, oldSeq), logits || oldLogits)
+        let what = "activations for batch \(b) × \(t) tokens, with the parameters"
+        try MemoryBudget.require(Checked.sum(config.activationBytes(batch: b, seq: t, threads: pool.threadCount, logits: l),
+                                             config.parameterBytes, what: what), for: what)
         activations = nil  // release the old plan before allocating the new one
-        let a = Activations(config: config, batch: max(batch, oldBatch), seq: max(seq, oldSeq), threads: pool.threadCount,
-                            logits: logits || oldLogits)
+        let a = Activations(config: config, batch: b, seq: t, threads: pool.threadCount, logits: l)
         activations = a
         return a
     }

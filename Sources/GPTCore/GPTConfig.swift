@@ -38,16 +38,25 @@ public struct GPTConfig: Equatable, Sendable {
 
     public var headSize: Int { embeddingSize / headCount }
 
+    /// The largest value `validate` accepts for each size field (n_head: at most n_embd).
+    public static let limits = (vocabSize: 16_777_216, contextLength: 1_048_576, embeddingSize: 65_536, layerCount: 1_024)
+
     /// Checks every field; the error names the field, its value and what is allowed.
     public func validate() throws {
         func fail(_ field: String, _ value: Any, _ rule: String) -> GPTConfigError {
             GPTConfigError(field: field, value: "\(value)", rule: rule)
         }
-        if vocabSize < 1 || vocabSize > Int(Int32.max) { throw fail("vocab_size", vocabSize, "must be in 1...\(Int32.max)") }
-        if contextLength < 1 { throw fail("n_positions", contextLength, "must be at least 1") }
-        if embeddingSize < 1 { throw fail("n_embd", embeddingSize, "must be at least 1") }
-        if layerCount < 1 { throw fail("n_layer", layerCount, "must be at least 1") }
-        if headCount < 1 { throw fail("n_head", headCount, "must be at least 1") }
+        // Bounds that no model this code can train or run comes near, so that every size derived
+        // from them (ParameterLayout, activations, KV cache) fits in 64-bit arithmetic; the
+        // memory a config needs is checked separately (MemoryBudget).
+        func bound(_ field: String, _ value: Int, _ limit: Int) throws {
+            if value < 1 || value > limit { throw fail(field, value, "must be in 1...\(limit)") }
+        }
+        try bound("vocab_size", vocabSize, Self.limits.vocabSize)
+        try bound("n_positions", contextLength, Self.limits.contextLength)
+        try bound("n_embd", embeddingSize, Self.limits.embeddingSize)
+        try bound("n_layer", layerCount, Self.limits.layerCount)
+        try bound("n_head", headCount, embeddingSize)
         if embeddingSize % headCount != 0 {
             throw fail("n_embd", embeddingSize, "must be divisible by n_head (\(headCount))")
         }

@@ -33,9 +33,14 @@ public final class InferenceSession {
             + [nc, nc, n3c, nc, nc, n4c, n4c, n, n, bc, bc, bv, scratch]
     }
 
-    /// A session for `batch` sequences of up to the model's context length.
-    public init(model: GPT, batch: Int = 1) {
+    /// A session for `batch` sequences of up to the model's context length. Refuses a batch whose
+    /// cache, with the model, would not fit in memory.
+    public init(model: GPT, batch: Int = 1) throws {
         let config = model.config
+        guard batch >= 1 else { throw GPTError.shapeMismatch(expected: 1, got: batch, what: "sequences in a session (at least)") }
+        let what = "generation of \(batch) sequences of \(config.contextLength) tokens"
+        try MemoryBudget.require(Checked.sum(config.sessionBytes(batch: batch, threads: model.pool.threadCount),
+                                             config.parameterBytes, what: what), for: what)
         self.model = model
         self.batch = batch
         capacity = CachedAttention.capacity(for: config.contextLength)

@@ -41,7 +41,7 @@ public final class Generator {
             throw GPTError.sequenceTooLong(length: prompt.count, contextLength: context)
         }
         model.isTraining = false
-        let session = InferenceSession(model: model, batch: samples)
+        let session = try InferenceSession(model: model, batch: samples)
         var sequences = [[Int32]](repeating: prompt, count: samples)  // prompt and sampled tokens
         var fed = sequences  // what the cache holds: a finished sample keeps repeating its last token
         var outputs = [[Int32]](repeating: [], count: samples)

@@ -52,7 +52,7 @@ struct BenchGenerate: ParsableCommand {
             _ = try generator.generate(prompt: prompt, options: options)
             let decodeRate = Double(generator.timing.decodeTokens) / generator.timing.decodeSeconds
 
-            let session = InferenceSession(model: gpt, batch: 1)
+            let session = try InferenceSession(model: gpt, batch: 1)
             let long = (0..<prefillTokens).map { _ in Int32(rng.next() % 50257) }
             let prefillSeconds = medianSeconds(repeats: 3) { session.reset(); _ = try? session.append(long, count: long.count) }
             let bandwidth = MemoryBandwidth.measure(pool: pool)

@@ -25,7 +25,7 @@ final class ConcurrentModelsTests: XCTestCase {
             out.append(Float(model.gradientNorm()).bitPattern)
             _ = optimizer.update(model, learningRate: 1e-3, maxGradientNorm: 1)
         }
-        let session = InferenceSession(model: model, batch: 2)
+        let session = try InferenceSession(model: model, batch: 2)
         var logits = Array(try session.append(Array(tokens[0..<16]), count: 8))
         for step in 0..<20 {
             out += logits.map(\.bitPattern)
