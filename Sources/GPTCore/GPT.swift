@@ -143,7 +143,9 @@ public final class GPT {
         let a = try plan(batch: batch, seq: seq, logits: languageModelHead)
         currentBatch = batch; currentSeq = seq
         a.tokens.update(from: tokens.baseAddress!, count: n)
-        if isTraining { passCount += 1 }
+        // passCount comes from a resumed run's state.json: it wraps (a new mask per pass is all it is for)
+        // rather than trapping on a hostile or worn-out 2⁶⁴ − 1.
+        if isTraining { passCount &+= 1 }
         currentPass = passCount
 
         let p = parameters

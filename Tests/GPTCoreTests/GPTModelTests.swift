@@ -103,6 +103,27 @@ final class GPTModelTests: XCTestCase {
         XCTAssertThrowsError(try GPT(config: GPTConfig(embeddingSize: 10, headCount: 3), pool: ThreadPool(threads: 1)))
     }
 
+    /// Issue 12, finding 8: a state.json with pass_count 2⁶⁴ − 1 trapped on --resume (overflow in forward).
+    func testPassCountFromAFileWrapsInsteadOfTrapping() throws {
+        var config = Self.small
+        config.residualDropout = 0.1
+        let model = try GPT(config: config, seed: 3, pool: ThreadPool(threads: 1))
+        model.isTraining = true
+        model.passCount = .max
+        let (x, y) = batch(config, b: 1, t: 8, seed: 2)
+        let loss = try XCTUnwrap(try model.forward(tokens: x, targets: y, batch: 1, seq: 8))
+        XCTAssert(loss.isFinite)
+        XCTAssertEqual(model.passCount, 0)
+        try model.backward()
+        XCTAssertTrue(model.gradientNorm().isFinite)
+        // The optimizer's step count, from the same file, saturates instead of trapping.
+        let optimizer = AdamW(layout: model.layout)
+        optimizer.step = .max
+        optimizer.update(model, learningRate: 1e-3)
+        XCTAssertEqual(optimizer.step, .max)
+        XCTAssertTrue(model.parametersAreFinite)
+    }
+
     func testIgnoredTargetsDoNotCountInTheMean() throws {
         let model = try GPT(config: Self.small, seed: 1, pool: ThreadPool(threads: 1))
         let tokens: [Int32] = [1, 2, 3, 4]
