@@ -40,7 +40,7 @@ struct BenchGenerate: ParsableCommand {
         var results: [[String: Any]] = []
         print("threads  prefill(ms)  prefill tok/s  decode tok/s  ms/token  bandwidth GB/s  of bound  peak RSS MB")
         for t in try parseThreadList(threads) {
-            let pool = ThreadPool(threads: t)
+            let pool = try ThreadPool(threads: t)
             let gpt = try GPT(config: .gpt2, seed: 1, pool: pool)
             var rng = SplitMix64(seed: 2)
             let prompt = (0..<promptTokens).map { _ in Int32(rng.next() % 50257) }

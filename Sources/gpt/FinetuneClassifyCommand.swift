@@ -81,7 +81,7 @@ struct FinetuneClassify: ParsableCommand {
     func run() throws {
         let source = checkpointDirectory(checkpoint)
         try refuseOutputHoldingSource(out: out, source: source)
-        let pool = ThreadPool(threads: threads)
+        let pool = try ThreadPool(threads: threads)
         let (model, tokens) = try loadModel(from: source, pool: pool)
         let maxLength = self.maxLength ?? model.config.contextLength
         guard (2...model.config.contextLength).contains(maxLength) else {

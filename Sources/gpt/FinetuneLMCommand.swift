@@ -61,7 +61,7 @@ struct FinetuneLM: ParsableCommand {
         let config = try resolveConfig(modelConfig)
         let (train, validation) = try loadData(tokens)
 
-        let pool = ThreadPool(threads: threads)
+        let pool = try ThreadPool(threads: threads)
         let model = try GPT(config: config.model, pool: pool)
         let weights = source.appendingPathComponent("model.safetensors")
         guard FileManager.default.fileExists(atPath: weights.path) else { throw CheckpointError.missingFile(weights.path) }
