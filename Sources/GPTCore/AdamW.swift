@@ -43,7 +43,9 @@ public final class AdamW {
     /// One update of the flat buffer `parameters` (laid out as `tensors`) from `gradients` × `gradientScale`.
     public func update(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, tensors: [ParameterTensor],
                        learningRate: Float, gradientScale: Float, pool: ThreadPool) {
-        step += 1
+        // `step` may come from a resumed run's state.json: saturate rather than trap (at that count
+        // the bias corrections are 1 either way).
+        step = step < Int.max ? step + 1 : step
         for tensor in tensors {
             let o = tensor.offset
             AdamWKernel.update(params: parameters + o, grads: gradients + o, m: m + o, v: v + o, count: tensor.count,

@@ -69,8 +69,10 @@ public final class GPT {
     }
 
     /// A model with all parameters zero, to be filled by a loader.
+    /// Refuses a config whose parameters would not fit in this machine's memory (MemoryBudget).
     public init(config: GPTConfig, pool: ThreadPool) throws {
         try config.validate()
+        try MemoryBudget.require(config.parameterBytes, for: "a model of \(try config.parameterCount()) parameters")
         self.config = config
         self.layout = ParameterLayout(config)
         self.pool = pool
@@ -136,32 +138,19 @@ public final class GPT {
         if targets != nil && !languageModelHead { throw GPTError.targetsWithoutLanguageModelHead }
         guard tokens.count == n else { throw GPTError.shapeMismatch(expected: n, got: tokens.count, what: "tokens") }
         if let targets, targets.count != n { throw GPTError.shapeMismatch(expected: n, got: targets.count, what: "targets") }
-        for (i, token) in tokens.enumerated() where token < 0 || Int(token) >= v {
-            throw GPTError.tokenOutOfRange(position: i, token: Int(token), vocabSize: v)
-        }
-        if let targets {
-            for (i, t) in targets.enumerated() where Int(t) >= v || t < -1 {
-                throw GPTError.tokenOutOfRange(position: i, token: Int(t), vocabSize: v)
-            }
-        }
-        let a = plan(batch: batch, seq: seq, logits: languageModelHead)
+        try Self.checkTokens(tokens, vocabSize: v, ignoring: nil)
+        if let targets { try Self.checkTokens(targets, vocabSize: v, ignoring: -1) }
+        let a = try plan(batch: batch, seq: seq, logits: languageModelHead)
         currentBatch = batch; currentSeq = seq
         a.tokens.update(from: tokens.baseAddress!, count: n)
-        if isTraining { passCount += 1 }
+        // passCount comes from a resumed run's state.json: it wraps (a new mask per pass is all it is for)
+        // rather than trapping on a hostile or worn-out 2⁶⁴ − 1.
+        if isTraining { passCount &+= 1 }
         currentPass = passCount
 
         let p = parameters
-        let wpe = layout.wpe.map { UnsafePointer(p + $0) } ?? UnsafePointer(positionTable!)
-        Embedding.forward(out: a.encoded, tokens: a.tokens, wte: p + layout.wte, wpe: wpe,
-                          batch: batch, seq: seq, channels: c, pool: pool)
-        dropout(a.encoded, n * c, config.embeddingDropout, site: 0)
-
-        var residual = UnsafePointer(a.encoded)
-        for (l, w) in layout.blocks.enumerated() {
-            let s = a.blocks[l]
-            blockForward(a, s, w, residual: residual, layer: l, batch: batch, seq: seq)
-            residual = UnsafePointer(s.residual3)
-        }
+        let residual = trunk(tokens: a.tokens, encoded: a.encoded, block: { a.blocks[$0] }, batch: batch, seq: seq,
+                             scratch: a.attentionScratch, cache: nil)
         LayerNorm.forward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, inp: residual, weight: p + layout.lnfWeight,
                           bias: layout.lnfBias.map { UnsafePointer(p + $0) }, rows: n, channels: c,
                           eps: config.layerNormEpsilon, pool: pool)
@@ -194,32 +183,76 @@ public final class GPT {
         }
     }
 
-    private func blockForward(_ a: Activations, _ s: Activations.Block, _ w: ParameterLayout.Block, residual: UnsafePointer<Float>,
-                              layer: Int, batch: Int, seq: Int) {
+    /// Every id in `tokens` must be in 0..<vocabSize (or equal `ignoring`, a target to skip).
+    static func checkTokens(_ tokens: UnsafeBufferPointer<Int32>, vocabSize: Int, ignoring: Int32?) throws {
+        for (i, token) in tokens.enumerated() where token < 0 || Int(token) >= vocabSize {
+            if let ignoring, token == ignoring { continue }
+            throw GPTError.tokenOutOfRange(position: i, token: Int(token), vocabSize: vocabSize)
+        }
+    }
+
+    /// Per-layer keys and values of earlier positions, for the cached path (see InferenceSession).
+    struct KVCache {
+        let keys: [UnsafeMutablePointer<Float>]    // per layer [B, NH, hs, capacity], transposed
+        let values: [UnsafeMutablePointer<Float>]  // per layer [B, NH, capacity, hs]
+        let capacity: Int
+        /// Positions already cached: the new tokens start here.
+        let past: Int
+    }
+
+    /// Embeds `tokens` ([B, T]) at positions past..<past+T (past = 0 without a cache) into
+    /// `encoded` ([B, T, C]) and runs every block, layer l in `block(l)`'s buffers; returns the
+    /// last block's output [B, T, C]. Training and cached inference both run through here.
+    func trunk(tokens: UnsafePointer<Int32>, encoded: UnsafeMutablePointer<Float>, block: (Int) -> Activations.Block,
+               batch: Int, seq: Int, scratch: UnsafeMutablePointer<Float>, cache: KVCache?) -> UnsafeMutablePointer<Float> {
+        let c = config.embeddingSize, p = parameters
+        let wpe = UnsafePointer(layout.wpe.map { p + $0 } ?? positionTable!) + (cache?.past ?? 0) * c
+        Embedding.forward(out: encoded, tokens: tokens, wte: p + layout.wte, wpe: wpe,
+                          batch: batch, seq: seq, channels: c, pool: pool)
+        if cache == nil { dropout(encoded, batch * seq * c, config.embeddingDropout, site: 0) }
+        var residual = encoded
+        for (l, w) in layout.blocks.enumerated() {
+            let s = block(l)
+            blockForward(s, w, input: residual, layer: l, batch: batch, seq: seq, scratch: scratch, cache: cache)
+            residual = s.residual3
+        }
+        return residual
+    }
+
+    /// One transformer block: residual2 = input + attn(ln_1(input)), residual3 = residual2 + mlp(ln_2(residual2)).
+    /// Without a cache, attention covers the T positions and saves its weights for backward (dropout applies
+    /// while training); with one, the new positions' keys and values join the cache and attend to it.
+    /// s: this layer's buffers ([B, T, ·]), input: [B, T, C] (may be s.residual2 on the cached path).
+    private func blockForward(_ s: Activations.Block, _ w: ParameterLayout.Block, input: UnsafePointer<Float>,
+                              layer: Int, batch: Int, seq: Int, scratch: UnsafeMutablePointer<Float>, cache: KVCache?) {
         let n = batch * seq, c = config.embeddingSize, p = parameters
+        let training = isTraining && cache == nil
         func bias(_ o: Int?) -> UnsafePointer<Float>? { o.map { UnsafePointer(p + $0) } }
-        LayerNorm.forward(out: s.ln1, mean: s.ln1Mean, rstd: s.ln1Rstd, inp: residual, weight: p + w.ln1Weight,
+        LayerNorm.forward(out: s.ln1, mean: s.ln1Mean, rstd: s.ln1Rstd, inp: input, weight: p + w.ln1Weight,
                           bias: bias(w.ln1Bias), rows: n, channels: c, eps: config.layerNormEpsilon, pool: pool)
         Linear.forward(out: s.qkv, inp: s.ln1, weight: p + w.attnWeight, bias: bias(w.attnBias),
                        rows: n, inChannels: c, outChannels: 3 * c, pool: pool)
-        let attnP = isTraining ? config.attentionDropout : 0
-        Attention.forward(out: s.atty, att: s.att, qkv: s.qkv, scratch: a.attentionScratch, batch: batch, seq: seq, channels: c,
-                          heads: config.headCount, dropout: attnP, key: key(site: 1 + 3 * UInt64(layer)), pool: pool)
+        if let cache {
+            CachedAttention.forward(out: s.atty, qkv: s.qkv, keys: cache.keys[layer], values: cache.values[layer],
+                                    scratch: scratch, batch: batch, newCount: seq, past: cache.past,
+                                    capacity: cache.capacity, channels: c, heads: config.headCount, pool: pool)
+        } else {
+            Attention.forward(out: s.atty, att: s.att!, qkv: s.qkv, scratch: scratch, batch: batch, seq: seq, channels: c,
+                              heads: config.headCount, dropout: training ? config.attentionDropout : 0,
+                              key: key(site: 1 + 3 * UInt64(layer)), pool: pool)
+        }
         Linear.forward(out: s.attProj, inp: s.atty, weight: p + w.attnProjWeight, bias: bias(w.attnProjBias),
                        rows: n, inChannels: c, outChannels: c, pool: pool)
-        dropout(s.attProj, n * c, config.residualDropout, site: 2 + 3 * UInt64(layer))
-        Residual.forward(out: s.residual2, residual, s.attProj, count: n * c, pool: pool)
+        if training { dropout(s.attProj, n * c, config.residualDropout, site: 2 + 3 * UInt64(layer)) }
+        Residual.forward(out: s.residual2, input, s.attProj, count: n * c, pool: pool)
         LayerNorm.forward(out: s.ln2, mean: s.ln2Mean, rstd: s.ln2Rstd, inp: s.residual2, weight: p + w.ln2Weight,
                           bias: bias(w.ln2Bias), rows: n, channels: c, eps: config.layerNormEpsilon, pool: pool)
         Linear.forward(out: s.fc, inp: s.ln2, weight: p + w.fcWeight, bias: bias(w.fcBias),
                        rows: n, inChannels: c, outChannels: 4 * c, pool: pool)
-        switch config.activation {
-        case .gelu: GELU.forward(out: s.fcAct, inp: s.fc, count: n * 4 * c, pool: pool)
-        case .relu: ReLU.forward(out: s.fcAct, inp: s.fc, count: n * 4 * c, pool: pool)
-        }
+        config.activation.forward(out: s.fcAct, inp: s.fc, count: n * 4 * c, pool: pool)
         Linear.forward(out: s.fcProj, inp: s.fcAct, weight: p + w.fcProjWeight, bias: bias(w.fcProjBias),
                        rows: n, inChannels: 4 * c, outChannels: c, pool: pool)
-        dropout(s.fcProj, n * c, config.residualDropout, site: 3 + 3 * UInt64(layer))
+        if training { dropout(s.fcProj, n * c, config.residualDropout, site: 3 + 3 * UInt64(layer)) }
         Residual.forward(out: s.residual3, s.residual2, s.fcProj, count: n * c, pool: pool)
     }
 
@@ -272,10 +305,7 @@ public final class GPT {
         Linear.backward(dinp: a.d4C, dweight: g + w.fcProjWeight, dbias: gbias(w.fcProjBias), dout: dFcProj,
                         inp: s.fcAct, weight: p + w.fcProjWeight, rows: n, inChannels: 4 * c, outChannels: c,
                         accumulateInput: false, pool: pool)
-        switch config.activation {
-        case .gelu: GELU.backward(dinp: a.d4C, dout: a.d4C, inp: s.fc, count: n * 4 * c, pool: pool)
-        case .relu: ReLU.backward(dinp: a.d4C, dout: a.d4C, inp: s.fc, count: n * 4 * c, pool: pool)
-        }
+        config.activation.backward(dinp: a.d4C, dout: a.d4C, inp: s.fc, count: n * 4 * c, pool: pool)
         Linear.backward(dinp: a.dC2, dweight: g + w.fcWeight, dbias: gbias(w.fcBias), dout: a.d4C,
                         inp: s.ln2, weight: p + w.fcWeight, rows: n, inChannels: c, outChannels: 4 * c,
                         accumulateInput: false, pool: pool)
@@ -288,7 +318,7 @@ public final class GPT {
                         inp: s.atty, weight: p + w.attnProjWeight, rows: n, inChannels: c, outChannels: c,
                         accumulateInput: false, pool: pool)
         let attnP = isTraining ? config.attentionDropout : 0
-        Attention.backward(dqkv: a.d3C, dout: a.dC2, att: s.att, qkv: s.qkv, scratch: a.attentionScratch,
+        Attention.backward(dqkv: a.d3C, dout: a.dC2, att: s.att!, qkv: s.qkv, scratch: a.attentionScratch,
                            batch: batch, seq: seq, channels: c, heads: config.headCount,
                            dropout: attnP, key: key(site: 1 + 3 * UInt64(layer)), pool: pool)
         Linear.backward(dinp: a.dC2, dweight: g + w.attnWeight, dbias: gbias(w.attnBias), dout: a.d3C,
@@ -312,12 +342,16 @@ public final class GPT {
     /// Buffers for (batch, seq): the current plan if it is at least as large in both (and has
     /// logits if they are needed); otherwise one covering both the old and the new shape, so
     /// that batches of varying length settle on one plan instead of reallocating in turn.
-    private func plan(batch: Int, seq: Int, logits: Bool) -> Activations {
+    /// Refuses a plan that, with the parameters, would not fit in memory.
+    private func plan(batch: Int, seq: Int, logits: Bool) throws -> Activations {
         if let a = activations, batch <= a.batch, seq <= a.seq, a.hasLogits || !logits { return a }
         let (oldBatch, oldSeq, oldLogits) = (activations?.batch ?? 0, activations?.seq ?? 0, activations?.hasLogits ?? false)
+        let (b, t, l) = (max(batch, oldBatch), max(seq, oldSeq), logits || oldLogits)
+        let what = "activations for batch \(b) × \(t) tokens, with the parameters"
+        try MemoryBudget.require(Checked.sum(config.activationBytes(batch: b, seq: t, threads: pool.threadCount, logits: l),
+                                             config.parameterBytes, what: what), for: what)
         activations = nil  // release the old plan before allocating the new one
-        let a = Activations(config: config, batch: max(batch, oldBatch), seq: max(seq, oldSeq), threads: pool.threadCount,
-                            logits: logits || oldLogits)
+        let a = Activations(config: config, batch: b, seq: t, threads: pool.threadCount, logits: l)
         activations = a
         return a
     }

@@ -38,16 +38,25 @@ public struct GPTConfig: Equatable, Sendable {
 
     public var headSize: Int { embeddingSize / headCount }
 
+    /// The largest value `validate` accepts for each size field (n_head: at most n_embd).
+    public static let limits = (vocabSize: 16_777_216, contextLength: 1_048_576, embeddingSize: 65_536, layerCount: 1_024)
+
     /// Checks every field; the error names the field, its value and what is allowed.
     public func validate() throws {
         func fail(_ field: String, _ value: Any, _ rule: String) -> GPTConfigError {
             GPTConfigError(field: field, value: "\(value)", rule: rule)
         }
-        if vocabSize < 1 || vocabSize > Int(Int32.max) { throw fail("vocab_size", vocabSize, "must be in 1...\(Int32.max)") }
-        if contextLength < 1 { throw fail("n_positions", contextLength, "must be at least 1") }
-        if embeddingSize < 1 { throw fail("n_embd", embeddingSize, "must be at least 1") }
-        if layerCount < 1 { throw fail("n_layer", layerCount, "must be at least 1") }
-        if headCount < 1 { throw fail("n_head", headCount, "must be at least 1") }
+        // Bounds that no model this code can train or run comes near, so that every size derived
+        // from them (ParameterLayout, activations, KV cache) fits in 64-bit arithmetic; the
+        // memory a config needs is checked separately (MemoryBudget).
+        func bound(_ field: String, _ value: Int, _ limit: Int) throws {
+            if value < 1 || value > limit { throw fail(field, value, "must be in 1...\(limit)") }
+        }
+        try bound("vocab_size", vocabSize, Self.limits.vocabSize)
+        try bound("n_positions", contextLength, Self.limits.contextLength)
+        try bound("n_embd", embeddingSize, Self.limits.embeddingSize)
+        try bound("n_layer", layerCount, Self.limits.layerCount)
+        try bound("n_head", headCount, embeddingSize)
         if embeddingSize % headCount != 0 {
             throw fail("n_embd", embeddingSize, "must be divisible by n_head (\(headCount))")
         }
@@ -92,9 +101,8 @@ extension GPTConfig: Codable {
         positions = try c.decodeIfPresent(PositionEncoding.self, forKey: .positions) ?? .learned
         layerNormEpsilon = try c.decodeIfPresent(Float.self, forKey: .layerNormEpsilon) ?? d.layerNormEpsilon
         let name = try c.decodeIfPresent(String.self, forKey: .activation) ?? "gelu_new"
-        guard let activation = GPTConfig.activation(named: name) else {
-            throw GPTConfigError(field: "activation_function", value: name,
-                                 rule: "must be gelu_new (tanh GELU, GPT-2's) or relu")
+        guard let activation = Activation(huggingFaceName: name) else {
+            throw GPTConfigError(field: "activation_function", value: name, rule: "must be \(Activation.huggingFaceNameList)")
         }
         self.activation = activation
         if let inner = try c.decodeIfPresent(Int.self, forKey: .nInner), inner != 4 * embeddingSize {
@@ -116,19 +124,39 @@ extension GPTConfig: Codable {
         try c.encode(attentionDropout, forKey: .attentionDropout)
         try c.encode(residualDropout, forKey: .residualDropout)
         try c.encode(bias, forKey: .bias)
-        try c.encode(activation == .gelu ? "gelu_new" : "relu", forKey: .activation)
+        try c.encode(activation.huggingFaceName, forKey: .activation)
         try c.encode(positions, forKey: .positions)
         try c.encode(layerNormEpsilon, forKey: .layerNormEpsilon)
         try c.encode("gpt2", forKey: .modelType)
         try c.encode(["GPT2LMHeadModel"], forKey: .architectures)
         try c.encode(true, forKey: .tieWordEmbeddings)
     }
+}
 
-    static func activation(named name: String) -> Activation? {
-        switch name {
-        case "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu": return name == "gelu" ? nil : .gelu
-        case "relu": return .relu
-        default: return nil
-        }
+extension Activation {
+    /// Hugging Face's `activation_function` names that we compute, as transformers' ACT2FN maps
+    /// them: `gelu` and `gelu_python` are the exact erf GELU (GELUActivation); `gelu_new`
+    /// (NewGELUActivation), `gelu_pytorch_tanh` and `gelu_python_tanh` (GELUTanh) and `gelu_fast`
+    /// (FastGELUActivation, the same formula with √(2/π) written as 0.7978845608) are the tanh
+    /// approximation. The first name of each activation is the one we save.
+    static let huggingFaceNames: [(name: String, activation: Activation)] = [
+        ("gelu_new", .gelu), ("gelu_pytorch_tanh", .gelu), ("gelu_fast", .gelu), ("gelu_python_tanh", .gelu),
+        ("gelu", .geluExact), ("gelu_python", .geluExact), ("relu", .relu),
+    ]
+
+    /// The activation a config.json's `activation_function` names, or nil if we do not compute it.
+    public init?(huggingFaceName name: String) {
+        guard let entry = Self.huggingFaceNames.first(where: { $0.name == name }) else { return nil }
+        self = entry.activation
+    }
+
+    /// The name saved in config.json: `gelu_new` (tanh GELU), `gelu` (exact GELU) or `relu`.
+    public var huggingFaceName: String {
+        Self.huggingFaceNames.first { $0.activation == self }!.name  // every case has an entry
+    }
+
+    /// The accepted names, for error messages.
+    public static var huggingFaceNameList: String {
+        "one of gelu_new, gelu_pytorch_tanh, gelu_fast, gelu_python_tanh (tanh GELU, GPT-2's), gelu, gelu_python (exact erf GELU), relu"
     }
 }

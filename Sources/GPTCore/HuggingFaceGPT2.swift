@@ -14,6 +14,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case missingTensor(String)
     case shapeMismatch(tensor: String, expected: [Int], found: [Int])
     case unexpectedTensor(String)
+    /// A NaN or infinity in a weight: such a model only produces garbage.
+    case nonFiniteWeight(tensor: String, index: Int, value: Float)
 
     public var description: String {
         switch self {
@@ -23,19 +25,44 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
         case let .shapeMismatch(name, expected, found):
             return "tensor '\(name)' has shape \(found) in the checkpoint, but the config needs \(expected)"
         case let .unexpectedTensor(name): return "checkpoint tensor '\(name)' is not part of this model"
+        case let .nonFiniteWeight(tensor, index, value):
+            return "checkpoint tensor '\(tensor)' holds \(value) at index \(index); a model with NaN or infinite weights cannot be used"
         }
     }
 }
 
 public enum HuggingFaceGPT2 {
-    /// Reads `directory/config.json` and `directory/model.safetensors` into a new model.
+    /// Reads `directory/config.json` and `directory/model.safetensors` into a new model. The config is
+    /// checked against every tensor's shape in the header (whose byte ranges the reader has checked
+    /// against the file's size) before the model is allocated, and the model against memory.
     public static func load(directory: URL, pool: ThreadPool) throws -> GPT {
         let config = try loadConfig(directory.appendingPathComponent("config.json"))
         let weightsURL = directory.appendingPathComponent("model.safetensors")
         guard FileManager.default.fileExists(atPath: weightsURL.path) else { throw CheckpointError.missingFile(weightsURL.path) }
+        let file = try SafeTensorsFile(contentsOf: weightsURL)
+        try checkWeights(file, match: config)
         let model = try GPT(config: config, pool: pool)
-        try loadWeights(SafeTensorsFile(contentsOf: weightsURL), into: model)
+        try loadWeights(file, into: model)
         return model
+    }
+
+    /// Checks, allocating nothing model-sized, that `file` holds exactly the tensors of `config`'s
+    /// layout (extra buffers and a classifier's head aside), each of the config's shape.
+    public static func checkWeights(_ file: SafeTensorsFile, match config: GPTConfig) throws {
+        try config.validate()
+        let layout = ParameterLayout(config)
+        var found = Set<String>()
+        for entry in file.entries {
+            guard let name = parameterName(entry.name) else { continue }
+            guard let tensor = layout[name] else { throw CheckpointError.unexpectedTensor(entry.name) }
+            guard entry.shape == tensor.shape else {
+                throw CheckpointError.shapeMismatch(tensor: entry.name, expected: tensor.shape, found: entry.shape)
+            }
+            found.insert(name)
+        }
+        if let missing = layout.tensors.first(where: { !found.contains($0.name) }) {
+            throw CheckpointError.missingTensor(missing.name)
+        }
     }
 
     public static func loadConfig(_ url: URL) throws -> GPTConfig {
@@ -61,21 +88,18 @@ public enum HuggingFaceGPT2 {
         return name
     }
 
-    /// Copies every parameter of `model` from `file`, converting F16/BF16; checks names and shapes.
+    /// Copies every parameter of `model` from `file`, converting F16/BF16. Names and shapes are all
+    /// checked first (`checkWeights`); a NaN or infinity is refused, naming the first tensor that
+    /// holds one (the model's values are then partly overwritten: discard it).
     public static func loadWeights(_ file: SafeTensorsFile, into model: GPT) throws {
-        var found = Set<String>()
+        try checkWeights(file, match: model.config)
         for entry in file.entries {
-            guard let name = parameterName(entry.name) else { continue }
-            guard let tensor = model.layout[name] else { throw CheckpointError.unexpectedTensor(entry.name) }
-            guard entry.shape == tensor.shape else {
-                throw CheckpointError.shapeMismatch(tensor: entry.name, expected: tensor.shape, found: entry.shape)
-            }
+            guard let name = parameterName(entry.name), let tensor = model.layout[name] else { continue }
             let values = try file.floats(entry.name)
+            if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                throw CheckpointError.nonFiniteWeight(tensor: entry.name, index: bad, value: values[bad])
+            }
             (model.parameters + tensor.offset).update(from: values, count: tensor.count)
-            found.insert(name)
-        }
-        if let missing = model.layout.tensors.first(where: { !found.contains($0.name) }) {
-            throw CheckpointError.missingTensor(missing.name)
         }
     }
 

@@ -1,7 +1,9 @@
 // Incremental inference with a key/value cache: `append` runs only the new tokens
 // through the model (a prefill of a prompt, or one token per step), reading the keys
 // and values of earlier positions from per-layer caches preallocated for the context
-// length. Several sequences advance together, all of the same length.
+// length. Several sequences advance together, all of the same length. The blocks are
+// the model's own (`GPT.trunk`), run with the cache; one set of buffers serves every
+// layer, the residual stream being updated in place.
 import GPTKernels
 
 public final class InferenceSession {
@@ -10,36 +12,49 @@ public final class InferenceSession {
     /// Tokens cached per sequence so far.
     public private(set) var length = 0
     let capacity: Int
+    let arena: Arena
     let keys: [UnsafeMutablePointer<Float>]    // per layer [B, NH, hs, capacity], transposed
     let values: [UnsafeMutablePointer<Float>]  // per layer [B, NH, capacity, hs]
-    let work: UnsafeMutablePointer<Float>
-    let x, ln, qkv, atty, proj, fc, fcAct, mean, rstd, last, lastNorm, logits, scratch: UnsafeMutablePointer<Float>
+    let block: Activations.Block               // [B, T, ·] buffers shared by every layer
+    let x: UnsafeMutablePointer<Float>         // [B, T, C] the residual stream
+    let last, lastNorm, mean, rstd: UnsafeMutablePointer<Float>  // [B, C], [B, C], [B], [B]
+    let logits: UnsafeMutablePointer<Float>    // [B, V]
+    let scratch: UnsafeMutablePointer<Float>   // [threads, 4 · capacity]
 
-    /// A session for `batch` sequences of up to the model's context length.
-    public init(model: GPT, batch: Int = 1) {
-        let config = model.config, c = config.embeddingSize, t = config.contextLength, v = config.vocabSize
-        self.model = model
-        self.batch = batch
-        capacity = CachedAttention.capacity(for: t)
-        let cacheSize = batch * c * capacity
-        keys = (0..<config.layerCount).map { _ in GPT.allocate(cacheSize) }
-        values = (0..<config.layerCount).map { _ in GPT.allocate(cacheSize) }
-        let n = batch * t
-        let sizes = [n * c, n * c, n * 3 * c, n * c, n * c, n * 4 * c, n * 4 * c, n, n, batch * c, batch * c, batch * v,
-                     model.pool.threadCount * 4 * capacity]
-        let padded = sizes.map { ($0 + 15) / 16 * 16 }
-        work = GPT.allocate(padded.reduce(0, +))
-        var cursor = work
-        var buffers: [UnsafeMutablePointer<Float>] = []
-        for size in padded { buffers.append(cursor); cursor += size }
-        (x, ln, qkv, atty, proj, fc, fcAct, mean, rstd) =
-            (buffers[0], buffers[1], buffers[2], buffers[3], buffers[4], buffers[5], buffers[6], buffers[7], buffers[8])
-        (last, lastNorm, logits, scratch) = (buffers[9], buffers[10], buffers[11], buffers[12])
+    /// Buffer sizes in floats, in carving order: 2·L caches, then the working buffers; nil on overflow.
+    static func sizes(config: GPTConfig, batch: Int, threads: Int) -> [Int]? {
+        let c = config.embeddingSize, t = config.contextLength, v = config.vocabSize
+        let capacity = CachedAttention.capacity(for: t)
+        guard let cache = product(batch, c, capacity), let n = product(batch, t), let nc = product(n, c),
+              let n3c = product(n, 3, c), let n4c = product(n, 4, c), let bc = product(batch, c),
+              let bv = product(batch, v), let scratch = product(threads, 4, capacity), product(2, config.layerCount) != nil
+        else { return nil }
+        return [Int](repeating: cache, count: 2 * config.layerCount)
+            + [nc, nc, n3c, nc, nc, n4c, n4c, n, n, bc, bc, bv, scratch]
     }
 
-    deinit {
-        for p in keys + values { p.deallocate() }
-        work.deallocate()
+    /// A session for `batch` sequences of up to the model's context length. Refuses a batch whose
+    /// cache, with the model, would not fit in memory.
+    public init(model: GPT, batch: Int = 1) throws {
+        let config = model.config
+        guard batch >= 1 else { throw GPTError.shapeMismatch(expected: 1, got: batch, what: "sequences in a session (at least)") }
+        let what = "generation of \(batch) sequences of \(config.contextLength) tokens"
+        try MemoryBudget.require(Checked.sum(config.sessionBytes(batch: batch, threads: model.pool.threadCount),
+                                             config.parameterBytes, what: what), for: what)
+        self.model = model
+        self.batch = batch
+        capacity = CachedAttention.capacity(for: config.contextLength)
+        arena = Arena(Self.sizes(config: config, batch: batch, threads: model.pool.threadCount)!, zeroed: false)
+        let take = arena.take
+        keys = (0..<config.layerCount).map { _ in take() }
+        values = (0..<config.layerCount).map { _ in take() }
+        x = take()
+        let (ln, qkv, atty, proj, fc, fcAct) = (take(), take(), take(), take(), take(), take())
+        (mean, rstd) = (take(), take())
+        block = Activations.Block(ln1: ln, ln1Mean: mean, ln1Rstd: rstd, qkv: qkv, att: nil, atty: atty, attProj: proj,
+                                  residual2: x, ln2: ln, ln2Mean: mean, ln2Rstd: rstd, fc: fc, fcAct: fcAct,
+                                  fcProj: proj, residual3: x)
+        (last, lastNorm, logits, scratch) = (take(), take(), take(), take())
     }
 
     /// Forgets every cached position.
@@ -53,44 +68,19 @@ public final class InferenceSession {
             throw GPTError.sequenceTooLong(length: length + tn, contextLength: config.contextLength)
         }
         guard tokens.count == batch * tn else { throw GPTError.shapeMismatch(expected: batch * tn, got: tokens.count, what: "tokens") }
-        for (i, token) in tokens.enumerated() where token < 0 || Int(token) >= v {
-            throw GPTError.tokenOutOfRange(position: i, token: Int(token), vocabSize: v)
-        }
-        let layout = model.layout, p = model.parameters, pool = model.pool, n = batch * tn
-        let eps = config.layerNormEpsilon
-        func bias(_ o: Int?) -> UnsafePointer<Float>? { o.map { UnsafePointer(p + $0) } }
-        let positions = UnsafePointer(layout.wpe.map { p + $0 } ?? model.positionTable!) + length * c
-        tokens.withUnsafeBufferPointer { ids in
-            Embedding.forward(out: x, tokens: ids.baseAddress!, wte: p + layout.wte, wpe: positions,
-                              batch: batch, seq: tn, channels: c, pool: pool)
-        }
-        for (l, w) in layout.blocks.enumerated() {
-            LayerNorm.forward(out: ln, mean: mean, rstd: rstd, inp: x, weight: p + w.ln1Weight, bias: bias(w.ln1Bias),
-                              rows: n, channels: c, eps: eps, pool: pool)
-            Linear.forward(out: qkv, inp: ln, weight: p + w.attnWeight, bias: bias(w.attnBias),
-                           rows: n, inChannels: c, outChannels: 3 * c, pool: pool)
-            CachedAttention.forward(out: atty, qkv: qkv, keys: keys[l], values: values[l], scratch: scratch,
-                                    batch: batch, newCount: tn, past: length, capacity: capacity, channels: c,
-                                    heads: config.headCount, pool: pool)
-            Linear.forward(out: proj, inp: atty, weight: p + w.attnProjWeight, bias: bias(w.attnProjBias),
-                           rows: n, inChannels: c, outChannels: c, pool: pool)
-            Residual.forward(out: x, x, proj, count: n * c, pool: pool)
-            LayerNorm.forward(out: ln, mean: mean, rstd: rstd, inp: x, weight: p + w.ln2Weight, bias: bias(w.ln2Bias),
-                              rows: n, channels: c, eps: eps, pool: pool)
-            Linear.forward(out: fc, inp: ln, weight: p + w.fcWeight, bias: bias(w.fcBias),
-                           rows: n, inChannels: c, outChannels: 4 * c, pool: pool)
-            switch config.activation {
-            case .gelu: GELU.forward(out: fcAct, inp: fc, count: n * 4 * c, pool: pool)
-            case .relu: ReLU.forward(out: fcAct, inp: fc, count: n * 4 * c, pool: pool)
-            }
-            Linear.forward(out: proj, inp: fcAct, weight: p + w.fcProjWeight, bias: bias(w.fcProjBias),
-                           rows: n, inChannels: 4 * c, outChannels: c, pool: pool)
-            Residual.forward(out: x, x, proj, count: n * c, pool: pool)
+        let layout = model.layout, p = model.parameters, pool = model.pool
+        let cache = GPT.KVCache(keys: keys, values: values, capacity: capacity, past: length)
+        try tokens.withUnsafeBufferPointer { ids in
+            try GPT.checkTokens(ids, vocabSize: v, ignoring: nil)
+            _ = model.trunk(tokens: ids.baseAddress!, encoded: x, block: { _ in block }, batch: batch, seq: tn,
+                            scratch: scratch, cache: cache)
         }
         // Only the last position of each sequence needs logits.
         for b in 0..<batch { (last + b * c).update(from: x + (b * tn + tn - 1) * c, count: c) }
         LayerNorm.forward(out: lastNorm, mean: mean, rstd: rstd, inp: last, weight: p + layout.lnfWeight,
-                          bias: bias(layout.lnfBias), rows: batch, channels: c, eps: eps, pool: pool)
+                          bias: layout.lnfBias.map { UnsafePointer(p + $0) }, rows: batch, channels: c,
+                          eps: config.layerNormEpsilon, pool: pool)
+        // logits[B, V] = lnf(last)[B, C] · wte[V, C]ᵀ
         GEMM.multiply(logits, ldc: v, lastNorm, lda: c, .normal, p + layout.wte, ldb: c, .transposed,
                       m: batch, n: v, k: c, accumulate: false, pool: pool)
         length += tn

@@ -41,15 +41,23 @@ public final class Generator {
             throw GPTError.sequenceTooLong(length: prompt.count, contextLength: context)
         }
         model.isTraining = false
-        let session = InferenceSession(model: model, batch: samples)
+        let session = try InferenceSession(model: model, batch: samples)
         var sequences = [[Int32]](repeating: prompt, count: samples)  // prompt and sampled tokens
         var fed = sequences  // what the cache holds: a finished sample keeps repeating its last token
         var outputs = [[Int32]](repeating: [], count: samples)
         var active = [Bool](repeating: true, count: samples)
         var samplers = [Sampler](repeating: Sampler(options: options.sampling), count: samples)
+        // The distinct tokens of each sequence, kept as they come (the repetition penalty reads them).
+        let v = model.config.vocabSize
+        let penalize = options.sampling.repetitionPenalty != 1
+        var present = [[Int32]](repeating: penalize ? Array(Set(prompt)) : [], count: samples)
+        var isPresent = [[Bool]](repeating: [], count: penalize ? samples : 0)
+        for s in isPresent.indices {
+            isPresent[s] = [Bool](repeating: false, count: v)
+            for t in present[s] where t >= 0 && Int(t) < v { isPresent[s][Int(t)] = true }
+        }
         var rngs = (0..<samples).map { SplitMix64(seed: options.seed &+ UInt64($0) &* 0x9E37_79B9_7F4A_7C15) }
         timing = GenerationTiming()
-        let v = model.config.vocabSize
 
         var start = DispatchTime.now().uptimeNanoseconds
         var logits = try session.append(fed.flatMap { $0 }, count: prompt.count)
@@ -60,9 +68,10 @@ public final class Generator {
             var next = [Int32](repeating: 0, count: samples)
             for s in 0..<samples {
                 let row = UnsafeBufferPointer(rebasing: logits[(s * v)..<((s + 1) * v)])
-                next[s] = active[s] ? samplers[s].next(row, history: sequences[s], rng: &rngs[s]) : sequences[s].last!
+                next[s] = active[s] ? samplers[s].next(row, present: present[s], rng: &rngs[s]) : sequences[s].last!
                 guard active[s] else { continue }
                 sequences[s].append(next[s])
+                if penalize && !isPresent[s][Int(next[s])] { isPresent[s][Int(next[s])] = true; present[s].append(next[s]) }
                 if options.stopTokens.contains(next[s]) { active[s] = false; continue }
                 outputs[s].append(next[s])
                 if !onToken(s, next[s]) { active[s] = false }

@@ -47,8 +47,15 @@ public struct Sampler {
 
     /// The next token for one sequence. logits: [V]; `history`: the sequence so far.
     public mutating func next(_ logits: UnsafeBufferPointer<Float>, history: [Int32], rng: inout SplitMix64) -> Int32 {
+        next(logits, present: options.repetitionPenalty == 1 ? [] : Array(Set(history)), rng: &rng)
+    }
+
+    /// The next token, given each token already in the sequence once (`present`, in any order): what
+    /// the repetition penalty needs, kept up to date per token by the caller (`Generator` does),
+    /// where rebuilding it from the whole history would make a long sample quadratic.
+    public mutating func next(_ logits: UnsafeBufferPointer<Float>, present: [Int32], rng: inout SplitMix64) -> Int32 {
         var scores = Array(logits)
-        Self.penalizeRepetition(&scores, history: history, penalty: options.repetitionPenalty)
+        Self.penalizeRepetition(&scores, present: present, penalty: options.repetitionPenalty)
         guard options.temperature > 0 else { return Int32(Self.argmax(scores)) }
         for i in scores.indices { scores[i] /= options.temperature }
         candidates = Self.topK(scores, options.topK)
@@ -57,9 +64,10 @@ public struct Sampler {
         return Int32(Self.draw(candidates, weights, rng: &rng))
     }
 
-    static func penalizeRepetition(_ scores: inout [Float], history: [Int32], penalty: Float) {
+    /// `present`: distinct tokens.
+    static func penalizeRepetition(_ scores: inout [Float], present: [Int32], penalty: Float) {
         guard penalty != 1 else { return }
-        for token in Set(history) where Int(token) < scores.count {
+        for token in present where token >= 0 && Int(token) < scores.count {
             let s = scores[Int(token)]
             scores[Int(token)] = s > 0 ? s / penalty : s * penalty
         }

@@ -10,7 +10,10 @@
 // k-order whatever the split, so results depend neither on timing nor on the thread
 // count. (The path for at most 4 rows, used when decoding, adds per-thread partial
 // sums in worker order: fixed for a thread count, not across thread counts.)
-// The packing buffers are per worker index and process-wide: one GEMM runs at a time.
+// The packing buffers belong to the thread pool that runs the multiply (a
+// `GEMMWorkspace` per `ThreadPool`, one buffer set per worker): a pool runs one
+// region at a time, so models on different pools multiply concurrently without
+// sharing memory.
 import Foundation
 
 /// How a GEMM operand is read: `.normal` reads `x[i * ld + j]`, `.transposed` reads `x[j * ld + i]`.
@@ -20,7 +23,7 @@ public enum GEMM {
     static let mr = 8, nr = 32
     static let kc = 256, nc = 512
 
-    /// Per-thread buffers, allocated once for the largest block.
+    /// One worker's buffers, allocated once for the largest block.
     final class Workspace {
         let packedA: UnsafeMutablePointer<Float>  // one panel of A: [kc][mr]
         let packedB: UnsafeMutablePointer<Float>  // [nc / nr panels][kc][nr]
@@ -30,20 +33,11 @@ public enum GEMM {
             packedB = Self.allocate(GEMM.nc * GEMM.kc)
             tile = Self.allocate(GEMM.mr * GEMM.nr)
         }
+        deinit { packedA.deallocate(); packedB.deallocate(); tile.deallocate() }
         static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
             UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
                 .bindMemory(to: Float.self, capacity: count)
         }
-    }
-    // Indexed by worker; grown on first use, never freed (a few MB per thread).
-    nonisolated(unsafe) static var workspaces: [Workspace] = []
-    static let workspaceLock = NSLock()
-
-    static func workspace(_ worker: Int) -> Workspace { workspaces[worker] }
-
-    static func reserveWorkspaces(_ count: Int) {
-        workspaceLock.lock(); defer { workspaceLock.unlock() }
-        while workspaces.count < count { workspaces.append(Workspace()) }
     }
 
     /// C[M, N] = op(A)[M, K] · op(B)[K, N], or C += … when `accumulate`.
@@ -62,12 +56,13 @@ public enum GEMM {
             skinny(c, ldc, a, lda, b, ldb, layoutB, m: m, n: n, k: k, accumulate: accumulate, pool: pool)
             return
         }
-        reserveWorkspaces(pool.threadCount)
+        let ws = pool.gemmWorkspace
+        ws.reserve(pool.threadCount)
         let a = Operand(base: a, ld: lda, layout: layoutA)
         let b = Operand(base: b, ld: ldb, layout: layoutB)
         // Small problems are not worth waking the other workers.
         if m * n * k < 1 << 16 {
-            block(c, ldc, a, b, rows: 0..<m, cols: 0..<n, k: k, accumulate: accumulate, workspace(0))
+            block(c, ldc, a, b, rows: 0..<m, cols: 0..<n, k: k, accumulate: accumulate, ws.workers[0])
             return
         }
         // Split C along its longer side. When split by rows, every thread needs all of B:
@@ -76,12 +71,12 @@ public enum GEMM {
         let byColumns = n >= m ? nPanels >= pool.threadCount : mPanels < pool.threadCount
         if byColumns {
             pool.parallelFor(n, granule: nr) { cols, worker in
-                block(c, ldc, a, b, rows: 0..<m, cols: cols, k: k, accumulate: accumulate, workspace(worker))
+                block(c, ldc, a, b, rows: 0..<m, cols: cols, k: k, accumulate: accumulate, ws.workers[worker])
             }
         } else {
-            let shared = sharedPackedB(b, panels: nPanels, n: n, k: k, pool: pool)
+            let shared = sharedPackedB(b, panels: nPanels, n: n, k: k, pool: pool, ws)
             pool.parallelFor(m, granule: mr) { rows, worker in
-                block(c, ldc, a, b, rows: rows, cols: 0..<n, k: k, accumulate: accumulate, workspace(worker),
+                block(c, ldc, a, b, rows: rows, cols: 0..<n, k: k, accumulate: accumulate, ws.workers[worker],
                       packedB: shared)
             }
         }
@@ -100,7 +95,7 @@ public enum GEMM {
         switch layoutB {
         case .normal:
             let workers = min(pool.threadCount, k)
-            let partials = skinnyPartials(workers * m * n)
+            let partials = pool.gemmWorkspace.partials(workers * m * n)
             pool.run { w in
                 guard w < workers else { return }
                 let ks = ThreadPool.staticRange(chunks: k, workers: workers, worker: w)
@@ -132,39 +127,16 @@ public enum GEMM {
         }
     }
 
-    nonisolated(unsafe) static var partialBuffer: UnsafeMutablePointer<Float>?
-    nonisolated(unsafe) static var partialCapacity = 0
-
-    /// Scratch for the per-thread partial sums of `skinny`, grown as needed.
-    static func skinnyPartials(_ count: Int) -> UnsafeMutablePointer<Float> {
-        workspaceLock.lock(); defer { workspaceLock.unlock() }
-        if partialCapacity < count {
-            partialBuffer?.deallocate()
-            partialBuffer = Workspace.allocate(count)
-            partialCapacity = count
-        }
-        return partialBuffer!
-    }
-
     /// Operands up to this many floats are packed once into a shared buffer; larger ones are
     /// packed block by block per thread.
     static let sharedPackLimit = 1 << 24
-    nonisolated(unsafe) static var sharedBuffer: UnsafeMutablePointer<Float>?
-    nonisolated(unsafe) static var sharedCapacity = 0
-
     /// All of op(B) packed as k-blocks of panels (block `pc` starts at `pc · panels · nr` and holds
     /// panel q at `q · kcb · nr`), threads splitting the panels; nil if it exceeds the limit.
-    static func sharedPackedB(_ b: Operand, panels: Int, n: Int, k: Int, pool: ThreadPool) -> UnsafeMutablePointer<Float>? {
+    static func sharedPackedB(_ b: Operand, panels: Int, n: Int, k: Int, pool: ThreadPool,
+                              _ ws: GEMMWorkspace) -> UnsafeMutablePointer<Float>? {
         let count = panels * nr * k
         guard count <= sharedPackLimit else { return nil }
-        workspaceLock.lock()
-        if sharedCapacity < count {
-            sharedBuffer?.deallocate()
-            sharedBuffer = Workspace.allocate(count)
-            sharedCapacity = count
-        }
-        let buffer = sharedBuffer!
-        workspaceLock.unlock()
+        let buffer = ws.shared(count)
         pool.parallelFor(panels) { range in
             var pc = 0
             while pc < k {
@@ -391,5 +363,42 @@ public enum GEMM {
             }
         }
         return c
+    }
+}
+
+/// GEMM's scratch memory for one `ThreadPool`: a `GEMM.Workspace` per worker, the skinny
+/// path's per-worker partial sums and the shared packed B, each grown on first need and
+/// freed with the pool. Only the thread that drives the pool touches it (outside a
+/// parallel region), so it needs no lock.
+final class GEMMWorkspace {
+    private(set) var workers: [GEMM.Workspace] = []
+    private var partialBuffer: UnsafeMutablePointer<Float>?
+    private var partialCapacity = 0
+    private var sharedBuffer: UnsafeMutablePointer<Float>?
+    private var sharedCapacity = 0
+
+    deinit { partialBuffer?.deallocate(); sharedBuffer?.deallocate() }
+
+    func reserve(_ count: Int) {
+        while workers.count < count { workers.append(GEMM.Workspace()) }
+    }
+
+    /// Scratch for the per-thread partial sums of `skinny`, grown as needed.
+    func partials(_ count: Int) -> UnsafeMutablePointer<Float> {
+        grow(&partialBuffer, &partialCapacity, count)
+    }
+
+    /// Room for all of a packed op(B) (`sharedPackedB`), grown as needed.
+    func shared(_ count: Int) -> UnsafeMutablePointer<Float> {
+        grow(&sharedBuffer, &sharedCapacity, count)
+    }
+
+    private func grow(_ buffer: inout UnsafeMutablePointer<Float>?, _ capacity: inout Int, _ count: Int) -> UnsafeMutablePointer<Float> {
+        if let buffer, capacity >= count { return buffer }
+        buffer?.deallocate()
+        let fresh = GEMM.Workspace.allocate(count)
+        buffer = fresh
+        capacity = count
+        return fresh
     }
 }

@@ -5,6 +5,8 @@
 // bit-identical run to run for a given thread count, which exact resume relies on.
 // Dispatch is a generation counter that idle workers spin on briefly (a training
 // step issues hundreds of short parallel regions) before sleeping on a condition.
+// A pool is driven by one thread at a time; models on different pools run side by
+// side (each pool owns its kernels' scratch, e.g. GEMM's packing buffers).
 import Foundation
 import Synchronization
 
@@ -13,25 +15,59 @@ public final class ThreadPool: @unchecked Sendable {
     public let threadCount: Int
     private let shared = SharedState()
     private var inRegion = false
+    /// GEMM's packing buffers: they belong to the pool, since a pool runs one region at a time.
+    let gemmWorkspace = GEMMWorkspace()
 
     /// Spin iterations before an idle worker sleeps (~50 µs on this class of CPU).
     fileprivate static let spinLimit = 20_000
 
-    /// Creates a pool of `threads` workers (default: one per core).
-    public init(threads: Int = ThreadPool.coreCount) {
-        threadCount = max(1, threads)
-        for worker in 1..<max(1, threadCount) {
-            let state = shared
-            let thread = Thread { state.workerLoop(worker) }
-            thread.stackSize = 8 << 20
-            thread.start()
+    /// The most threads a pool may have: 4 per core (beyond that they only contend), at most 1,024.
+    public static var maxThreads: Int { min(1024, 4 * max(1, coreCount)) }
+
+    /// Creates a pool of `threads` workers (default: one per core), the calling thread being one.
+    /// Throws if `threads` is outside 1...maxThreads, or if a worker cannot be started (a pids or
+    /// address-space limit): the error says how many started, and those are stopped again.
+    /// `stackSize` is each worker's stack in bytes.
+    public init(threads: Int = ThreadPool.coreCount, stackSize: Int = 8 << 20) throws {
+        guard threads >= 1 && threads <= Self.maxThreads else {
+            throw ThreadPoolError.invalidThreadCount(requested: threads, limit: Self.maxThreads)
+        }
+        threadCount = threads
+        for worker in 1..<threads {
+            let code = Self.startWorker(shared, worker, stackSize: stackSize)
+            if code != 0 {
+                stopWorkers()
+                throw ThreadPoolError.startFailed(requested: threads, started: worker, code: code)
+            }
         }
     }
 
-    deinit {
+    /// Starts worker `worker` on its own detached pthread (Foundation's Thread cannot report a failed
+    /// start, and a pool waiting for a worker that never came would hang); returns pthread's error code.
+    private static func startWorker(_ state: SharedState, _ worker: Int, stackSize: Int) -> Int32 {
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        let sizeCode = pthread_attr_setstacksize(&attributes, stackSize)
+        if sizeCode != 0 { return sizeCode }
+        let start = Unmanaged.passRetained(WorkerStart(state: state, worker: worker))
+        var thread = pthread_t()
+        let code = pthread_create(&thread, &attributes, { argument in
+            let start = Unmanaged<WorkerStart>.fromOpaque(argument!).takeRetainedValue()
+            start.state.workerLoop(start.worker)
+            return nil
+        }, start.toOpaque())
+        if code != 0 { start.release(); return code }
+        pthread_detach(thread)
+        return 0
+    }
+
+    private func stopWorkers() {
         shared.stopping.store(true, ordering: .releasing)
         shared.lock.lock(); shared.lock.broadcast(); shared.lock.unlock()
     }
+
+    deinit { stopWorkers() }
 
     /// Cores available to this process.
     public static var coreCount: Int { ProcessInfo.processInfo.activeProcessorCount }
@@ -89,6 +125,29 @@ public final class ThreadPool: @unchecked Sendable {
         let lo = worker * base + min(worker, extra)
         return lo..<(lo + base + (worker < extra ? 1 : 0))
     }
+}
+
+public enum ThreadPoolError: Error, CustomStringConvertible, Equatable {
+    case invalidThreadCount(requested: Int, limit: Int)
+    /// Only `started` of `requested` threads (the caller included) could be started.
+    case startFailed(requested: Int, started: Int, code: Int32)
+
+    public var description: String {
+        switch self {
+        case let .invalidThreadCount(requested, limit):
+            return "a thread pool of \(requested) threads: must be in 1...\(limit) (4 per core, at most 1,024)"
+        case let .startFailed(requested, started, code):
+            return "could start only \(started) of \(requested) threads (pthread_create: \(String(cString: strerror(code)))); "
+                + "use fewer threads or raise the process's thread or memory limits"
+        }
+    }
+}
+
+/// What a new worker thread is handed.
+private final class WorkerStart {
+    let state: SharedState
+    let worker: Int
+    init(state: SharedState, worker: Int) { self.state = state; self.worker = worker }
 }
 
 /// What the workers share with the pool; kept apart so that workers never hold the

@@ -60,10 +60,10 @@ public struct TrainingConfig: Equatable, Sendable {
         let probability = { @Sendable (p: Float) in p >= 0 && p < 1 }
         let unit = "a probability in [0, 1)"
         return [
-            .integer("n_positions", \.model.contextLength, 1...65_536, shape: true, "context length in tokens"),
-            .integer("n_embd", \.model.embeddingSize, 1...65_536, shape: true,
+            .integer("n_positions", \.model.contextLength, 1...GPTConfig.limits.contextLength, shape: true, "context length in tokens"),
+            .integer("n_embd", \.model.embeddingSize, 1...GPTConfig.limits.embeddingSize, shape: true,
                      "width (divisible by n_head)"),
-            .integer("n_layer", \.model.layerCount, 1...1_024, shape: true, "transformer blocks"),
+            .integer("n_layer", \.model.layerCount, 1...GPTConfig.limits.layerCount, shape: true, "transformer blocks"),
             .integer("n_head", \.model.headCount, 1...1_024, shape: true, "attention heads"),
             .number("embd_pdrop", \.model.embeddingDropout, unit, probability, "dropout on the embeddings"),
             .number("attn_pdrop", \.model.attentionDropout, unit, probability, "dropout on the attention weights"),
@@ -75,8 +75,13 @@ public struct TrainingConfig: Equatable, Sendable {
                             }
                             (config.model.embeddingDropout, config.model.attentionDropout, config.model.residualDropout) = (p, p, p)
                         }, write: { _ in nil }),
-            .choice("activation_function", \.model.activation, ["gelu_new": Activation.gelu, "relu": .relu],
-                    "the MLP's activation: gelu_new (GPT-2's tanh GELU) or relu"),
+            ConfigField(key: "activation_function", meaning: "the MLP's activation: gelu_new (GPT-2's tanh GELU), gelu (exact erf GELU) or relu",
+                        allowed: Activation.huggingFaceNameList, changesShape: true, read: { config, value in
+                            guard case let .text(name) = value, let activation = Activation(huggingFaceName: name) else {
+                                throw TrainingConfigError.invalid("activation_function", "\(value)", Activation.huggingFaceNameList)
+                            }
+                            config.model.activation = activation
+                        }, write: { $0.model.activation.huggingFaceName }),
             ConfigField(key: "bias", meaning: "biases in linear layers and LayerNorm", allowed: "true or false", changesShape: true,
                         read: { config, value in
                             switch value {

@@ -40,7 +40,7 @@ struct BenchGenerate: ParsableCommand {
         var results: [[String: Any]] = []
         print("threads  prefill(ms)  prefill tok/s  decode tok/s  ms/token  bandwidth GB/s  of bound  peak RSS MB")
         for t in try parseThreadList(threads) {
-            let pool = ThreadPool(threads: t)
+            let pool = try ThreadPool(threads: t)
             let gpt = try GPT(config: .gpt2, seed: 1, pool: pool)
             var rng = SplitMix64(seed: 2)
             let prompt = (0..<promptTokens).map { _ in Int32(rng.next() % 50257) }
@@ -52,7 +52,7 @@ struct BenchGenerate: ParsableCommand {
             _ = try generator.generate(prompt: prompt, options: options)
             let decodeRate = Double(generator.timing.decodeTokens) / generator.timing.decodeSeconds
 
-            let session = InferenceSession(model: gpt, batch: 1)
+            let session = try InferenceSession(model: gpt, batch: 1)
             let long = (0..<prefillTokens).map { _ in Int32(rng.next() % 50257) }
             let prefillSeconds = medianSeconds(repeats: 3) { session.reset(); _ = try? session.append(long, count: long.count) }
             let bandwidth = MemoryBandwidth.measure(pool: pool)

@@ -30,7 +30,7 @@ struct BenchMatmul: ParsableCommand {
         print(String(format: "%-16@ %5@ %5@ %6@ %7@ %9@", "op" as NSString, "M" as NSString, "K" as NSString,
                      "N" as NSString, "threads" as NSString, "GFLOP/s" as NSString))
         for t in threadCounts {
-            let pool = ThreadPool(threads: t)
+            let pool = try ThreadPool(threads: t)
             for (k, n) in Self.shapes {
                 let x = randomBuffer(m * k), w = randomBuffer(k * n), dout = randomBuffer(m * n)
                 let out = randomBuffer(m * n), dx = randomBuffer(m * k), dw = randomBuffer(k * n)

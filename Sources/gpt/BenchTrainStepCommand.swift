@@ -32,7 +32,7 @@ struct BenchTrainStep: ParsableCommand {
     }
 
     func run() throws {
-        let pool = ThreadPool(threads: threading.threads)
+        let pool = try ThreadPool(threads: threading.threads)
         var config = model == "gpt2" ? GPTConfig.gpt2
             : GPTConfig(vocabSize: 65, contextLength: 256, embeddingSize: 48, layerCount: 2, headCount: 4)
         config.contextLength = max(config.contextLength, seq)

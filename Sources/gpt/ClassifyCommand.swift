@@ -34,7 +34,7 @@ struct Classify: ParsableCommand {
 
     func run() throws {
         let (classifier, settings, tokenizer) = try ClassifierCheckpoint.load(directory: CheckpointLocation.resolve(checkpoint),
-                                                                               pool: ThreadPool(threads: threading.threads))
+                                                                               pool: try ThreadPool(threads: threading.threads))
         let inputs = try readTexts()
         let encoder = try settings.encoder(tokenizer)
         let sequences = try inputs.enumerated().map { index, text in

@@ -29,7 +29,7 @@ struct Convert: ParsableCommand {
 
     func run() throws {
         let source = CheckpointLocation.resolve(from), destination = URL(fileURLWithPath: to)
-        let model = try HuggingFaceGPT2.load(directory: source, pool: ThreadPool(threads: 1))
+        let model = try HuggingFaceGPT2.load(directory: source, pool: try ThreadPool(threads: 1))
         try HuggingFaceGPT2.save(model, to: destination)
         if format == .native {
             let tokens: any Tokenizer

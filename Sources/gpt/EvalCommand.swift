@@ -33,7 +33,7 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         let directory = CheckpointLocation.resolve(checkpoint)
-        let model = try HuggingFaceGPT2.load(directory: directory, pool: ThreadPool(threads: threading.threads))
+        let model = try HuggingFaceGPT2.load(directory: directory, pool: try ThreadPool(threads: threading.threads))
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: data, isDirectory: &isDirectory) else {
             throw CommandError("--data \(data) does not exist")

@@ -83,7 +83,7 @@ struct FinetuneClassify: ParsableCommand {
     func run() throws {
         let source = CheckpointLocation.resolve(checkpoint)
         try CheckpointLocation.refuseOutput(out, holding: source)
-        let pool = ThreadPool(threads: threading.threads)
+        let pool = try ThreadPool(threads: threading.threads)
         let (model, tokens) = try loadModel(from: source, pool: pool)
         let maxLength = self.maxLength ?? model.config.contextLength
         guard (2...model.config.contextLength).contains(maxLength) else {

@@ -56,7 +56,7 @@ struct FinetuneLM: ParsableCommand {
         let config = try resolveConfig(modelConfig)
         let corpus = try loadData(tokens)
 
-        let pool = ThreadPool(threads: threading.threads)
+        let pool = try ThreadPool(threads: threading.threads)
         let model = try GPT(config: config.model, pool: pool)
         let weights = source.appendingPathComponent("model.safetensors")
         guard FileManager.default.fileExists(atPath: weights.path) else { throw CheckpointError.missingFile(weights.path) }

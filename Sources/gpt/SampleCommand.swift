@@ -59,7 +59,7 @@ struct Sample: ParsableCommand {
 
     func run() throws {
         let directory = CheckpointLocation.resolve(checkpoint)
-        let model = try HuggingFaceGPT2.load(directory: directory, pool: ThreadPool(threads: threading.threads))
+        let model = try HuggingFaceGPT2.load(directory: directory, pool: try ThreadPool(threads: threading.threads))
         let tokens: any Tokenizer
         do { tokens = try TokenizerLoader.load(tokenizer ?? directory.path) } catch {
             throw CommandError("\(error)" + (tokenizer == nil ? "; pass --tokenizer char|gpt2|PATH" : ""))
@@ -77,7 +77,7 @@ struct Sample: ParsableCommand {
         if let end = tokens.endOfTextID { options.stopTokens = [Int32(end)] }
 
         let streaming = numSamples == 1 && !json
-        var texts = [StopScanner](repeating: StopScanner(stops: stop), count: numSamples)
+        var texts = [StopTextScanner](repeating: StopTextScanner(stops: stop), count: numSamples)
         var decoders = [StreamingTextDecoder](repeating: StreamingTextDecoder(), count: numSamples)
         let generator = Generator(model: model)
         var samples = try generator.generate(prompt: ids, samples: numSamples, options: options) { s, token in

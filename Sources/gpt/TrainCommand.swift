@@ -118,7 +118,7 @@ struct Train: ParsableCommand {
         try AtomicFile.write(resolvedJSON, to: directory.url.appendingPathComponent("config.json"))
         print("config (\(name)): " + config.resolved.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
 
-        let pool = ThreadPool(threads: threading.threads)
+        let pool = try ThreadPool(threads: threading.threads)
         let model = try GPT(config: config.model, seed: config.seed, pool: pool)
         var options = config.options
         options.skipNonFinite = skipNonfinite

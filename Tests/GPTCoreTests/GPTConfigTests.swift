@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import GPTCore
+import GPTKernels
 
 final class GPTConfigTests: XCTestCase {
     func assertInvalid(_ config: GPTConfig, field: String, line: UInt = #line) {
@@ -40,9 +41,22 @@ final class GPTConfigTests: XCTestCase {
     }
 
     func testUnsupportedActivationIsRejectedByName() {
-        let json = #"{"activation_function": "gelu"}"#
+        let json = #"{"activation_function": "gelu_accurate"}"#
         XCTAssertThrowsError(try JSONDecoder().decode(GPTConfig.self, from: Data(json.utf8))) {
             XCTAssertEqual(($0 as? GPTConfigError)?.field, "activation_function")
+        }
+    }
+
+    /// Issue 11: `gelu` is Hugging Face's exact erf GELU; the tanh names are the approximation (transformers' ACT2FN).
+    func testActivationNamesFollowHuggingFaceAndEncodeBack() throws {
+        for (name, activation, saved) in [("gelu", Activation.geluExact, "gelu"), ("gelu_python", .geluExact, "gelu"),
+                                           ("gelu_new", .gelu, "gelu_new"), ("gelu_pytorch_tanh", .gelu, "gelu_new"),
+                                           ("gelu_fast", .gelu, "gelu_new"), ("relu", .relu, "relu")] {
+            let config = try JSONDecoder().decode(GPTConfig.self, from: Data(#"{"activation_function": "\#(name)"}"#.utf8))
+            XCTAssertEqual(config.activation, activation, name)
+            let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(config)) as? [String: Any]
+            XCTAssertEqual(json?["activation_function"] as? String, saved, name)
+            XCTAssertEqual(try JSONDecoder().decode(GPTConfig.self, from: JSONEncoder().encode(config)), config)
         }
     }
 

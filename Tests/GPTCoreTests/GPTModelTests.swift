@@ -48,13 +48,14 @@ final class GPTModelTests: XCTestCase {
 
     /// Whole-model gradient check: the analytic gradient's projection on a random direction
     /// against a central difference of the loss (in Float, so a loose but meaningful bound): learned and
-    /// sinusoidal positions, with and without biases, with dropout, with ReLU.
+    /// sinusoidal positions, with and without biases, with dropout, with ReLU, with the exact GELU.
     func testModelGradientMatchesDirectionalFiniteDifference() throws {
-        for variant in 0..<4 {
+        for variant in 0..<5 {
             var config = GPTConfig(vocabSize: 11, contextLength: 8, embeddingSize: 16, layerCount: 2, headCount: 2)
             if variant == 1 { config.bias = false; config.positions = .sinusoidal }
             if variant == 2 { config.attentionDropout = 0.2; config.residualDropout = 0.2; config.embeddingDropout = 0.2 }
             if variant == 3 { config.activation = .relu }
+            if variant == 4 { config.activation = .geluExact }
             let model = try GPT(config: config, seed: 9, pool: ThreadPool(threads: 2))
             model.isTraining = variant == 2
             let (x, y) = batch(config, b: 2, t: 8, seed: 1)
@@ -100,6 +101,27 @@ final class GPTModelTests: XCTestCase {
         _ = try model.forward(tokens: [1, 2, 3], targets: nil, batch: 1, seq: 3)
         XCTAssertThrowsError(try model.backward()) { XCTAssertEqual($0 as? GPTError, .backwardWithoutTargets) }
         XCTAssertThrowsError(try GPT(config: GPTConfig(embeddingSize: 10, headCount: 3), pool: ThreadPool(threads: 1)))
+    }
+
+    /// Issue 12, finding 8: a state.json with pass_count 2⁶⁴ − 1 trapped on --resume (overflow in forward).
+    func testPassCountFromAFileWrapsInsteadOfTrapping() throws {
+        var config = Self.small
+        config.residualDropout = 0.1
+        let model = try GPT(config: config, seed: 3, pool: ThreadPool(threads: 1))
+        model.isTraining = true
+        model.passCount = .max
+        let (x, y) = batch(config, b: 1, t: 8, seed: 2)
+        let loss = try XCTUnwrap(try model.forward(tokens: x, targets: y, batch: 1, seq: 8))
+        XCTAssert(loss.isFinite)
+        XCTAssertEqual(model.passCount, 0)
+        try model.backward()
+        XCTAssertTrue(model.gradientNorm().isFinite)
+        // The optimizer's step count, from the same file, saturates instead of trapping.
+        let optimizer = AdamW(layout: model.layout)
+        optimizer.step = .max
+        optimizer.update(model, learningRate: 1e-3)
+        XCTAssertEqual(optimizer.step, .max)
+        XCTAssertTrue(model.parametersAreFinite)
     }
 
     func testIgnoredTargetsDoNotCountInTheMean() throws {

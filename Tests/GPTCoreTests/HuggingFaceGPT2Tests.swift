@@ -15,7 +15,7 @@ final class HuggingFaceGPT2Tests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
 
     func testSavedModelLoadsBackIdentically() throws {
-        let pool = ThreadPool(threads: 1)
+        let pool = try ThreadPool(threads: 1)
         let model = try GPT(config: GPTModelTests.small, seed: 8, pool: pool)
         try HuggingFaceGPT2.save(model, to: directory)
         let loaded = try HuggingFaceGPT2.load(directory: directory, pool: pool)
@@ -28,7 +28,7 @@ final class HuggingFaceGPT2Tests: XCTestCase {
 
     /// Bare names (`h.0…`), a tied `lm_head.weight`, the causal-mask buffers and F16 storage all load.
     func testBareNamesBuffersAndHalfPrecisionLoad() throws {
-        let pool = ThreadPool(threads: 1)
+        let pool = try ThreadPool(threads: 1)
         let model = try GPT(config: GPTModelTests.small, seed: 8, pool: pool)
         var writer = SafeTensorsWriter()
         for t in model.layout.tensors {
@@ -44,7 +44,7 @@ final class HuggingFaceGPT2Tests: XCTestCase {
     }
 
     func testMismatchedShapeNamesTensorAndBothShapes() throws {
-        let pool = ThreadPool(threads: 1)
+        let pool = try ThreadPool(threads: 1)
         let model = try GPT(config: GPTModelTests.small, seed: 8, pool: pool)
         try HuggingFaceGPT2.save(model, to: directory)
         var other = GPTModelTests.small
@@ -59,7 +59,7 @@ final class HuggingFaceGPT2Tests: XCTestCase {
     }
 
     func testMissingFilesAndTensorsAreReported() throws {
-        let pool = ThreadPool(threads: 1)
+        let pool = try ThreadPool(threads: 1)
         XCTAssertThrowsError(try HuggingFaceGPT2.load(directory: directory, pool: pool)) {
             guard case .missingFile(let path)? = $0 as? CheckpointError else { return XCTFail("\($0)") }
             XCTAssert(path.hasSuffix("config.json"))

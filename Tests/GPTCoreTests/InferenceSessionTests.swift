@@ -24,7 +24,7 @@ final class InferenceSessionTests: XCTestCase {
                                 // Heads of 64 take the four-queries-at-a-time path during the prefill.
                                 (GPTConfig(vocabSize: 50, contextLength: 20, embeddingSize: 128, layerCount: 2, headCount: 2), 2)] {
             let model = try GPT(config: config, seed: 4, pool: ThreadPool(threads: 2))
-            let session = InferenceSession(model: model, batch: batch)
+            let session = try InferenceSession(model: model, batch: batch)
             var rng = SplitMix64(seed: 9)
             var sequences = (0..<batch).map { _ in (0..<5).map { _ in Int32(rng.next() % UInt64(config.vocabSize)) } }
             var cached = Array(try session.append(sequences.flatMap { $0 }, count: 5))

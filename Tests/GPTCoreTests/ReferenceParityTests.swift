@@ -26,7 +26,7 @@ final class ReferenceParityTests: XCTestCase {
     }
 
     func checkReference(_ directory: URL) throws {
-        let pool = ThreadPool(threads: 2)
+        let pool = try ThreadPool(threads: 2)
         let model = try HuggingFaceGPT2.load(directory: directory, pool: pool)
         let reference = try SafeTensorsFile(contentsOf: directory.appendingPathComponent("reference.safetensors"))
         let meta = try JSONSerialization.jsonObject(

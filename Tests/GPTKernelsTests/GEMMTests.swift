@@ -3,12 +3,12 @@ import GPTKernels
 
 final class GEMMTests: XCTestCase {
     /// Every layout pair and awkward sizes (edge tiles in every dimension), 1 and 2 threads.
-    func testPackedGEMMMatchesTripleLoopOnAwkwardSizes() {
+    func testPackedGEMMMatchesTripleLoopOnAwkwardSizes() throws {
         var rng = TestRandom(1)
         let sizes = [(1, 1, 1), (3, 17, 5), (7, 33, 65), (65, 767, 3), (13, 40, 300), (96, 70, 257), (200, 129, 600),
                      (2, 300, 513), (4, 1000, 64)]  // m ≤ 4 with a normal A takes the unpacked path
         for threads in [1, 2] {
-            let pool = ThreadPool(threads: threads)
+            let pool = try ThreadPool(threads: threads)
             for (m, n, k) in sizes {
                 for layoutA in [MatrixLayout.normal, .transposed] {
                     for layoutB in [MatrixLayout.normal, .transposed] {
@@ -37,11 +37,11 @@ final class GEMMTests: XCTestCase {
         }
     }
 
-    func testResultsAreBitIdenticalAcrossRunsForAThreadCount() {
+    func testResultsAreBitIdenticalAcrossRunsForAThreadCount() throws {
         var rng = TestRandom(2)
         let m = 67, n = 301, k = 515
         let a = rng.floats(m * k), b = rng.floats(k * n)
-        let pool = ThreadPool(threads: 2)
+        let pool = try ThreadPool(threads: 2)
         func product() -> [Float] {
             var c = [Float](repeating: 0, count: m * n)
             a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in

@@ -3,7 +3,7 @@ import GPTKernels
 
 final class OptimizerKernelTests: XCTestCase {
     /// torch.optim.AdamW's single-tensor update written out in Double.
-    func testAdamWMatchesPyTorchFormulaOverSeveralSteps() {
+    func testAdamWMatchesPyTorchFormulaOverSeveralSteps() throws {
         var rng = TestRandom(20)
         let n = 53
         var p = rng.floats(n), m = [Float](repeating: 0, count: n), v = m
@@ -13,7 +13,7 @@ final class OptimizerKernelTests: XCTestCase {
         for step in 1...4 {
             let g = rng.floats(n, scale: 0.1)
             AdamWKernel.update(params: &p, grads: g, m: &m, v: &v, count: n, learningRate: lr, hyper: hyper, decay: step != 2,
-                               step: step, pool: ThreadPool(threads: 2))
+                               step: step, pool: try ThreadPool(threads: 2))
             let wd = step != 2 ? 0.1 : 0
             let b1 = Double(hyper.beta1), b2 = Double(hyper.beta2)
             for i in 0..<n {
@@ -28,35 +28,58 @@ final class OptimizerKernelTests: XCTestCase {
         }
     }
 
-    func testSumOfSquaresIsIndependentOfThreadCount() {
+    func testSumOfSquaresIsIndependentOfThreadCount() throws {
         var rng = TestRandom(21)
         let x = rng.floats(100_003)
-        let one = Reduction.sumOfSquares(x, count: x.count, pool: ThreadPool(threads: 1))
-        let two = Reduction.sumOfSquares(x, count: x.count, pool: ThreadPool(threads: 2))
+        let one = Reduction.sumOfSquares(x, count: x.count, pool: try ThreadPool(threads: 1))
+        let two = Reduction.sumOfSquares(x, count: x.count, pool: try ThreadPool(threads: 2))
         XCTAssertEqual(one, two)
         XCTAssertEqual(one, x.reduce(0.0) { $0 + Double($1) * Double($1) }, accuracy: 1e-6 * one)  // lanes accumulate in Float
     }
 
-    func testDropoutKeepsExpectedFractionScalesAndIsReproducible() {
+    func testDropoutKeepsExpectedFractionScalesAndIsReproducible() throws {
         let n = 200_000, p: Float = 0.3
         let x = [Float](repeating: 1, count: n)
         var a = [Float](repeating: 0, count: n), b = a
-        Dropout.forward(out: &a, inp: x, count: n, probability: p, key: 99, pool: ThreadPool(threads: 1))
-        Dropout.forward(out: &b, inp: x, count: n, probability: p, key: 99, pool: ThreadPool(threads: 2))
+        Dropout.forward(out: &a, inp: x, count: n, probability: p, key: 99, pool: try ThreadPool(threads: 1))
+        Dropout.forward(out: &b, inp: x, count: n, probability: p, key: 99, pool: try ThreadPool(threads: 2))
         XCTAssertEqual(a, b, "mask must not depend on the thread split")
         let kept = a.filter { $0 != 0 }
         XCTAssertEqual(Double(kept.count) / Double(n), 0.7, accuracy: 0.005)  // ±5σ
         XCTAssertTrue(kept.allSatisfy { abs($0 - 1 / 0.7) < 1e-6 })
         var c = a
-        Dropout.forward(out: &c, inp: x, count: n, probability: p, key: 100, pool: ThreadPool(threads: 1))
+        Dropout.forward(out: &c, inp: x, count: n, probability: p, key: 100, pool: try ThreadPool(threads: 1))
         XCTAssertNotEqual(a, c, "a different key draws a different mask")
         var grad = [Float](repeating: 0, count: n)
-        Dropout.backward(dinp: &grad, dout: x, count: n, probability: p, key: 99, pool: ThreadPool(threads: 2))
+        Dropout.backward(dinp: &grad, dout: x, count: n, probability: p, key: 99, pool: try ThreadPool(threads: 2))
         XCTAssertEqual(grad, a, "backward uses the forward's mask")
     }
 
-    func testThreadPoolCoversEveryIndexOnce() {
-        let pool = ThreadPool(threads: 2)
+    /// Issue 12, finding 10: `--threads 9223372036854775807` started threads until memory ran out, and a
+    /// worker that failed to start (pids or address-space limit) left the pool waiting forever.
+    func testThreadPoolRefusesAbsurdSizesAndReportsWorkersThatFailToStart() throws {
+        for threads in [0, -1, ThreadPool.maxThreads + 1, Int.max] {
+            XCTAssertThrowsError(try ThreadPool(threads: threads)) {
+                XCTAssertEqual($0 as? ThreadPoolError, .invalidThreadCount(requested: threads, limit: ThreadPool.maxThreads))
+            }
+        }
+        XCTAssertLessThanOrEqual(ThreadPool.maxThreads, 1024)
+        // A stack no address space can hold makes pthread_create (or its attributes) fail, as a limit would.
+        XCTAssertThrowsError(try ThreadPool(threads: 2, stackSize: 1 << 62)) {
+            guard case let .startFailed(requested, started, _)? = $0 as? ThreadPoolError else { return XCTFail("\($0)") }
+            XCTAssertEqual(requested, 2)
+            XCTAssertEqual(started, 1, "only the calling thread")
+            XCTAssert("\($0)".contains("only 1 of 2 threads"), "\($0)")
+        }
+        // A pool of the largest allowed size starts and runs.
+        let pool = try ThreadPool(threads: ThreadPool.maxThreads)
+        var seen = [Int](repeating: 0, count: pool.threadCount)
+        seen.withUnsafeMutableBufferPointer { s in pool.run { s[$0] += 1 } }
+        XCTAssertEqual(seen, [Int](repeating: 1, count: pool.threadCount))
+    }
+
+    func testThreadPoolCoversEveryIndexOnce() throws {
+        let pool = try ThreadPool(threads: 2)
         for count in [1, 2, 3, 17, 1000] {
             for granule in [1, 16] {
                 var hits = [Int](repeating: 0, count: count)

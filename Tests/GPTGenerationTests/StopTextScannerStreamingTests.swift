@@ -2,11 +2,11 @@ import Foundation
 import XCTest
 import GPTGeneration
 
-final class StopScannerTests: XCTestCase {
+final class StopTextScannerStreamingTests: XCTestCase {
     /// Streamed piece by piece, the shown text never contains a stop text, even one split across
     /// pieces, and ends exactly before it.
     func testAStopTextSplitAcrossPiecesIsNeverShown() {
-        var scanner = StopScanner(stops: ["END", "ñé"])
+        var scanner = StopTextScanner(stops: ["END", "ñé"])
         var shown = ""
         for piece in ["abc E", "N", "x fooñ", "é more"] {
             let (ready, stopped) = scanner.append(piece)
@@ -20,7 +20,7 @@ final class StopScannerTests: XCTestCase {
 
     /// Work per piece does not grow with the text: 200,000 pieces take well under a second.
     func testLongSamplesStreamInLinearTime() {
-        var scanner = StopScanner(stops: ["<|stop|>", "\n\n"])
+        var scanner = StopTextScanner(stops: ["<|stop|>", "\n\n"])
         var shown = 0
         let start = Date()
         for i in 0..<200_000 { shown += scanner.append(i % 7 == 0 ? "\n" : "ab").0.utf8.count }
