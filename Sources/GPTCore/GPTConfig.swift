@@ -89,27 +89,58 @@ extension GPTConfig: Codable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = GPTConfig(dropout: 0.1)
-        vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize) ?? d.vocabSize
-        contextLength = try c.decodeIfPresent(Int.self, forKey: .contextLength) ?? d.contextLength
-        embeddingSize = try c.decodeIfPresent(Int.self, forKey: .embeddingSize) ?? d.embeddingSize
-        layerCount = try c.decodeIfPresent(Int.self, forKey: .layerCount) ?? d.layerCount
-        headCount = try c.decodeIfPresent(Int.self, forKey: .headCount) ?? d.headCount
-        embeddingDropout = try c.decodeIfPresent(Float.self, forKey: .embeddingDropout) ?? d.embeddingDropout
-        attentionDropout = try c.decodeIfPresent(Float.self, forKey: .attentionDropout) ?? d.attentionDropout
-        residualDropout = try c.decodeIfPresent(Float.self, forKey: .residualDropout) ?? d.residualDropout
-        bias = try c.decodeIfPresent(Bool.self, forKey: .bias) ?? true
-        positions = try c.decodeIfPresent(PositionEncoding.self, forKey: .positions) ?? .learned
-        layerNormEpsilon = try c.decodeIfPresent(Float.self, forKey: .layerNormEpsilon) ?? d.layerNormEpsilon
+        // Each field's own words on a wrong type (`32.5` or `true` for n_layer), instead of a decoder dump.
+        func integer(_ key: CodingKeys) throws -> Int? {
+            do { return try c.decodeIfPresent(Int.self, forKey: key) } catch {
+                throw GPTConfigError(field: key.stringValue, value: Self.rawValue(of: error), rule: "must be an integer")
+            }
+        }
+        // Numbers are read as Double and narrowed, so 1e-50 is a (zero) probability, not a decoding error.
+        func number(_ key: CodingKeys) throws -> Float? {
+            let value: Double?
+            do { value = try c.decodeIfPresent(Double.self, forKey: key) } catch {
+                throw GPTConfigError(field: key.stringValue, value: Self.rawValue(of: error), rule: "must be a number")
+            }
+            return value.map(Float.init)
+        }
+        func boolean(_ key: CodingKeys) throws -> Bool? {
+            do { return try c.decodeIfPresent(Bool.self, forKey: key) } catch {
+                throw GPTConfigError(field: key.stringValue, value: Self.rawValue(of: error), rule: "must be true or false")
+            }
+        }
+        vocabSize = try integer(.vocabSize) ?? d.vocabSize
+        contextLength = try integer(.contextLength) ?? d.contextLength
+        embeddingSize = try integer(.embeddingSize) ?? d.embeddingSize
+        layerCount = try integer(.layerCount) ?? d.layerCount
+        headCount = try integer(.headCount) ?? d.headCount
+        embeddingDropout = try number(.embeddingDropout) ?? d.embeddingDropout
+        attentionDropout = try number(.attentionDropout) ?? d.attentionDropout
+        residualDropout = try number(.residualDropout) ?? d.residualDropout
+        bias = try boolean(.bias) ?? true
+        do { positions = try c.decodeIfPresent(PositionEncoding.self, forKey: .positions) ?? .learned } catch {
+            throw GPTConfigError(field: "position_embedding", value: Self.rawValue(of: error), rule: "must be learned or sinusoidal")
+        }
+        layerNormEpsilon = try number(.layerNormEpsilon) ?? d.layerNormEpsilon
         let name = try c.decodeIfPresent(String.self, forKey: .activation) ?? "gelu_new"
         guard let activation = Activation(huggingFaceName: name) else {
             throw GPTConfigError(field: "activation_function", value: name, rule: "must be \(Activation.huggingFaceNameList)")
         }
         self.activation = activation
-        if let inner = try c.decodeIfPresent(Int.self, forKey: .nInner), inner != 4 * embeddingSize {
+        if let inner = try integer(.nInner), inner != 4 * embeddingSize {
             throw GPTConfigError(field: "n_inner", value: "\(inner)", rule: "must be null or 4 · n_embd (\(4 * embeddingSize))")
         }
-        if let tied = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings), !tied {
+        if let tied = try boolean(.tieWordEmbeddings), !tied {
             throw GPTConfigError(field: "tie_word_embeddings", value: "false", rule: "GPT-2's LM head is tied to wte; must be true")
+        }
+    }
+
+    /// What a decoding error says the value was, in a few words.
+    static func rawValue(of error: Error) -> String {
+        guard let decoding = error as? DecodingError else { return "\(error)" }
+        switch decoding {
+        case let .typeMismatch(_, context), let .dataCorrupted(context), let .valueNotFound(_, context):
+            return context.debugDescription.count < 80 ? context.debugDescription : "a value of another type"
+        default: return "a value of another type"
         }
     }
 

@@ -66,12 +66,17 @@ public enum HuggingFaceGPT2 {
     }
 
     public static func loadConfig(_ url: URL) throws -> GPTConfig {
-        guard let data = FileManager.default.contents(atPath: url.path) else { throw CheckpointError.missingFile(url.path) }
+        guard FileManager.default.fileExists(atPath: url.path) else { throw CheckpointError.missingFile(url.path) }
+        let data = try InputFile.read(url.path, what: "config.json", limit: 16 << 20)
+        if let key = JSONKeys.firstDuplicateTopLevelKey(data) {
+            throw CheckpointError.invalidConfig(path: url.path, reason: "the key '\(key)' appears more than once")
+        }
         let config: GPTConfig
         do { config = try JSONDecoder().decode(GPTConfig.self, from: data) } catch let error as GPTConfigError {
             throw error
         } catch {
-            throw CheckpointError.invalidConfig(path: url.path, reason: "\(error)")
+            let isObject = (try? JSONSerialization.jsonObject(with: data)) is [String: Any]
+            throw CheckpointError.invalidConfig(path: url.path, reason: isObject ? GPTConfig.rawValue(of: error) : "not a JSON object")
         }
         try config.validate()
         return config

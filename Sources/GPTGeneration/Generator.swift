@@ -81,7 +81,9 @@ public final class Generator {
             if session.length == context {
                 // Slide: rebuild the cache from the last n_positions − 1 tokens of each sequence.
                 session.reset()
-                logits = try session.append(fed.flatMap { $0.suffix(context - 1) }, count: context - 1)
+                // (A one-token context keeps just the newest token.)
+                let window = max(1, context - 1)
+                logits = try session.append(fed.flatMap { $0.suffix(window) }, count: window)
             } else {
                 logits = try session.append(next, count: 1)
             }

@@ -36,6 +36,8 @@ struct BenchTrainStep: ParsableCommand {
         var config = model == "gpt2" ? GPTConfig.gpt2
             : GPTConfig(vocabSize: 65, contextLength: 256, embeddingSize: 48, layerCount: 2, headCount: 4)
         config.contextLength = max(config.contextLength, seq)
+        try MemoryBudget.require(config.trainingBytes(batch: batch, seq: seq, threads: threading.threads),
+                                 for: "a training step of \(batch) × \(seq) tokens")
         let gpt = try GPT(config: config, seed: seed, pool: pool)
         gpt.isTraining = true
         let optimizer = AdamW(layout: gpt.layout)

@@ -89,6 +89,8 @@ struct FinetuneClassify: ParsableCommand {
         guard (2...model.config.contextLength).contains(maxLength) else {
             throw CommandError("--max-length must be in 2...\(model.config.contextLength) (the model's context), got \(maxLength)")
         }
+        try MemoryBudget.require(model.config.trainingBytes(batch: batchSize, seq: maxLength, threads: threading.threads),
+                                 for: "fine-tuning with --batch-size \(batchSize) and --max-length \(maxLength)")
         var settings = ClassifierSettings(labels: [], maxLength: maxLength, truncation: truncate, endToken: endToken)
         let encoder = try settings.encoder(tokens)
         let trainExamples = try LabeledExamples.read(URL(fileURLWithPath: train))

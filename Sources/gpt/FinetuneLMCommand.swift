@@ -54,6 +54,8 @@ struct FinetuneLM: ParsableCommand {
         let tokens = try TokenizerLoader.load(tokenizer ?? source.path)
         try VocabularyCheck.check(tokens, modelVocabulary: modelConfig.vocabSize, use: .encode)
         let config = try resolveConfig(modelConfig)
+        try MemoryBudget.require(config.model.trainingBytes(batch: config.batchSize, seq: config.model.contextLength,
+                                                            threads: threading.threads), for: "training this configuration")
         let corpus = try loadData(tokens)
 
         let pool = try ThreadPool(threads: threading.threads)

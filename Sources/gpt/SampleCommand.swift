@@ -59,6 +59,9 @@ struct Sample: ParsableCommand {
 
     func run() throws {
         let directory = CheckpointLocation.resolve(checkpoint)
+        let config = try HuggingFaceGPT2.loadConfig(directory.appendingPathComponent("config.json"))
+        try MemoryBudget.require(config.inferenceBytes(batch: numSamples, threads: threading.threads),
+                                 for: "\(numSamples) samples decoded together")
         let model = try HuggingFaceGPT2.load(directory: directory, pool: try ThreadPool(threads: threading.threads))
         let tokens: any Tokenizer
         do { tokens = try TokenizerLoader.load(tokenizer ?? directory.path) } catch {

@@ -113,6 +113,9 @@ struct Train: ParsableCommand {
         config.model.vocabSize = corpus.tokenizer.vocabularySize
         try config.model.validate()
 
+        // Refused before anything is written: the product of batch, context and width, not each alone, is the problem.
+        try MemoryBudget.require(config.model.trainingBytes(batch: config.batchSize, seq: config.model.contextLength,
+                                                            threads: threading.threads), for: "training this configuration")
         let directory = try runDirectory.open(out ?? "runs/\(name)")
         let resolvedJSON = try JSONSerialization.data(withJSONObject: config.resolved, options: [.prettyPrinted, .sortedKeys])
         try AtomicFile.write(resolvedJSON, to: directory.url.appendingPathComponent("config.json"))

@@ -54,6 +54,20 @@ extension CommandLineTests {
                                     "--epochs", "9223372036854775807"]).contains("--epochs must be in"))
         XCTAssert(try oneLineError(["bench", "train-step", "--seq", "100000"]).contains("--seq must be in"))
         XCTAssert(try oneLineError(["train", "--set", "batch_size=1000000"]).contains("batch_size"))
+        // Each value inside its range, the product not: refused with the figure, before anything is written.
+        let out = work.appendingPathComponent("huge").path
+        XCTAssert(try oneLineError(["train", "--set", "n_embd=65536", "--set", "n_head=1", "--out", out]).contains("GB"))
+        XCTAssert(try oneLineError(["train", "--set", "batch_size=60000", "--out", out]).contains("GB"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
+
+    /// A one-token context still samples: every step sees just the newest token.
+    func testAModelWithAOneTokenContextSamples() throws {
+        let run = work.appendingPathComponent("one").path
+        XCTAssertEqual(try gpt("train", "--steps", "2", "--eval-every", "0", "--set", "n_positions=1", "--out", run).0, 0)
+        let (status, output, error) = try gpt("sample", "--checkpoint", run, "--max-new-tokens", "5", "--json")
+        XCTAssertEqual(status, 0, error)
+        XCTAssertEqual(((try lastJSON(output)["samples"] as? [[String: Any]])?.first?["ids"] as? [Int])?.count, 5)
     }
 
     /// Sampling with a tokenizer that has fewer ids than the model would drop what it cannot decode.

@@ -75,3 +75,25 @@ final class GPTConfigTests: XCTestCase {
         XCTAssertFalse(lean.tensors.contains { $0.name.hasSuffix(".bias") })
     }
 }
+
+final class CheckpointConfigReadingTests: XCTestCase {
+    /// A hand-edited config.json: a fraction or a boolean for a size, a duplicate key and a tiny
+    /// probability each get words naming the field, never a decoder dump or a silent choice.
+    func testCheckpointConfigValuesAreReadByTheirTypes() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("config.json")
+        func load(_ json: String) throws -> GPTConfig {
+            try json.write(to: url, atomically: true, encoding: .utf8)
+            return try HuggingFaceGPT2.loadConfig(url)
+        }
+        for (json, field) in [(#"{"n_layer": 32.5}"#, "n_layer"), (#"{"n_layer": true}"#, "n_layer"), (#"{"bias": 1}"#, "bias")] {
+            XCTAssertThrowsError(try load(json), json) { XCTAssertEqual(($0 as? GPTConfigError)?.field, field, "\($0)") }
+        }
+        XCTAssertThrowsError(try load(#"{"n_layer": 2, "n_layer": 3}"#)) { XCTAssert("\($0)".contains("'n_layer' appears more than once"), "\($0)") }
+        XCTAssertThrowsError(try load("[1, 2]")) { XCTAssert("\($0)".contains("not a JSON object"), "\($0)") }
+        let tiny = try load(#"{"n_layer": 2, "n_head": 2, "n_embd": 8, "resid_pdrop": 1e-50}"#)
+        XCTAssertEqual(tiny.residualDropout, 0)
+    }
+}
