@@ -1,52 +1,56 @@
 // A classification head: GPT-1's W_y, a linear layer from one hidden state per sequence
-// to class logits, with softmax cross-entropy. Stored as Hugging Face's
+// to class logits, with softmax cross-entropy. Its tensors live in the model's parameter
+// layout (so one optimizer and one checkpoint walk cover them), stored as Hugging Face's
 // GPT2ForSequenceClassification stores its `score` layer (weight [K, C]), plus a bias [K].
 // K and B are small (a few classes, one row per sequence), so plain loops with Double
 // sums are both fast enough and exact enough for the finite-difference tests.
 import Foundation
 import GPTKernels
 
-public final class ClassificationHead {
+public struct ClassificationHead {
+    /// The model whose parameter layout holds the head (`score.weight`, `score.bias`).
+    public unowned let model: GPT
     public let inputSize: Int
     public let classCount: Int
-    /// `score.weight` [K, C] then `score.bias` [K], in one flat buffer.
-    public let tensors: [ParameterTensor]
-    public let parameters: UnsafeMutablePointer<Float>
-    public let gradients: UnsafeMutablePointer<Float>
+    private let weightOffset: Int, biasOffset: Int
+
+    public static let weightName = ParameterLayout.scoreWeightName
+    public static let biasName = ParameterLayout.scoreBiasName
+    /// More classes than this is a column of IDs or free text, not labels.
+    public static let maximumClassCount = 100_000
+
+    /// The head in `model`'s layout, or nil when the model was built without one.
+    public init?(_ model: GPT) {
+        guard let score = model.layout.score else { return nil }
+        self.model = model
+        inputSize = model.config.embeddingSize
+        classCount = score.classCount
+        (weightOffset, biasOffset) = (score.weight, score.bias)
+    }
+
+    /// The head's tensors, with their offsets in the model's layout.
+    public var tensors: [ParameterTensor] { [Self.weightName, Self.biasName].compactMap { model.layout[$0] } }
     public var count: Int { classCount * inputSize + classCount }
 
-    public static let weightName = "score.weight"
-    public static let biasName = "score.bias"
-
-    /// A head with zero weights, to be filled by a loader.
-    public init(inputSize: Int, classCount: Int) {
-        self.inputSize = inputSize
-        self.classCount = classCount
-        tensors = [ParameterTensor(name: Self.weightName, shape: [classCount, inputSize], offset: 0),
-                   ParameterTensor(name: Self.biasName, shape: [classCount], offset: classCount * inputSize)]
-        let count = classCount * inputSize + classCount
-        parameters = GPT.allocate(count)
-        gradients = GPT.allocate(count)
-        parameters.update(repeating: 0, count: count)
-        gradients.update(repeating: 0, count: count)
+    public var weight: UnsafeMutablePointer<Float> { model.parameters + weightOffset }
+    public var bias: UnsafeMutablePointer<Float> { model.parameters + biasOffset }
+    /// The head's parameters in the model's buffer: weight [K, C] then bias [K], contiguous.
+    public var parameters: UnsafeMutablePointer<Float> { weight }
+    /// The head's gradients, in the same order (allocating the model's gradients if needed).
+    public var gradients: UnsafeMutablePointer<Float> {
+        if model.gradients == nil { model.zeroGradients() }
+        return model.gradients! + weightOffset
     }
+
+    /// Zeroes the head's gradients only.
+    public func zeroGradients() { gradients.update(repeating: 0, count: count) }
 
     /// GPT-2's initialisation for a new linear layer: weights N(0, 0.02), bias zero.
-    public convenience init(inputSize: Int, classCount: Int, seed: UInt64) {
-        self.init(inputSize: inputSize, classCount: classCount)
+    public func initialize(seed: UInt64) {
         var rng = SplitMix64(seed: seed)
-        rng.fillNormal(parameters, count: classCount * inputSize, std: 0.02)
+        rng.fillNormal(weight, count: classCount * inputSize, std: 0.02)
+        bias.update(repeating: 0, count: classCount)
     }
-
-    deinit {
-        parameters.deallocate()
-        gradients.deallocate()
-    }
-
-    public var weight: UnsafeMutablePointer<Float> { parameters }
-    public var bias: UnsafeMutablePointer<Float> { parameters + classCount * inputSize }
-
-    public func zeroGradients() { gradients.update(repeating: 0, count: count) }
 
     // logits: [B, K]; features: [B, C]
     public func forward(logits: UnsafeMutablePointer<Float>, features: UnsafePointer<Float>, batch: Int) {
@@ -62,7 +66,7 @@ public final class ClassificationHead {
         }
     }
 
-    /// Accumulates dW [K, C] += dlogitsᵀ·features and db [K] += Σ_b dlogits into `gradients`;
+    /// Accumulates dW [K, C] += dlogitsᵀ·features and db [K] += Σ_b dlogits into the model's gradients;
     /// writes dfeatures [B, C] = dlogits · W.
     public func backward(dfeatures: UnsafeMutablePointer<Float>, dlogits: UnsafePointer<Float>,
                          features: UnsafePointer<Float>, batch: Int) {
@@ -108,14 +112,5 @@ public final class ClassificationHead {
                 dlogits[b * k + j] = factor * (probabilities[b * k + j] - (j == label ? 1 : 0))
             }
         }
-    }
-
-    public var parametersAreFinite: Bool { (0..<count).allSatisfy { parameters[$0].isFinite } }
-
-    /// Sum of squared gradients (for the global norm that clipping uses).
-    public func gradientSumOfSquares() -> Double {
-        var sum = 0.0
-        for i in 0..<count { sum += Double(gradients[i]) * Double(gradients[i]) }
-        return sum
     }
 }

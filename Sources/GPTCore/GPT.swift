@@ -53,8 +53,8 @@ public final class GPT {
 
     /// A model with GPT-2's initialisation: N(0, 0.02) weights, residual projections
     /// N(0, 0.02/√(2·n_layer)), zero biases, unit LayerNorm gains.
-    public convenience init(config: GPTConfig, seed: UInt64, pool: ThreadPool) throws {
-        try self.init(config: config, pool: pool)
+    public convenience init(config: GPTConfig, classCount: Int? = nil, seed: UInt64, pool: ThreadPool) throws {
+        try self.init(config: config, classCount: classCount, pool: pool)
         var rng = SplitMix64(seed: seed)
         let residualStd = 0.02 / Float(2 * config.layerCount).squareRoot()
         for tensor in layout.tensors {
@@ -70,11 +70,15 @@ public final class GPT {
 
     /// A model with all parameters zero, to be filled by a loader.
     /// Refuses a config whose parameters would not fit in this machine's memory (MemoryBudget).
-    public init(config: GPTConfig, pool: ThreadPool) throws {
+    /// With `classCount`, the layout also holds a classification head (`ClassificationHead` views it).
+    public init(config: GPTConfig, classCount: Int? = nil, pool: ThreadPool) throws {
         try config.validate()
+        if let classCount, !(2...ClassificationHead.maximumClassCount).contains(classCount) {
+            throw GPTError.shapeMismatch(expected: 2, got: classCount, what: "classes (2...\(ClassificationHead.maximumClassCount))")
+        }
         try MemoryBudget.require(config.parameterBytes, for: "a model of \(try config.parameterCount()) parameters")
         self.config = config
-        self.layout = ParameterLayout(config)
+        self.layout = ParameterLayout(config, classCount: classCount)
         self.pool = pool
         parameters = Self.allocate(layout.count)
         parameters.update(repeating: 0, count: layout.count)

@@ -48,21 +48,31 @@ public enum HuggingFaceGPT2 {
 
     /// Checks, allocating nothing model-sized, that `file` holds exactly the tensors of `config`'s
     /// layout (extra buffers and a classifier's head aside), each of the config's shape.
-    public static func checkWeights(_ file: SafeTensorsFile, match config: GPTConfig) throws {
+    /// With `classCount`, the head's tensors (`score.*`) are checked too, unless `includeHead` is
+    /// false: a new classifier starting from a checkpoint takes its language model only.
+    public static func checkWeights(_ file: SafeTensorsFile, match config: GPTConfig, classCount: Int? = nil,
+                                    includeHead: Bool = true) throws {
         try config.validate()
-        let layout = ParameterLayout(config)
+        let layout = ParameterLayout(config, classCount: classCount)
         var found = Set<String>()
         for entry in file.entries {
-            guard let name = parameterName(entry.name) else { continue }
+            guard let name = layoutName(entry.name, in: layout, includeHead: includeHead) else { continue }
             guard let tensor = layout[name] else { throw CheckpointError.unexpectedTensor(entry.name) }
             guard entry.shape == tensor.shape else {
                 throw CheckpointError.shapeMismatch(tensor: entry.name, expected: tensor.shape, found: entry.shape)
             }
             found.insert(name)
         }
-        if let missing = layout.tensors.first(where: { !found.contains($0.name) }) {
+        if let missing = layout.tensors.first(where: { !found.contains($0.name) && (includeHead || !ParameterLayout.isHead($0.name)) }) {
             throw CheckpointError.missingTensor(missing.name)
         }
+    }
+
+    /// The layout name of a stored tensor: the language model's (see `parameterName`), or a head
+    /// tensor the layout has; nil for what the layout does not take.
+    static func layoutName(_ stored: String, in layout: ParameterLayout, includeHead: Bool) -> String? {
+        if ParameterLayout.isHead(stored) { return layout.score != nil && includeHead ? stored : nil }
+        return parameterName(stored)
     }
 
     public static func loadConfig(_ url: URL) throws -> GPTConfig {
@@ -96,10 +106,10 @@ public enum HuggingFaceGPT2 {
     /// Copies every parameter of `model` from `file`, converting F16/BF16. Names and shapes are all
     /// checked first (`checkWeights`); a NaN or infinity is refused, naming the first tensor that
     /// holds one (the model's values are then partly overwritten: discard it).
-    public static func loadWeights(_ file: SafeTensorsFile, into model: GPT) throws {
-        try checkWeights(file, match: model.config)
+    public static func loadWeights(_ file: SafeTensorsFile, into model: GPT, includeHead: Bool = true) throws {
+        try checkWeights(file, match: model.config, classCount: model.layout.score?.classCount, includeHead: includeHead)
         for entry in file.entries {
-            guard let name = parameterName(entry.name), let tensor = model.layout[name] else { continue }
+            guard let name = layoutName(entry.name, in: model.layout, includeHead: includeHead), let tensor = model.layout[name] else { continue }
             let values = try file.floats(entry.name)
             if let bad = values.firstIndex(where: { !$0.isFinite }) {
                 throw CheckpointError.nonFiniteWeight(tensor: entry.name, index: bad, value: values[bad])
@@ -109,8 +119,8 @@ public enum HuggingFaceGPT2 {
     }
 
     /// Writes `directory/config.json` and `directory/model.safetensors` that `GPT2LMHeadModel.from_pretrained` loads.
-    /// `head`'s tensors (a classifier's `score.*`) are stored beside the model's, under their own names.
-    public static func save(_ model: GPT, to directory: URL, config: Data? = nil, head: ClassificationHead? = nil) throws {
+    /// A classifier's head (`score.*`) is stored beside the model's tensors, under its own names.
+    public static func save(_ model: GPT, to directory: URL, config: Data? = nil) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -118,12 +128,8 @@ public enum HuggingFaceGPT2 {
         var writer = SafeTensorsWriter()
         writer.metadata = ["format": "pt"]
         for tensor in model.layout.tensors {
-            writer.add("transformer." + tensor.name,
+            writer.add(ParameterLayout.isHead(tensor.name) ? tensor.name : "transformer." + tensor.name,
                        floats: UnsafeBufferPointer(start: model.parameters + tensor.offset, count: tensor.count),
-                       shape: tensor.shape)
-        }
-        for tensor in head?.tensors ?? [] {
-            writer.add(tensor.name, floats: UnsafeBufferPointer(start: head!.parameters + tensor.offset, count: tensor.count),
                        shape: tensor.shape)
         }
         try writer.write(to: directory.appendingPathComponent("model.safetensors"))

@@ -1,7 +1,9 @@
 // One flat layout of every parameter tensor: name (GPT-2's own, without the
 // `transformer.` prefix), shape and offset. Parameters, gradients and both AdamW
 // moments are buffers of this one layout, so the optimizer is a flat loop, zeroing
-// gradients is one fill, and a checkpoint is one walk over the list.
+// gradients is one fill, and a checkpoint is one walk over the list. A classifier's head
+// (`score.weight` [K, C], `score.bias` [K], GPT2ForSequenceClassification's names plus a
+// bias) joins the same layout, so fine-tuning has one parameter store and one optimizer.
 
 public struct ParameterTensor: Equatable, Sendable {
     public let name: String
@@ -27,8 +29,14 @@ public struct ParameterLayout: Sendable {
     public private(set) var blocks: [Block] = []
     public private(set) var lnfWeight = 0
     public private(set) var lnfBias: Int?
+    /// The classification head's weight [K, C] and bias [K], when the layout has one.
+    public private(set) var score: (weight: Int, bias: Int, classCount: Int)?
 
-    public init(_ config: GPTConfig) {
+    public static let scoreWeightName = "score.weight"
+    public static let scoreBiasName = "score.bias"
+
+    /// The layout of `config`'s language model, plus a head over `classCount` classes when given.
+    public init(_ config: GPTConfig, classCount: Int? = nil) {
         let c = config.embeddingSize
         wte = add("wte.weight", [config.vocabSize, c])
         if config.positions == .learned { wpe = add("wpe.weight", [config.contextLength, c]) }
@@ -45,7 +53,13 @@ public struct ParameterLayout: Sendable {
             blocks.append(b)
         }
         lnfWeight = add("ln_f.weight", [c]); lnfBias = bias("ln_f.bias", c)
+        if let k = classCount {
+            score = (add(Self.scoreWeightName, [k, c]), add(Self.scoreBiasName, [k]), k)
+        }
     }
+
+    /// Whether `name` is a tensor of the classification head (stored without `transformer.`).
+    public static func isHead(_ name: String) -> Bool { name.hasPrefix("score.") }
 
     private mutating func add(_ name: String, _ shape: [Int]) -> Int {
         let tensor = ParameterTensor(name: name, shape: shape, offset: count)

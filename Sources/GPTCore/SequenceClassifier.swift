@@ -23,8 +23,11 @@ public final class SequenceClassifier {
     private var hiddenGradient: [Float] = []    // [B, T, C], reused: the largest buffer
     private var lastBatch: (rows: [Int], labels: [Int], weight: Float, positions: Int)?
 
-    public init(model: GPT, head: ClassificationHead) {
-        precondition(head.inputSize == model.config.embeddingSize, "the head must read vectors of the model's width")
+    /// A classifier over `model`, whose layout must hold a head (`GPT(config:classCount:…)`).
+    public init(model: GPT) throws {
+        guard let head = ClassificationHead(model) else {
+            throw GPTError.shapeMismatch(expected: 2, got: 0, what: "classes: the model was built without a classification head")
+        }
         self.model = model
         self.head = head
     }
@@ -88,14 +91,10 @@ public final class SequenceClassifier {
         try hiddenGradient.withUnsafeBufferPointer { try model.backward(lossScale: last.weight, hiddenGradient: $0.baseAddress!) }
     }
 
-    public func zeroGradients() {
-        model.zeroGradients()
-        head.zeroGradients()
-    }
+    public func zeroGradients() { model.zeroGradients() }
 
-    /// The global L2 norm over the model's and the head's gradients.
-    public func gradientNorm() -> Double {
-        let m = model.gradientNorm()
-        return (m * m + head.gradientSumOfSquares()).squareRoot()
-    }
+    /// The global L2 norm over every gradient, the head's included.
+    public func gradientNorm() -> Double { model.gradientNorm() }
+
+    public var parametersAreFinite: Bool { model.parametersAreFinite }
 }

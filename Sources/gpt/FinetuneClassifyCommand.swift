@@ -83,16 +83,14 @@ struct FinetuneClassify: ParsableCommand {
     func run() throws {
         let source = CheckpointLocation.resolve(checkpoint)
         try CheckpointLocation.refuseOutput(out, holding: source)
-        let pool = try ThreadPool(threads: threading.threads)
-        let (model, tokens) = try loadModel(from: source, pool: pool)
-        let maxLength = self.maxLength ?? model.config.contextLength
-        guard (2...model.config.contextLength).contains(maxLength) else {
-            throw CommandError("--max-length must be in 2...\(model.config.contextLength) (the model's context), got \(maxLength)")
+        var config = try HuggingFaceGPT2.loadConfig(source.appendingPathComponent("config.json"))
+        if let dropout { config.embeddingDropout = dropout; config.attentionDropout = dropout; config.residualDropout = dropout }
+        let tokens = try TokenizerLoader.load(tokenizer ?? source.path)
+        try VocabularyCheck.check(tokens, modelVocabulary: config.vocabSize, use: .encode)
+        let maxLength = self.maxLength ?? config.contextLength
+        guard (2...config.contextLength).contains(maxLength) else {
+            throw CommandError("--max-length must be in 2...\(config.contextLength) (the model's context), got \(maxLength)")
         }
-        try MemoryBudget.require(model.config.trainingBytes(batch: batchSize, seq: maxLength, threads: threading.threads),
-                                 for: "fine-tuning with --batch-size \(batchSize) and --max-length \(maxLength)")
-        var settings = ClassifierSettings(labels: [], maxLength: maxLength, truncation: truncate, endToken: endToken)
-        let encoder = try settings.encoder(tokens)
         let trainExamples = try LabeledExamples.read(URL(fileURLWithPath: train))
         let labels = LabeledExamples.labelNames(trainExamples)
         guard labels.count >= 2 else { throw ClassificationDataError.singleClass(label: labels.first ?? "", path: train) }
@@ -100,18 +98,21 @@ struct FinetuneClassify: ParsableCommand {
             throw CommandError("\(train) has \(labels.count) distinct labels, more than --max-classes \(maxClasses) "
                                + "(a column of IDs or free text?); raise --max-classes if that many classes are meant")
         }
+        try MemoryBudget.require(config.trainingBytes(batch: batchSize, seq: maxLength, threads: threading.threads),
+                                 for: "fine-tuning with --batch-size \(batchSize) and --max-length \(maxLength)")
+        let model = try loadModel(config, from: source, classCount: labels.count, pool: try ThreadPool(threads: threading.threads))
+        let settings = ClassifierSettings(labels: labels, maxLength: maxLength, truncation: truncate, endToken: endToken)
+        let encoder = try settings.encoder(tokens)
         let trainInputs = try encoder.encode(trainExamples, labelNames: labels, path: train)
         let testInputs = try encoder.encode(try LabeledExamples.read(URL(fileURLWithPath: test)), labelNames: labels, path: test)
         describe(trainInputs, testInputs, labels: labels, model: model, tokenizer: tokens)
 
-        let head = ClassificationHead(inputSize: model.config.embeddingSize, classCount: labels.count, seed: seed ^ 0x48EA_D5EE_D000_0001)
-        let classifier = SequenceClassifier(model: model, head: head)
+        let classifier = try SequenceClassifier(model: model)
         var options = ClassifierTrainingOptions()
         options.epochs = epochs; options.batchSize = batchSize; options.learningRate = learningRate
         options.minLearningRate = minLearningRate; options.warmupFraction = warmupFraction; options.gradientClip = gradClip
         options.languageModelWeight = auxLmWeight; options.seed = seed; options.optimizer.weightDecay = weightDecay
         let trainer = try ClassifierTrainer(classifier: classifier, train: trainInputs, padding: encoder.paddingToken, options: options)
-        settings.labels = labels
 
         let directory = try runDirectory.open(out)
         let run = ClassifierRun(trainer: trainer, test: testInputs, settings: settings, tokenizer: tokens, padding: encoder.paddingToken)
@@ -126,22 +127,18 @@ struct FinetuneClassify: ParsableCommand {
         }
     }
 
-    /// The checkpoint's model (or a freshly initialised one of its shape) and the tokenizer.
-    func loadModel(from source: URL, pool: ThreadPool) throws -> (GPT, any Tokenizer) {
-        var config = try HuggingFaceGPT2.loadConfig(source.appendingPathComponent("config.json"))
-        if let dropout { config.embeddingDropout = dropout; config.attentionDropout = dropout; config.residualDropout = dropout }
-        let model: GPT
-        if initialization == .random {
-            model = try GPT(config: config, seed: seed, pool: pool)
-        } else {
-            let weights = source.appendingPathComponent("model.safetensors")
-            guard FileManager.default.fileExists(atPath: weights.path) else { throw CheckpointError.missingFile(weights.path) }
-            model = try GPT(config: config, pool: pool)
-            try HuggingFaceGPT2.loadWeights(SafeTensorsFile(contentsOf: weights), into: model)
-        }
-        let tokens = try TokenizerLoader.load(tokenizer ?? source.path)
-        try VocabularyCheck.check(tokens, modelVocabulary: config.vocabSize, use: .encode)
-        return (model, tokens)
+    /// The checkpoint's language model (or fresh weights of its shape) with a new head over
+    /// `classCount` classes, in one parameter layout.
+    func loadModel(_ config: GPTConfig, from source: URL, classCount: Int, pool: ThreadPool) throws -> GPT {
+        if initialization == .random { return try GPT(config: config, classCount: classCount, seed: seed, pool: pool) }
+        let weights = source.appendingPathComponent("model.safetensors")
+        guard FileManager.default.fileExists(atPath: weights.path) else { throw CheckpointError.missingFile(weights.path) }
+        let file = try SafeTensorsFile(contentsOf: weights)
+        try HuggingFaceGPT2.checkWeights(file, match: config, classCount: classCount, includeHead: false)
+        let model = try GPT(config: config, classCount: classCount, pool: pool)
+        try HuggingFaceGPT2.loadWeights(file, into: model, includeHead: false)
+        ClassificationHead(model)?.initialize(seed: seed ^ 0x48EA_D5EE_D000_0001)
+        return model
     }
 
     func describe(_ train: ClassificationInputs, _ test: ClassificationInputs, labels: [String], model: GPT, tokenizer: any Tokenizer) {

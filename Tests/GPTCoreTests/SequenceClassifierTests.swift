@@ -13,15 +13,19 @@ final class SequenceClassifierTests: XCTestCase {
     static let labels = [2, 0, 1]
 
     func makeClassifier(_ config: GPTConfig = config, seed: UInt64 = 9) throws -> SequenceClassifier {
-        let model = try GPT(config: config, seed: seed, pool: ThreadPool(threads: 2))
-        let head = ClassificationHead(inputSize: config.embeddingSize, classCount: 3, seed: seed + 1)
+        let model = try GPT(config: config, classCount: 3, seed: seed, pool: try ThreadPool(threads: 2))
+        let head = try XCTUnwrap(ClassificationHead(model))
+        head.initialize(seed: seed + 1)
         // A larger head than the 0.02 initialisation, so its gradients are not vanishingly small.
         for i in 0..<head.count { head.parameters[i] *= 20 }
-        return SequenceClassifier(model: model, head: head)
+        return try SequenceClassifier(model: model)
     }
 
     func testHeadGradientsMatchFiniteDifferences() throws {
-        let head = ClassificationHead(inputSize: 5, classCount: 3, seed: 4)
+        // The head of a minimal model 5 wide; only its head is exercised.
+        let host = try GPT(config: GPTConfig(vocabSize: 3, contextLength: 2, embeddingSize: 5, layerCount: 1, headCount: 1),
+                           classCount: 3, pool: try ThreadPool(threads: 1))
+        let head = try XCTUnwrap(ClassificationHead(host))
         var rng = SplitMix64(seed: 8)
         let batch = 4, labels = [0, 2, 1, 2]
         // A raw buffer: the differences perturb it while `loss` reads it.
@@ -76,7 +80,9 @@ final class SequenceClassifierTests: XCTestCase {
             _ = try loss()
             classifier.zeroGradients()
             try classifier.backward()
-            let n = model.layout.count, m = head.count
+            // The head's tensors close the model's layout: the first n values are the language model's.
+            let m = head.count, n = model.layout.count - m
+            XCTAssertEqual(head.parameters, model.parameters + n)
             var rng = SplitMix64(seed: 2)
             let direction = (0..<(n + m)).map { _ in Float(rng.nextUnitInterval() * 2 - 1) }
             var analytic = 0.0

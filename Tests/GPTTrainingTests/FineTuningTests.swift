@@ -98,8 +98,9 @@ final class FineTuningTests: XCTestCase {
                  modelSeed: UInt64 = 1, headSeed: UInt64 = 2) throws -> ClassifierTrainer {
         let config = GPTConfig(vocabSize: tokenizer.vocabularySize, contextLength: 16, embeddingSize: 32, layerCount: 2,
                                headCount: 2, dropout: 0.1)
-        let model = try GPT(config: config, seed: modelSeed, pool: ThreadPool(threads: 2))
-        let classifier = SequenceClassifier(model: model, head: ClassificationHead(inputSize: 32, classCount: 2, seed: headSeed))
+        let model = try GPT(config: config, classCount: 2, seed: modelSeed, pool: try ThreadPool(threads: 2))
+        try XCTUnwrap(ClassificationHead(model)).initialize(seed: headSeed)
+        let classifier = try SequenceClassifier(model: model)
         return try ClassifierTrainer(classifier: classifier, train: train, padding: padding, options: options)
     }
 

@@ -80,8 +80,7 @@ public enum ClassifierCheckpoint {
     /// Writes the classifier's files into `directory`; with `trainer`, also what `restore` takes up.
     public static func write(_ classifier: SequenceClassifier, settings: ClassifierSettings, tokenizer: any Tokenizer,
                              to directory: URL, trainer: ClassifierTrainer? = nil) throws {
-        try HuggingFaceGPT2.save(classifier.model, to: directory, config: configJSON(classifier.model.config, labels: settings.labels),
-                                 head: classifier.head)
+        try HuggingFaceGPT2.save(classifier.model, to: directory, config: configJSON(classifier.model.config, labels: settings.labels))
         try TokenizerFile.write(tokenizer, to: directory.appendingPathComponent(TokenizerFile.defaultFileName))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -115,17 +114,6 @@ public enum ClassifierCheckpoint {
         }
     }
 
-    /// Copies `score.weight` and `score.bias` from `file` into `head`, refusing other shapes.
-    static func readHead(_ file: SafeTensorsFile, into head: ClassificationHead) throws {
-        for tensor in head.tensors {
-            guard let entry = file[tensor.name] else { throw CheckpointError.missingTensor(tensor.name) }
-            guard entry.shape == tensor.shape else {
-                throw CheckpointError.shapeMismatch(tensor: tensor.name, expected: tensor.shape, found: entry.shape)
-            }
-            (head.parameters + tensor.offset).update(from: try file.floats(tensor.name), count: tensor.count)
-        }
-    }
-
     /// Loads a classifier saved by `save` (or a run directory whose `checkpoint` link names one).
     public static func load(directory: URL, pool: ThreadPool) throws -> (SequenceClassifier, ClassifierSettings, any Tokenizer) {
         let settingsURL = directory.appendingPathComponent(settingsFileName)
@@ -133,23 +121,20 @@ public enum ClassifierCheckpoint {
         guard settings.labels.count >= 2, Set(settings.labels).count == settings.labels.count else {
             throw ClassifierCheckpointError.invalidSettings(path: settingsURL.path, reason: "needs at least two distinct labels")
         }
-        let model = try HuggingFaceGPT2.load(directory: directory, pool: pool)
-        guard settings.maxLength >= 2 && settings.maxLength <= model.config.contextLength else {
+        let config = try HuggingFaceGPT2.loadConfig(directory.appendingPathComponent("config.json"))
+        guard settings.maxLength >= 2 && settings.maxLength <= config.contextLength else {
             throw ClassifierCheckpointError.invalidSettings(
-                path: settingsURL.path, reason: "max_length \(settings.maxLength) is outside 2...\(model.config.contextLength)")
+                path: settingsURL.path, reason: "max_length \(settings.maxLength) is outside 2...\(config.contextLength)")
         }
-        let k = settings.labels.count, c = model.config.embeddingSize
         let file = try SafeTensorsFile(contentsOf: directory.appendingPathComponent("model.safetensors"))
-        // Shapes are checked before the head is allocated, so a hostile label list cannot make it huge.
-        for (name, shape) in [(ClassificationHead.weightName, [k, c]), (ClassificationHead.biasName, [k])] {
-            guard let entry = file[name] else { throw CheckpointError.missingTensor(name) }
-            guard entry.shape == shape else { throw CheckpointError.shapeMismatch(tensor: name, expected: shape, found: entry.shape) }
-        }
-        let head = ClassificationHead(inputSize: c, classCount: k)
-        try readHead(file, into: head)
+        // Shapes, the head's included, are checked against the header before anything is allocated,
+        // so a hostile label list cannot make the head huge.
+        try HuggingFaceGPT2.checkWeights(file, match: config, classCount: settings.labels.count)
+        let model = try GPT(config: config, classCount: settings.labels.count, pool: pool)
+        try HuggingFaceGPT2.loadWeights(file, into: model)
         let tokenizer = try TokenizerLoader.load(directory.path)
         try VocabularyCheck.check(tokenizer, modelVocabulary: model.config.vocabSize, use: .encode)
-        return (SequenceClassifier(model: model, head: head), settings, tokenizer)
+        return (try SequenceClassifier(model: model), settings, tokenizer)
     }
 
     /// Restores weights, head, moments and state saved with a trainer into `trainer`, after checking
@@ -173,7 +158,6 @@ public enum ClassifierCheckpoint {
         try trainer.restore(state)
         let weights = try SafeTensorsFile(contentsOf: directory.appendingPathComponent("model.safetensors"))
         try HuggingFaceGPT2.loadWeights(weights, into: trainer.classifier.model)
-        try readHead(weights, into: trainer.classifier.head)
         try trainer.loadMoments(from: SafeTensorsFile(contentsOf: directory.appendingPathComponent(optimizerFileName)))
     }
 }

@@ -21,7 +21,7 @@ public final class ClassifierRun: TrainingRun {
 
     public var stepsDone: Int { trainer.stepsDone }
     public var totalSteps: Int { trainer.totalSteps }
-    public var weightsAreFinite: Bool { trainer.classifier.model.parametersAreFinite && trainer.classifier.head.parametersAreFinite }
+    public var weightsAreFinite: Bool { trainer.classifier.model.parametersAreFinite }
     public var position: String {
         trainer.stepsDone % trainer.stepsPerEpoch == 0 ? "after epoch \(trainer.completedEpochs)" : "in epoch \(trainer.currentEpoch)"
     }

@@ -43,8 +43,8 @@ public final class ClassifierTrainer {
     public let options: ClassifierTrainingOptions
     let train: ClassificationInputs
     let padding: Int32
-    let modelOptimizer: AdamW
-    let headOptimizer: AdamW
+    /// One optimizer over the model's layout, the head's tensors included.
+    let optimizer: AdamW
     public let schedule: LearningRateSchedule
     public private(set) var stepsDone = 0
     /// The summed loss of the current epoch's steps so far (saved, so a resumed epoch reports the same mean).
@@ -59,8 +59,7 @@ public final class ClassifierTrainer {
         self.train = train
         self.padding = padding
         self.options = options
-        modelOptimizer = AdamW(layout: classifier.model.layout, hyper: options.optimizer)
-        headOptimizer = AdamW(count: classifier.head.count, hyper: options.optimizer)
+        optimizer = AdamW(layout: classifier.model.layout, hyper: options.optimizer)
         let total = options.epochs * Self.batchCount(train.count, options.batchSize)
         schedule = LearningRateSchedule(maxRate: options.learningRate, minRate: options.minLearningRate,
                                         warmupSteps: max(1, Int((Double(total) * options.warmupFraction).rounded())),
@@ -123,12 +122,7 @@ public final class ClassifierTrainer {
               loss.total.isFinite
         else { throw TrainingError.nonFiniteLoss(step: stepsDone) }
         try classifier.backward()
-        let norm = classifier.gradientNorm()
-        let scale = options.gradientClip > 0 ? AdamW.clippingScale(norm: norm, maxNorm: options.gradientClip) : 1
-        modelOptimizer.update(parameters: model.parameters, gradients: model.gradients!, tensors: model.layout.tensors,
-                              learningRate: learningRate, gradientScale: scale, pool: model.pool)
-        headOptimizer.update(parameters: classifier.head.parameters, gradients: classifier.head.gradients,
-                             tensors: classifier.head.tensors, learningRate: learningRate, gradientScale: scale, pool: model.pool)
+        optimizer.update(model, learningRate: learningRate, maxGradientNorm: options.gradientClip > 0 ? options.gradientClip : nil)
         return loss
     }
 
@@ -157,8 +151,7 @@ public struct ClassifierTrainingState: Codable, Equatable, Sendable {
     public var stepsDone: Int
     public var epochLossSum: Double
     public var passCount: UInt64
-    public var modelOptimizerStep: Int
-    public var headOptimizerStep: Int
+    public var optimizerStep: Int
     /// FNV-1a of the encoded training inputs and labels, so a resume on other data is refused.
     public var dataFingerprint: UInt64
     /// The options that shape the run (epochs, batch size, rates, λ, seed …), as text.
@@ -166,7 +159,7 @@ public struct ClassifierTrainingState: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case stepsDone = "steps_done", epochLossSum = "epoch_loss_sum", passCount = "pass_count"
-        case modelOptimizerStep = "model_optimizer_step", headOptimizerStep = "head_optimizer_step"
+        case optimizerStep = "optimizer_step"
         case dataFingerprint = "data_fingerprint", options
     }
 }
@@ -201,7 +194,7 @@ extension ClassifierTrainer {
     /// The state a checkpoint records.
     public func state() -> ClassifierTrainingState {
         ClassifierTrainingState(stepsDone: stepsDone, epochLossSum: epochLossSum, passCount: classifier.model.passCount,
-                                modelOptimizerStep: modelOptimizer.step, headOptimizerStep: headOptimizer.step,
+                                optimizerStep: optimizer.step,
                                 dataFingerprint: dataFingerprint, options: options.fingerprint)
     }
 
@@ -212,25 +205,22 @@ extension ClassifierTrainer {
         }
         guard state.dataFingerprint == dataFingerprint else { throw ClassifierResumeError.data }
         guard (0...totalSteps).contains(state.stepsDone), state.epochLossSum.isFinite,
-              state.modelOptimizerStep >= 0, state.headOptimizerStep >= 0 else {
+              state.optimizerStep >= 0 else {
             throw ClassifierResumeError.option(name: "steps done", checkpoint: "\(state.stepsDone)", run: "0...\(totalSteps)")
         }
         stepsDone = state.stepsDone
         epochLossSum = state.epochLossSum
         classifier.model.passCount = state.passCount
-        modelOptimizer.step = state.modelOptimizerStep
-        headOptimizer.step = state.headOptimizerStep
+        optimizer.step = state.optimizerStep
     }
 
-    /// The optimizers' moments under the model's tensor names and the head's (`score.*`).
+    /// The optimizer's moments under the layout's tensor names (the head's are `score.*`).
     func addMoments(to file: inout SafeTensorsWriter) {
-        modelOptimizer.addMoments(of: classifier.model.layout.tensors, to: &file)
-        headOptimizer.addMoments(of: classifier.head.tensors, to: &file)
+        optimizer.addMoments(of: classifier.model.layout.tensors, to: &file)
     }
 
     func loadMoments(from file: SafeTensorsFile) throws {
-        try modelOptimizer.loadMoments(of: classifier.model.layout.tensors, from: file)
-        try headOptimizer.loadMoments(of: classifier.head.tensors, from: file)
+        try optimizer.loadMoments(of: classifier.model.layout.tensors, from: file)
     }
 
     /// FNV-1a over every training input's tokens, its length and its label.
