@@ -12,12 +12,12 @@ public final class AdamW {
     public var step = 0
     public let count: Int
 
-    public convenience init(layout: ParameterLayout, hyper: AdamWHyperparameters = AdamWHyperparameters()) {
+    public convenience init(layout: ParameterLayout, hyper: AdamWHyperparameters = .pytorch) {
         self.init(count: layout.count, hyper: hyper)
     }
 
     /// Moments for a flat buffer of `count` parameters.
-    public init(count: Int, hyper: AdamWHyperparameters = AdamWHyperparameters()) {
+    public init(count: Int, hyper: AdamWHyperparameters = .pytorch) {
         self.hyper = hyper
         self.count = count
         m = GPT.allocate(count); v = GPT.allocate(count)

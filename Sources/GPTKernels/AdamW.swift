@@ -10,9 +10,13 @@ public struct AdamWHyperparameters: Codable, Equatable, Sendable {
     public var eps: Float
     public var weightDecay: Float
 
-    public init(beta1: Float = 0.9, beta2: Float = 0.95, eps: Float = 1e-8, weightDecay: Float = 0.1) {
+    public init(beta1: Float, beta2: Float, eps: Float, weightDecay: Float) {
         self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay
     }
+
+    /// torch.optim.AdamW's defaults; fine-tuning uses them. Pre-training's β2 has its home in
+    /// TrainingConfig (nanoGPT's 0.99 for small runs, 0.95 for GPT-2 124M), not here.
+    public static let pytorch = AdamWHyperparameters(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01)
 }
 
 public enum AdamWKernel {

@@ -17,7 +17,8 @@ public struct TrainingOptions: Sendable {
     public var evalEvery = 250
     public var evalBatches = 20
     public var seed: UInt64 = 1337
-    public var optimizer = AdamWHyperparameters(beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1)
+    /// TrainingConfig's defaults (its fields are the one home of β1, β2 and weight decay).
+    public var optimizer = TrainingConfig(model: GPTConfig()).optimizer
 
     public init() {}
 }

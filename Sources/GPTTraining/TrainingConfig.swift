@@ -16,6 +16,8 @@ public struct TrainingConfig: Equatable, Sendable {
     public var decaySteps: Int?
     public var weightDecay: Float = 0.1
     public var beta1: Float = 0.9
+    /// nanoGPT's shakespeare_char value ("a bit bigger because the number of tokens per iter is
+    /// small"); the gpt2-124m preset sets GPT-2's 0.95.
     public var beta2: Float = 0.99
     public var gradClip: Float = 1
     public var gradAccumulation = 1
@@ -150,12 +152,17 @@ public struct TrainingConfig: Equatable, Sendable {
         LearningRateSchedule(maxRate: learningRate, minRate: minLearningRate, warmupSteps: warmupSteps, decaySteps: decaySteps ?? steps)
     }
 
+    /// AdamW as this config sets it (ε is PyTorch's 1e-8).
+    public var optimizer: AdamWHyperparameters {
+        AdamWHyperparameters(beta1: beta1, beta2: beta2, eps: AdamWHyperparameters.pytorch.eps, weightDecay: weightDecay)
+    }
+
     /// Options for `Trainer`.
     public var options: TrainingOptions {
         var o = TrainingOptions()
         o.batchSize = batchSize; o.steps = steps; o.schedule = schedule; o.gradientClip = gradClip
         o.gradientAccumulation = gradAccumulation; o.evalEvery = evalEvery; o.evalBatches = evalBatches; o.seed = seed
-        o.optimizer = AdamWHyperparameters(beta1: beta1, beta2: beta2, eps: 1e-8, weightDecay: weightDecay)
+        o.optimizer = optimizer
         return o
     }
 

@@ -5,6 +5,7 @@ import Foundation
 import GPTIO
 import GPTCore
 import GPTKernels
+import GPTTraining
 
 struct BenchTrainStep: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,7 +41,7 @@ struct BenchTrainStep: ParsableCommand {
                                  for: "a training step of \(batch) × \(seq) tokens")
         let gpt = try GPT(config: config, seed: seed, pool: pool)
         gpt.isTraining = true
-        let optimizer = AdamW(layout: gpt.layout)
+        let optimizer = AdamW(layout: gpt.layout, hyper: try TrainingConfig.preset("gpt2-124m").optimizer)
         var rng = SplitMix64(seed: seed)
         let n = batch * seq
         let tokens = (0..<n).map { _ in Int32(rng.next() % UInt64(config.vocabSize)) }

@@ -19,7 +19,8 @@ public struct ClassifierTrainingOptions: Sendable {
     /// λ: the weight of the language-model loss on the same inputs (GPT-1 uses 0.5; 0 disables it).
     public var languageModelWeight: Float = 0.5
     public var seed: UInt64 = 1337
-    public var optimizer = AdamWHyperparameters(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01)
+    /// PyTorch's AdamW defaults (GPT-1 fine-tuned with Adam's usual settings).
+    public var optimizer = AdamWHyperparameters.pytorch
 
     public init() {}
 }
