@@ -19,7 +19,7 @@ struct Classify: ParsableCommand {
           gpt classify --checkpoint runs/clf --input reviews.txt --json
         """)
 
-    @Option(help: "A classifier checkpoint written by gpt finetune classify (or its --out directory).") var checkpoint: String
+    @OptionGroup var checkpointSource: CheckpointOption
     @Argument(help: "Texts to classify.") var texts: [String] = []
     @Option(help: "A file of texts: one per line, or .jsonl / .csv / .tsv with a text field.") var input: String?
     @Option(help: "Texts per forward pass.") var batchSize = 32
@@ -33,7 +33,7 @@ struct Classify: ParsableCommand {
     }
 
     func run() throws {
-        let (classifier, settings, tokenizer) = try ClassifierCheckpoint.load(directory: CheckpointLocation.resolve(checkpoint),
+        let (classifier, settings, tokenizer) = try ClassifierCheckpoint.load(directory: checkpointSource.directory,
                                                                                pool: try ThreadPool(threads: threading.threads))
         let inputs = try readTexts()
         let encoder = try settings.encoder(tokenizer)

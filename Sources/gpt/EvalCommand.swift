@@ -17,7 +17,7 @@ struct Eval: ParsableCommand {
         Example: gpt eval --checkpoint runs/demo --data notes.txt --json
         """)
 
-    @Option(help: "A checkpoint directory (ours or Hugging Face GPT-2), or a run directory of gpt train.") var checkpoint: String
+    @OptionGroup var checkpointSource: CheckpointOption
     @Option(help: "A text file, or a directory prepared by `gpt prepare`.") var data: String
     @Option(help: "char, gpt2 or a tokenizer PATH (default: the one in the checkpoint).") var tokenizer: String?
     @Option(help: "For a prepared directory: val or train.") var split = Split.val
@@ -32,7 +32,7 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        let directory = CheckpointLocation.resolve(checkpoint)
+        let directory = checkpointSource.directory
         let model = try HuggingFaceGPT2.load(directory: directory, pool: try ThreadPool(threads: threading.threads))
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: data, isDirectory: &isDirectory) else {

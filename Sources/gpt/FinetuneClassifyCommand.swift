@@ -39,7 +39,7 @@ struct FinetuneClassify: ParsableCommand {
               --aux-lm-weight 0
         """)
 
-    @Option(help: "A pre-trained checkpoint (ours or Hugging Face GPT-2), or a run directory of gpt train.") var checkpoint: String
+    @OptionGroup var checkpointSource: CheckpointOption
     @Option(help: "Labeled training examples: .jsonl, .csv or .tsv.") var train: String
     @Option(help: "Labeled test examples, reported after each epoch.") var test: String
     @Option(help: "Output directory for the classifier and metrics.jsonl.") var out: String
@@ -81,7 +81,7 @@ struct FinetuneClassify: ParsableCommand {
     }
 
     func run() throws {
-        let source = CheckpointLocation.resolve(checkpoint)
+        let source = checkpointSource.directory
         try CheckpointLocation.refuseOutput(out, holding: source)
         var config = try HuggingFaceGPT2.loadConfig(source.appendingPathComponent("config.json"))
         if let dropout { config.embeddingDropout = dropout; config.attentionDropout = dropout; config.residualDropout = dropout }

@@ -26,7 +26,7 @@ struct FinetuneLM: ParsableCommand {
               --steps 500 --set learning_rate=1e-4
         """)
 
-    @Option(help: "A checkpoint directory (ours or Hugging Face GPT-2), or a run directory of gpt train.") var checkpoint: String
+    @OptionGroup var checkpointSource: CheckpointOption
     @Option(help: "A UTF-8 text file, or a directory made by gpt prepare with the checkpoint's tokenizer.") var data: String
     @Option(help: "Output directory (checkpoint/, best/, metrics.jsonl, loss.svg).") var out: String
     @Option(parsing: .unconditional, help: "Training steps.") var steps = 1000
@@ -48,7 +48,7 @@ struct FinetuneLM: ParsableCommand {
     }
 
     func run() throws {
-        let source = CheckpointLocation.resolve(checkpoint)
+        let source = checkpointSource.directory
         try CheckpointLocation.refuseOutput(out, holding: source)
         let modelConfig = try HuggingFaceGPT2.loadConfig(source.appendingPathComponent("config.json"))
         let tokens = try TokenizerLoader.load(tokenizer ?? source.path)

@@ -22,8 +22,7 @@ struct Sample: ParsableCommand {
               --top-k 40 --max-new-tokens 100
         """)
 
-    @Option(help: "A checkpoint directory (config.json, model.safetensors, a tokenizer file), or a run directory of gpt train.")
-    var checkpoint: String
+    @OptionGroup var checkpointSource: CheckpointOption
     @Option(help: "char, gpt2 or a tokenizer PATH (default: the one in the checkpoint).") var tokenizer: String?
     @Option(help: "The text to continue (default: start of text).") var prompt: String?
     @Option(help: "Read the prompt from a file.") var promptFile: String?
@@ -58,7 +57,7 @@ struct Sample: ParsableCommand {
     }
 
     func run() throws {
-        let directory = CheckpointLocation.resolve(checkpoint)
+        let directory = checkpointSource.directory
         let config = try HuggingFaceGPT2.loadConfig(directory.appendingPathComponent("config.json"))
         try MemoryBudget.require(config.inferenceBytes(batch: numSamples, threads: threading.threads),
                                  for: "\(numSamples) samples decoded together")

@@ -23,6 +23,15 @@ struct ThreadOptions: ParsableArguments {
     }
 }
 
+/// `--checkpoint DIR`: the model a command reads.
+struct CheckpointOption: ParsableArguments {
+    @Option(help: "A checkpoint directory (ours or Hugging Face GPT-2), or a run directory whose checkpoint/ it takes.")
+    var checkpoint: String
+
+    /// The checkpoint directory itself.
+    var directory: URL { CheckpointLocation.resolve(checkpoint) }
+}
+
 /// `--json`: the command's last line of standard output is one JSON object.
 struct JSONOutput: ParsableArguments {
     @Flag(help: "Print one JSON object on the last line.") var json = false
