@@ -1,6 +1,7 @@
 import XCTest
 import GPTCore
 import GPTKernels
+import GPTTestSupport
 
 final class InferenceSessionTests: XCTestCase {
     /// Logits of the last position from a full forward pass over `tokens` ([B, T]).
@@ -30,8 +31,8 @@ final class InferenceSessionTests: XCTestCase {
             var cached = Array(try session.append(sequences.flatMap { $0 }, count: 5))
             while true {
                 let expected = try fullLogits(model, sequences.flatMap { $0 }, batch: batch)
-                let scale = max(1, expected.map { abs($0) }.max()!)
-                let worst = zip(cached, expected).map { abs($0 - $1) }.max()!
+                let scale = max(1, maxAbs(expected))
+                let worst = maxAbsDifference(cached, expected)  // +infinity on any NaN or infinity
                 XCTAssertLessThanOrEqual(worst / scale, 1e-5, "length \(session.length)")
                 guard session.length < config.contextLength else { break }
                 let next = (0..<batch).map { _ in Int32(rng.next() % UInt64(config.vocabSize)) }

@@ -5,6 +5,7 @@ import Foundation
 import XCTest
 import GPTCore
 import GPTKernels
+import GPTTestSupport
 
 final class TransformersInteropTests: XCTestCase {
     static let script = """
@@ -59,8 +60,8 @@ final class TransformersInteropTests: XCTestCase {
         XCTAssertEqual(try python([scriptURL.path, directory.path, batchURL.path, outURL.path]), 0, "the Python side failed")
         let theirs = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: outURL)) as? [Double])
         XCTAssertEqual(theirs.count, ours.count)
-        let scale = max(1, theirs.map(abs).max() ?? 0)
-        let worst = zip(ours, theirs).map { abs(Double($0) - $1) }.max() ?? .infinity
+        let scale = max(1, maxAbs(theirs))
+        let worst = maxAbsDifference(ours, theirs)  // +infinity on any NaN or infinity
         XCTAssertLessThanOrEqual(worst / scale, 1e-4)
         print("transformers interop: GPT2LMHeadModel.from_pretrained on our export, max |logit diff| \(worst) (scale \(scale))")
     }

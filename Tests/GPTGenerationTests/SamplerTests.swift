@@ -83,6 +83,58 @@ final class GeneratorTests: XCTestCase {
         XCTAssertEqual(generated, Array(sequence.dropFirst(5)))
     }
 
+    /// The window rule past the context, on a trained model (peaked attention, so a dropped token
+    /// matters). The generator's rule: while the tokens fit, all of them; after that, when the cache is
+    /// full it is rebuilt from the last n_positions − 1 tokens, so the next token is read from n − 1
+    /// tokens, the one after from n (the rebuilt n − 1 plus one), and so on alternately. nanoGPT instead
+    /// reads every token from the last block_size = n. Each greedy token must be the argmax of the logits
+    /// recomputed under the generator's rule with a clear gap to the runner-up (not a tie broken by
+    /// rounding); how often nanoGPT's rule would choose differently is printed.
+    func testGreedyTokensFollowTheGeneratorsWindowRuleOnATrainedModel() throws {
+        let gpt = try model()
+        let n = gpt.config.contextLength, v = gpt.config.vocabSize
+        var rng = SplitMix64(seed: 8)
+        let text = (0..<23).map { _ in Int32(rng.next() % UInt64(v)) }
+        let corpus = Array(repeating: text, count: 8).flatMap { $0 }
+        let optimizer = AdamW(layout: gpt.layout)
+        gpt.isTraining = true
+        for _ in 0..<80 {
+            let starts = (0..<8).map { _ in Int(rng.next() % UInt64(corpus.count - n - 1)) }
+            gpt.zeroGradients()
+            try gpt.forward(tokens: starts.flatMap { corpus[$0..<($0 + n)] }, targets: starts.flatMap { corpus[($0 + 1)...($0 + n)] },
+                            batch: 8, seq: n)
+            try gpt.backward()
+            optimizer.update(gpt, learningRate: 1e-2)
+        }
+        var options = GenerationOptions()
+        options.maxNewTokens = 30
+        options.sampling = SamplingOptions(temperature: 0)
+        let prompt = Array(text.prefix(5))
+        let generated = try Generator(model: gpt).generate(prompt: prompt, options: options)[0]
+        XCTAssertEqual(generated.count, 30)
+        func lastLogits(_ window: [Int32]) throws -> [Float] {
+            try gpt.forward(tokens: window, targets: nil, batch: 1, seq: window.count)
+            return Array(gpt.logits.suffix(v))
+        }
+        var minGap = Float.infinity, disagreements = 0, maxRuleDifference = 0.0
+        for k in 0..<generated.count {
+            let history = prompt + generated[..<k]
+            let length = history.count
+            let window = length <= n ? history[...] : history.suffix((length - n) % 2 == 1 ? n - 1 : n)
+            let logits = try lastLogits(Array(window))
+            XCTAssert(logits.allSatisfy(\.isFinite), "step \(k): non-finite logits")
+            let order = logits.indices.sorted { logits[$0] > logits[$1] }
+            XCTAssertEqual(Int32(order[0]), generated[k], "step \(k): the generator's token is not the argmax under its window rule")
+            minGap = min(minGap, logits[order[0]] - logits[order[1]])
+            let nanoGPT = try lastLogits(Array(history.suffix(n)))
+            maxRuleDifference = max(maxRuleDifference, zip(logits, nanoGPT).map { Double(abs($0 - $1)) }.max()!)
+            if nanoGPT.indices.max(by: { nanoGPT[$0] < nanoGPT[$1] }) != order[0] { disagreements += 1 }
+        }
+        XCTAssertGreaterThan(minGap, 1e-3, "a greedy choice was a near-tie, so agreement could be by rounding")
+        print("window rule: smallest top-1 gap \(minGap); nanoGPT's last-n rule changes logits by up to \(maxRuleDifference) "
+              + "and the greedy token at \(disagreements) of 30 steps")
+    }
+
     func testSeedFixesSamplesAndStopTokensEndThem() throws {
         let gpt = try model()
         var options = GenerationOptions()

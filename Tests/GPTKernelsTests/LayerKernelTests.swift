@@ -43,6 +43,59 @@ final class LayerKernelTests: XCTestCase {
         }
     }
 
+    /// GPT-2's widths (768, and 1600 of GPT-2 XL) over 64+ rows, where the column sums of dweight and
+    /// dbias run long and the row reductions fill whole registers, against LayerNorm's backward in Double
+    /// (itself checked against finite differences first). Gradients start non-zero: the kernel adds.
+    func testLayerNormBackwardAtGPT2SizesMatchesDoubleReference() {
+        func reference(_ x: [Double], _ w: [Double], _ dy: [Double], rows: Int, c: Int) -> (dx: [Double], dw: [Double], db: [Double]) {
+            let f = LayerNorm.forwardReference(inp: x, weight: w, bias: nil, rows: rows, channels: c, eps: 1e-5)
+            var dx = [Double](repeating: 0, count: rows * c), dw = [Double](repeating: 0, count: c), db = dw
+            for r in 0..<rows {
+                let xhat = (0..<c).map { (x[r * c + $0] - f.mean[r]) * f.rstd[r] }
+                let dnorm = (0..<c).map { dy[r * c + $0] * w[$0] }
+                let meanD = dnorm.reduce(0, +) / Double(c)
+                let meanDX = zip(dnorm, xhat).reduce(0) { $0 + $1.0 * $1.1 } / Double(c)
+                for j in 0..<c {
+                    dx[r * c + j] = f.rstd[r] * (dnorm[j] - meanD - xhat[j] * meanDX)
+                    dw[j] += dy[r * c + j] * xhat[j]
+                    db[j] += dy[r * c + j]
+                }
+            }
+            return (dx, dw, db)
+        }
+        var rng = TestRandom(12)
+        do {  // the Double reference against finite differences of the Double forward
+            let rows = 3, c = 7
+            let x = rng.floats(rows * c, scale: 2).doubles, w = rng.floats(c).doubles, dy = rng.floats(rows * c).doubles
+            let loss = { (x: [Double], w: [Double], b: [Double]) -> Double in
+                zip(LayerNorm.forwardReference(inp: x, weight: w, bias: b, rows: rows, channels: c, eps: 1e-5).out, dy)
+                    .reduce(0) { $0 + $1.0 * $1.1 }
+            }
+            let b = [Double](repeating: 0.1, count: c)
+            let r = reference(x, w, dy, rows: rows, c: c)
+            assertCloseDouble(r.dx, finiteDifference(x) { loss($0, w, b) }, tolerance: 1e-7, "reference dinp")
+            assertCloseDouble(r.dw, finiteDifference(w) { loss(x, $0, b) }, tolerance: 1e-7, "reference dweight")
+            assertCloseDouble(r.db, finiteDifference(b) { loss(x, w, $0) }, tolerance: 1e-7, "reference dbias")
+        }
+        for pool in pools {
+            for (rows, c) in [(64, 768), (67, 768), (33, 1600)] {
+                let x = rng.floats(rows * c, scale: 3), w = rng.floats(c), b = rng.floats(c), dy = rng.floats(rows * c)
+                var out = [Float](repeating: 0, count: rows * c), mean = [Float](repeating: 0, count: rows), rstd = mean
+                LayerNorm.forward(out: &out, mean: &mean, rstd: &rstd, inp: x, weight: w, bias: b, rows: rows, channels: c,
+                                  eps: 1e-5, pool: pool)
+                let g0 = rng.floats(rows * c), gw0 = rng.floats(c), gb0 = rng.floats(c)
+                var dx = g0, dw = gw0, db = gb0
+                LayerNorm.backward(dinp: &dx, dweight: &dw, dbias: &db, dout: dy, inp: x, weight: w, mean: mean, rstd: rstd,
+                                   rows: rows, channels: c, pool: pool)
+                let r = reference(x.doubles, w.doubles, dy.doubles, rows: rows, c: c)
+                let what = "\(rows)x\(c), \(pool.threadCount) threads"
+                assertClose(dx, zip(r.dx, g0).map { $0 + Double($1) }, tolerance: 1e-5, "layernorm dinp (accumulated) \(what)")
+                assertClose(dw, zip(r.dw, gw0).map { $0 + Double($1) }, tolerance: 1e-5, "layernorm dweight (accumulated) \(what)")
+                assertClose(db, zip(r.db, gb0).map { $0 + Double($1) }, tolerance: 1e-5, "layernorm dbias (accumulated) \(what)")
+            }
+        }
+    }
+
     func testGELUMatchesTanhFormulaAcrossItsRange() {
         let x = stride(from: -20.0, through: 20.0, by: 0.0137).map { Float($0) } + [0, -0.0, 1e-6, -1e-6, 80, -80]
         for pool in pools {

@@ -22,18 +22,10 @@ extension Array where Element == Float {
 }
 
 /// Asserts max |actual − expected| ≤ tolerance · max(1, max |expected|), reporting the worst element.
+/// A NaN on either side fails, and so does an infinity unless the expected value is the same infinity.
 func assertClose(_ actual: [Float], _ expected: [Double], tolerance: Double, _ what: String,
                  file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertEqual(actual.count, expected.count, "\(what): length", file: file, line: line)
-    var worst = 0.0, worstIndex = 0, scale = 1.0
-    for (i, e) in expected.enumerated() {
-        scale = Swift.max(scale, abs(e))
-        let d = abs(Double(actual[i]) - e)
-        if !(d <= worst) { worst = d; worstIndex = i }
-    }
-    XCTAssert(worst <= tolerance * scale,
-              "\(what): max |diff| \(worst) at \(worstIndex) (got \(actual[worstIndex]), want \(expected[worstIndex])) > \(tolerance) · \(scale)",
-              file: file, line: line)
+    assertCloseDouble(actual.doubles, expected, tolerance: tolerance, what, file: file, line: line)
 }
 
 /// Central finite difference of a scalar function of a vector, in Double.
@@ -51,10 +43,19 @@ func finiteDifference(_ x: [Double], h: Double = 1e-6, _ f: ([Double]) -> Double
 
 func assertCloseDouble(_ actual: [Double], _ expected: [Double], tolerance: Double, _ what: String,
                        file: StaticString = #filePath, line: UInt = #line) {
-    var worst = 0.0, scale = 1.0
-    for (a, e) in zip(actual, expected) {
+    XCTAssertEqual(actual.count, expected.count, "\(what): length", file: file, line: line)
+    var worst = 0.0, worstIndex = 0, scale = 1.0
+    for (i, (a, e)) in zip(actual, expected).enumerated() {
+        guard a.isFinite && e.isFinite || a == e else {  // equal infinities agree; NaN never equals anything
+            XCTFail("\(what): element \(i) is \(a), want \(e)", file: file, line: line)
+            return
+        }
+        guard e.isFinite else { continue }
         scale = Swift.max(scale, abs(e))
-        worst = Swift.max(worst, abs(a - e))
+        let d = abs(a - e)
+        if d > worst { worst = d; worstIndex = i }
     }
-    XCTAssert(worst <= tolerance * scale, "\(what): max |diff| \(worst) > \(tolerance) · \(scale)", file: file, line: line)
+    XCTAssert(worst <= tolerance * scale,
+              "\(what): max |diff| \(worst) at \(worstIndex) (got \(actual[worstIndex]), want \(expected[worstIndex])) > \(tolerance) · \(scale)",
+              file: file, line: line)
 }

@@ -82,20 +82,36 @@ final class TrainerTests: XCTestCase {
             t.decoder = decoders.ByteLevel()
             print(json.dumps(t.encode(open(sys.argv[3], encoding="utf-8").read()).ids))
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, vocab.path, merges.path, sampleURL.path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = Pipe()
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        // Skip only where `tokenizers` cannot be imported; once it can, any failure of the script is a failure.
+        guard try python(["-c", "import tokenizers"], errors: directory.appendingPathComponent("probe.err")).status == 0 else {
             throw XCTSkip("Python `tokenizers` is not installed: Hugging Face comparison skipped")
+        }
+        let errors = directory.appendingPathComponent("script.err")
+        let (status, data) = try python(["-c", script, vocab.path, merges.path, sampleURL.path], errors: errors)
+        guard status == 0 else {
+            let message = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+            return XCTFail("the Hugging Face tokenizers script failed with status \(status): \(message.suffix(2_000))")
         }
         let huggingFace = try JSONDecoder().decode([Int].self, from: data)
         XCTAssertEqual(huggingFace.count, ids.count)
         XCTAssertEqual(huggingFace, ids, "Hugging Face tokenizers gives other ids for the exported files")
+    }
+
+    /// Runs python3 with `arguments`; standard error goes to the file `errors` (so neither pipe can fill
+    /// and block), standard output is returned.
+    private func python(_ arguments: [String], errors: URL) throws -> (status: Int32, output: Data) {
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+        let errorHandle = try FileHandle(forWritingTo: errors)
+        defer { try? errorHandle.close() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3"] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = errorHandle
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, data)
     }
 }
