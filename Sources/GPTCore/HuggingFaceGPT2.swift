@@ -57,7 +57,11 @@ public enum HuggingFaceGPT2 {
         var found = Set<String>()
         for entry in file.entries {
             guard let name = layoutName(entry.name, in: layout, includeHead: includeHead) else { continue }
-            guard let tensor = layout[name] else { throw CheckpointError.unexpectedTensor(entry.name) }
+            guard let tensor = layout[name] else {
+                // A sinusoidal model's export carries its fixed table as wpe (for Hugging Face); we recompute it.
+                if name == "wpe.weight" && config.positions == .sinusoidal { continue }
+                throw CheckpointError.unexpectedTensor(entry.name)
+            }
             guard entry.shape == tensor.shape else {
                 throw CheckpointError.shapeMismatch(tensor: entry.name, expected: tensor.shape, found: entry.shape)
             }
@@ -131,6 +135,12 @@ public enum HuggingFaceGPT2 {
             writer.add(ParameterLayout.isHead(tensor.name) ? tensor.name : "transformer." + tensor.name,
                        floats: UnsafeBufferPointer(start: model.parameters + tensor.offset, count: tensor.count),
                        shape: tensor.shape)
+        }
+        // GPT2LMHeadModel always has a learned wpe and would fill a missing one with random values:
+        // a sinusoidal model writes its table there, so Hugging Face computes what we compute.
+        if let table = model.positionTable {
+            let c = model.config.embeddingSize, t = model.config.contextLength
+            writer.add("transformer.wpe.weight", floats: UnsafeBufferPointer(start: table, count: t * c), shape: [t, c])
         }
         try writer.write(to: directory.appendingPathComponent("model.safetensors"))
     }

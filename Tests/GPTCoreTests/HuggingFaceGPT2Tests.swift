@@ -26,6 +26,26 @@ final class HuggingFaceGPT2Tests: XCTestCase {
         XCTAssertNotNil(file["transformer.h.1.mlp.c_fc.weight"], "written with Hugging Face's names")
     }
 
+    /// Hugging Face's GPT-2 always has a learned wpe and fills a missing one with random values, so
+    /// a sinusoidal model's export carries its table there; loading it back recomputes the table.
+    func testSinusoidalExportCarriesItsPositionTable() throws {
+        let pool = try ThreadPool(threads: 1)
+        var config = GPTModelTests.small
+        config.positions = .sinusoidal
+        let model = try GPT(config: config, seed: 8, pool: pool)
+        try HuggingFaceGPT2.save(model, to: directory)
+        let file = try SafeTensorsFile(contentsOf: directory.appendingPathComponent("model.safetensors"))
+        let wpe = try XCTUnwrap(file["transformer.wpe.weight"], "the table is written")
+        XCTAssertEqual(wpe.shape, [config.contextLength, config.embeddingSize])
+        var table = [Float](repeating: 0, count: config.contextLength * config.embeddingSize)
+        Embedding.sinusoidalTable(&table, positions: config.contextLength, channels: config.embeddingSize)
+        XCTAssertEqual(try file.floats("transformer.wpe.weight"), table)
+        let loaded = try HuggingFaceGPT2.load(directory: directory, pool: pool)
+        let tokens: [Int32] = [1, 2, 3, 4]
+        XCTAssertEqual(try loaded.forward(tokens: tokens, targets: tokens, batch: 1, seq: 4),
+                       try model.forward(tokens: tokens, targets: tokens, batch: 1, seq: 4))
+    }
+
     /// Bare names (`h.0…`), a tied `lm_head.weight`, the causal-mask buffers and F16 storage all load.
     func testBareNamesBuffersAndHalfPrecisionLoad() throws {
         let pool = try ThreadPool(threads: 1)
