@@ -5,6 +5,7 @@
 // `trainContentBytes` bytes is marked as validation: as nanoGPT's prepare.py, the
 // split point may fall inside a document, and the two sides are encoded separately.
 import Foundation
+import GPTIO
 import GPTTokenizer
 
 /// Sequential reader of text files and JSON Lines documents.
@@ -114,7 +115,7 @@ public final class CorpusReader {
         do {
             handle = try FileHandle(forReadingFrom: url)
         } catch {
-            throw DataError.unreadableInput(path: url.path, reason: "cannot open (\(error.localizedDescription))")
+            throw DataError.unreadableInput(path: url.path, reason: "cannot open (\(FileAccessError.words(error)))")
         }
         defer { try? handle.close() }
         while true {
@@ -123,7 +124,7 @@ public final class CorpusReader {
                 guard let data = try handle.read(upToCount: blockSize), !data.isEmpty else { return }
                 block = data
             } catch {
-                throw DataError.unreadableInput(path: url.path, reason: "read failed (\(error.localizedDescription))")
+                throw DataError.unreadableInput(path: url.path, reason: "read failed (\(FileAccessError.words(error)))")
             }
             block.withUnsafeBytes { digest.update($0) }
             fileBytesRead += block.count

@@ -5,6 +5,7 @@
 // joined by `<|endoftext|>` when the tokenizer has it (nanoGPT's openwebtext
 // convention); the character tokenizer simply concatenates them.
 import Foundation
+import GPTIO
 import GPTTokenizer
 
 public enum DataPreparer {
@@ -51,7 +52,7 @@ public enum DataPreparer {
         do {
             try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
         } catch {
-            throw DataError.unwritableOutput(path: outputDirectory.path, reason: error.localizedDescription)
+            throw DataError.unwritableOutput(path: outputDirectory.path, reason: FileAccessError.words(error))
         }
         try TokenizerFile.write(tokenizer, to: outputDirectory.appendingPathComponent(TokenizerFile.defaultFileName))
         let dtype = TokenDType(vocabularySize: tokenizer.vocabularySize)

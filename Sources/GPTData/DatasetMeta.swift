@@ -1,6 +1,7 @@
 // meta.json of a prepared data directory (train.bin, val.bin, the tokenizer file):
 // what training needs to read the token files and check they match its tokenizer.
 import Foundation
+import GPTIO
 
 public struct DatasetMeta: Codable, Equatable, Sendable {
     /// Element type of train.bin and val.bin (raw little-endian ids, no header).
@@ -48,7 +49,7 @@ public struct DatasetMeta: Codable, Equatable, Sendable {
         do {
             try encoder.encode(self).write(to: url, options: .atomic)
         } catch {
-            throw DataError.unwritableOutput(path: url.path, reason: error.localizedDescription)
+            throw DataError.unwritableOutput(path: url.path, reason: FileAccessError.words(error))
         }
     }
 }

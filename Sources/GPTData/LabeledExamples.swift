@@ -36,7 +36,7 @@ public enum LabeledExamples {
         } catch let error as FileAccessError {
             throw LabeledDataError.unreadableFile(path: url.path, reason: error.reason)
         } catch {
-            throw LabeledDataError.unreadableFile(path: url.path, reason: error.localizedDescription)
+            throw LabeledDataError.unreadableFile(path: url.path, reason: FileAccessError.words(error))
         }
         return try parse(data)
     }

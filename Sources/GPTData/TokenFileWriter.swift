@@ -2,6 +2,7 @@
 // to a staging file beside the target, which `commit` renames into place: an interrupted
 // or failed `gpt prepare` never leaves a half-written train.bin under the real name.
 import Foundation
+import GPTIO
 
 final class TokenFileWriter: TokenSink {
     let url: URL
@@ -44,7 +45,7 @@ final class TokenFileWriter: TokenSink {
         do {
             try handle.write(contentsOf: data)
         } catch {
-            throw DataError.unwritableOutput(path: url.path, reason: error.localizedDescription)
+            throw DataError.unwritableOutput(path: url.path, reason: FileAccessError.words(error))
         }
         count += ids.count
     }
@@ -54,7 +55,7 @@ final class TokenFileWriter: TokenSink {
             try handle.synchronize()
             try handle.close()
         } catch {
-            throw DataError.unwritableOutput(path: url.path, reason: error.localizedDescription)
+            throw DataError.unwritableOutput(path: url.path, reason: FileAccessError.words(error))
         }
     }
 }

@@ -6,6 +6,7 @@
 //     `gpt prepare` runs, so the last 10% of the text *by bytes* (cut back to a
 //     character) is validation, whichever command reads it.
 import Foundation
+import GPTIO
 import GPTTokenizer
 
 public struct TokenizedCorpus {
@@ -47,7 +48,7 @@ public struct TokenizedCorpus {
                             validationFraction: Double = TokenizedCorpus.validationFraction) throws -> TokenizedCorpus {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("gpt-text-\(getpid())-\(UInt64.random(in: 0...UInt64.max)).txt")
         do { try Data(text.utf8).write(to: file) } catch {
-            throw DataError.unwritableOutput(path: file.path, reason: error.localizedDescription)
+            throw DataError.unwritableOutput(path: file.path, reason: FileAccessError.words(error))
         }
         defer { try? FileManager.default.removeItem(at: file) }
         return try DataPreparer.tokenize(inputs: [.textFile(file)], tokenizer: choice, validationFraction: validationFraction)

@@ -31,6 +31,23 @@ public struct FileAccessError: Error, Equatable, CustomStringConvertible {
     }
 
     /// `strerror` in lower case, to sit inside a sentence: ENOSPC → "no space left on device".
+    /// A Foundation file error in the words of its POSIX cause ("no space left on device"), not
+    /// Foundation's sentence about it; other errors as they describe themselves.
+    public static func words(_ error: Error) -> String {
+        let ns = error as NSError
+        if ns.domain == NSPOSIXErrorDomain { return words(errno: Int32(ns.code)) }
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return words(errno: Int32(underlying.code))
+        }
+        switch ns.code {
+        case NSFileWriteOutOfSpaceError: return words(errno: ENOSPC)
+        case NSFileWriteVolumeReadOnlyError: return words(errno: EROFS)
+        case NSFileWriteNoPermissionError, NSFileReadNoPermissionError: return words(errno: EACCES)
+        case NSFileNoSuchFileError, NSFileReadNoSuchFileError: return words(errno: ENOENT)
+        default: return ns.localizedFailureReason ?? ns.localizedDescription
+        }
+    }
+
     public static func words(errno code: Int32) -> String {
         let text = String(cString: strerror(code))
         guard let first = text.first, text.dropFirst().first?.isLowercase ?? true else { return text }

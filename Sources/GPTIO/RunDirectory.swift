@@ -11,6 +11,7 @@
 // complete checkpoint. Afterwards it deletes the directories it recorded in .gpt-run.json
 // that no link names, and nothing else: a user's `checkpoint-backup/` is never touched.
 import Foundation
+import GPTIO
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -67,7 +68,7 @@ public final class RunDirectory {
         self.url = url
         let fm = FileManager.default
         do { try fm.createDirectory(at: url, withIntermediateDirectories: true) } catch {
-            throw RunDirectoryError.cannotCreate(path: url.path, reason: (error as NSError).localizedFailureReason ?? error.localizedDescription)
+            throw RunDirectoryError.cannotCreate(path: url.path, reason: FileAccessError.words(error))
         }
         let lockPath = url.appendingPathComponent(Self.lockFileName).path
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)

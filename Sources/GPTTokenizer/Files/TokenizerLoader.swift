@@ -95,7 +95,7 @@ public enum TokenizerLoader {
             try FileManager.default.createDirectory(at: cached.deletingLastPathComponent(), withIntermediateDirectories: true)
         } catch {
             throw TokenizerError.unwritableFile(path: cached.deletingLastPathComponent().path,
-                                                reason: "cannot create the cache directory (\(error.localizedDescription))")
+                                                reason: "cannot create the cache directory (\(FileAccessError.words(error)))")
         }
         do {
             try AtomicFile.write(data, to: cached)
