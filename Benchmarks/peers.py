@@ -215,5 +215,22 @@ g.add_argument("--prefill-tokens", type=int, default=1024)
 k = sub.add_parser("shakespeare"); k.add_argument("--data", required=True); k.add_argument("--threads", type=int, default=2)
 k.add_argument("--steps", type=int, default=2000); k.add_argument("--seed", type=int, default=1337)
 args = p.parse_args()
+
+
+def describe_torch():
+    """What PyTorch computes with, on standard error: its build configuration (BLAS, ISA) and
+    oneDNN's state, so a ratio against it says which PyTorch it is (issue 19: MKL on AMD may
+    avoid AVX-512; ONEDNN_MAX_CPU_ISA and MKL_ENABLE_INSTRUCTIONS change that)."""
+    try:
+        import torch
+    except ImportError:
+        return
+    print(f"torch {torch.__version__}: mkldnn available={torch.backends.mkldnn.is_available()}, "
+          f"ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA', '-')}, "
+          f"MKL_ENABLE_INSTRUCTIONS={os.environ.get('MKL_ENABLE_INSTRUCTIONS', '-')}", file=sys.stderr)
+    print(torch.__config__.show(), file=sys.stderr)
+
+
+describe_torch()
 {"matmul": bench_matmul, "train-step": bench_train_step, "generate": bench_generate,
  "shakespeare": bench_shakespeare}[args.cmd](args)
