@@ -56,6 +56,9 @@ public final class Generator {
             isPresent[s] = [Bool](repeating: false, count: v)
             for t in present[s] where t >= 0 && Int(t) < v { isPresent[s][Int(t)] = true }
         }
+        // How often each sample generated each token (the presence and frequency penalties read it).
+        let count = options.sampling.countsOccurrences
+        var generated = [[Int32: Int]](repeating: [:], count: samples)
         var rngs = (0..<samples).map { SplitMix64(seed: options.seed &+ UInt64($0) &* 0x9E37_79B9_7F4A_7C15) }
         timing = GenerationTiming()
 
@@ -68,10 +71,11 @@ public final class Generator {
             var next = [Int32](repeating: 0, count: samples)
             for s in 0..<samples {
                 let row = UnsafeBufferPointer(rebasing: logits[(s * v)..<((s + 1) * v)])
-                next[s] = active[s] ? samplers[s].next(row, present: present[s], rng: &rngs[s]) : sequences[s].last!
+                next[s] = active[s] ? samplers[s].next(row, present: present[s], generated: generated[s], rng: &rngs[s]) : sequences[s].last!
                 guard active[s] else { continue }
                 sequences[s].append(next[s])
                 if penalize && !isPresent[s][Int(next[s])] { isPresent[s][Int(next[s])] = true; present[s].append(next[s]) }
+                if count { generated[s][next[s], default: 0] += 1 }
                 if options.stopTokens.contains(next[s]) { active[s] = false; continue }
                 outputs[s].append(next[s])
                 if !onToken(s, next[s]) { active[s] = false }
