@@ -94,11 +94,6 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    /// Waits until the running request (if any) has ended.
-    public func waitUntilIdle() async {
-        while condition.withLock({ running != nil }) { try? await Task.sleep(nanoseconds: 10_000_000) }
-    }
-
     private func next() -> EngineJob? {
         condition.withLock {
             running = nil

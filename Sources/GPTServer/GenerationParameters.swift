@@ -48,6 +48,12 @@ public struct GenerationParameters: Sendable {
             }
         }
         stop = try Self.stops(fields)
+        // Not implemented yet: refused rather than silently answered with "logprobs": null.
+        let wantsLogprobs = fields.has("logprobs") && ((try? fields.bool("logprobs")) == true || (try? fields.int("logprobs", in: 1...20)) != nil)
+        if wantsLogprobs || (try? fields.int("top_logprobs", in: 1...20)) != nil {
+            throw APIError.invalid("logprobs are not supported by this server yet", param: fields.has("top_logprobs") ? "top_logprobs" : "logprobs",
+                                   code: "unsupported_parameter")
+        }
     }
 
     /// `stop`: a string or an array of up to 4 non-empty strings.

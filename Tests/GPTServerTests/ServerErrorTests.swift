@@ -31,7 +31,8 @@ final class ServerErrorTests: XCTestCase {
                                       ("max_tokens", 2.5), ("n", 0), ("n", 9), ("stream", "yes"), ("seed", "x"),
                                       ("presence_penalty", 2.5), ("frequency_penalty", -3), ("stop", [1]),
                                       ("stop", ["a", "b", "c", "d", "e"]), ("top_k", "many"), ("repetition_penalty", 0),
-                                      ("echo", 1), ("prompt", 5), ("prompt", []), ("prompt", [[1, 100_000]])]
+                                      ("echo", 1), ("prompt", 5), ("prompt", []), ("prompt", [[1, 100_000]]),
+                                      ("logprobs", 2), ("top_logprobs", 3)]  // logprobs: not implemented, refused by name
         for (name, value) in cases {
             var body: [String: Any] = ["prompt": "User:", "max_tokens": 2]
             body[name] = value

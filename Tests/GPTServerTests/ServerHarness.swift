@@ -32,7 +32,7 @@ enum Fixture {
             try String(repeating: "User: hello there, how are you?\nAssistant: the king is good and the queen is warm.\n", count: 100)
                 .write(to: corpus, atomically: true, encoding: .utf8)
             let run = work.appendingPathComponent("run").path
-            let (status, _, err) = try gpt(["train", "--data", corpus.path, "--steps", "40", "--eval-every", "0", "--set", "n_layer=1",
+            let (status, _, err) = try gpt(["train", "--data", corpus.path, "--steps", "200", "--eval-every", "0", "--set", "n_layer=1",
                                             "--set", "n_positions=32", "--set", "n_embd=32", "--set", "n_head=2",
                                             "--out", run, "--threads", "1"])
             guard status == 0 else { throw XCTSkip("gpt train failed: \(err)") }

@@ -131,12 +131,16 @@ final class ServerTests: XCTestCase {
     }
 
     func testAStopStringEndsTheTextAndIsNeverReturnedOrStreamed() async throws {
-        let free = try await server.complete(["prompt": "User:", "max_tokens": 30, "temperature": 0]).choiceTexts[0]
-        // A stop string taken from the middle of the free text: the answer is what precedes it.
+        let free = try await server.complete(["prompt": "User:", "max_tokens": 30, "seed": 3]).choiceTexts[0]
+        // A stop string from the middle of the free text, first appearing there: the answer is what precedes it.
         let chars = Array(free)
-        let stop = String(chars[8..<10])
-        let expected = String(free[..<free.range(of: stop)!.lowerBound])
-        let request: [String: Any] = ["prompt": "User:", "max_tokens": 30, "temperature": 0, "stop": ["zzz", stop]]
+        let k = try XCTUnwrap((3..<(chars.count - 2)).first { k in
+            let candidate = String(chars[k..<(k + 2)])
+            return free.range(of: candidate)!.lowerBound == free.index(free.startIndex, offsetBy: k)
+        }, "no two characters of \(free.debugDescription) first appear after its start")
+        let stop = String(chars[k..<(k + 2)])
+        let expected = String(chars[..<k])
+        let request: [String: Any] = ["prompt": "User:", "max_tokens": 30, "seed": 3, "stop": ["zzz", stop]]
         let stopped = try await server.complete(request)
         XCTAssertEqual(stopped.choiceTexts, [expected])
         XCTAssertEqual((stopped.json["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String, "stop")
