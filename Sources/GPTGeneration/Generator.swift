@@ -32,8 +32,11 @@ public final class Generator {
 
     /// Generates `samples` continuations of `prompt` (non-empty, at most n_positions tokens).
     /// `onToken(sample, token)` sees every new token as it is made; returning false ends that
-    /// sample. Returns the new tokens of each sample.
+    /// sample. `onLogits(sample, logits)`, if given, sees each active sample's raw logits ([V],
+    /// before the sampling chain) just before its next token is drawn (a server's logprobs read them).
+    /// Returns the new tokens of each sample.
     public func generate(prompt: [Int32], samples: Int = 1, options: GenerationOptions,
+                         onLogits: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil,
                          onToken: (Int, Int32) -> Bool = { _, _ in true }) throws -> [[Int32]] {
         try options.sampling.validate()
         let context = model.config.contextLength
@@ -71,6 +74,7 @@ public final class Generator {
             var next = [Int32](repeating: 0, count: samples)
             for s in 0..<samples {
                 let row = UnsafeBufferPointer(rebasing: logits[(s * v)..<((s + 1) * v)])
+                if active[s] { onLogits?(s, row) }
                 next[s] = active[s] ? samplers[s].next(row, present: present[s], generated: generated[s], rng: &rngs[s]) : sequences[s].last!
                 guard active[s] else { continue }
                 sequences[s].append(next[s])

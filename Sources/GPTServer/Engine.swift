@@ -125,13 +125,21 @@ public final class Engine: @unchecked Sendable {
         var decoders = [StreamingTextDecoder](repeating: StreamingTextDecoder(), count: n)
         var counts = [Int](repeating: 0, count: n)
         var cut = [Bool](repeating: false, count: n)  // ended by us, not by the model or max_tokens
+        var logprobs = [TokenLogs](repeating: TokenLogs(), count: n)
+        var rows = [[Float]](repeating: [], count: n)
+        let decode: (Int32) -> [UInt8] = { (try? tokenizer.decodeBytes([Int($0)])) ?? [] }
+        let onLogits: ((Int, UnsafeBufferPointer<Float>) -> Void)? = p.logprobs == nil ? nil : { s, row in rows[s] = Array(row) }
         job.continuation.yield(.started)
         do {
-            _ = try Generator(model: loaded.model).generate(prompt: job.prompt, samples: n, options: options) { s, token in
+            _ = try Generator(model: loaded.model).generate(prompt: job.prompt, samples: n, options: options, onLogits: onLogits) { s, token in
                 counts[s] += 1
-                let piece = decoders[s].push((try? tokenizer.decodeBytes([Int(token)])) ?? [])
+                let bytes = decode(token)
+                if let top = p.logprobs {
+                    logprobs[s].add(TokenLogprob(token: token, logits: rows[s], top: top, decode: decode), byteCount: bytes.count)
+                }
+                let piece = decoders[s].push(bytes)
                 let (ready, stopped) = scanners[s].append(piece)
-                if !ready.isEmpty { job.continuation.yield(.text(index: s, ready)) }
+                if !ready.isEmpty { job.continuation.yield(.text(index: s, ready, logprobs[s].release(ready))) }
                 if stopped { return false }
                 if job.isCancelled || self.stopping || Date() > job.deadline { cut[s] = true; return false }
                 return true
@@ -145,8 +153,11 @@ public final class Engine: @unchecked Sendable {
             if !scanners[s].stopped {
                 let (ready, _) = scanners[s].append(decoders[s].finish())
                 let rest = ready + scanners[s].flush()
-                if !rest.isEmpty { job.continuation.yield(.text(index: s, rest)) }
+                if !rest.isEmpty { job.continuation.yield(.text(index: s, rest, logprobs[s].release(rest))) }
             }
+            // Tokens that began inside the kept text but end past it (a stop string cut them).
+            let remaining = logprobs[s].remainder()
+            if !remaining.isEmpty { job.continuation.yield(.text(index: s, "", remaining)) }
             // Fewer tokens than asked for and not cut by us: the model wrote end-of-text.
             let reason = scanners[s].stopped || (!cut[s] && counts[s] < options.maxNewTokens) ? "stop" : "length"
             job.continuation.yield(.finished(index: s, reason: reason, completionTokens: counts[s]))

@@ -7,8 +7,9 @@ import GPTGeneration
 public enum EngineEvent: Sendable {
     /// The request left the queue and its prompt was run.
     case started
-    /// Text of sample `index` now safe to show: whole characters, never part of a stop string.
-    case text(index: Int, String)
+    /// Text of sample `index` now safe to show: whole characters, never part of a stop string;
+    /// with logprobs, those of the tokens this text completes.
+    case text(index: Int, String, [TokenLogprob])
     /// Sample `index` ended: "stop" (end-of-text or a stop string) or "length".
     case finished(index: Int, reason: String, completionTokens: Int)
     /// The request could not run (the server is shutting down, its time ran out).

@@ -12,13 +12,15 @@ public struct GenerationParameters: Sendable {
     public var n = 1
     public var stream = false
     public var includeUsage = false
+    /// How many alternatives to report per token with its log-probability; nil: no logprobs.
+    public var logprobs: Int?
 
     /// The most tokens one request may ask for; beyond the context the window slides, as `gpt sample` does.
     public static let maxTokensLimit = 100_000
 
     public init() {}
 
-    init(_ fields: RequestFields, maxBatch: Int) throws {
+    init(_ fields: RequestFields, maxBatch: Int, chat: Bool) throws {
         // max_completion_tokens is the newer name; the older one is honoured when it is the only one.
         maxTokens = try fields.int("max_completion_tokens", in: 1...Self.maxTokensLimit)
             ?? fields.int("max_tokens", in: 1...Self.maxTokensLimit)
@@ -48,11 +50,14 @@ public struct GenerationParameters: Sendable {
             }
         }
         stop = try Self.stops(fields)
-        // Not implemented yet: refused rather than silently answered with "logprobs": null.
-        let wantsLogprobs = fields.has("logprobs") && ((try? fields.bool("logprobs")) == true || (try? fields.int("logprobs", in: 1...20)) != nil)
-        if wantsLogprobs || (try? fields.int("top_logprobs", in: 1...20)) != nil {
-            throw APIError.invalid("logprobs are not supported by this server yet", param: fields.has("top_logprobs") ? "top_logprobs" : "logprobs",
-                                   code: "unsupported_parameter")
+        // Chat: `logprobs` is a boolean and `top_logprobs` (0...20) the alternatives; completions: `logprobs` is the count.
+        if chat {
+            let top = try fields.int("top_logprobs", in: 0...20)
+            if try fields.bool("logprobs") ?? false { logprobs = top ?? 0 } else if top != nil {
+                throw APIError.invalid("top_logprobs needs logprobs: true", param: "top_logprobs")
+            }
+        } else {
+            logprobs = try fields.int("logprobs", in: 0...20)
         }
     }
 

@@ -23,10 +23,15 @@ extension OpenAIServer {
     func completions(_ fields: RequestFields) async throws -> Response {
         try checkModel(fields)
         let model = try loaded()
-        let parameters = try GenerationParameters(fields, maxBatch: configuration.maxBatch)
+        let parameters = try GenerationParameters(fields, maxBatch: configuration.maxBatch, chat: false)
         let echo = try fields.bool("echo") ?? false
         guard fields.has("prompt") else { throw APIError.invalid("prompt is required", param: "prompt") }
         let prompts = try promptList(fields.object["prompt"]!, model: model)
+        // Each prompt is one queued job: more than the queue holds could never be accepted.
+        guard prompts.count <= configuration.maxQueue else {
+            throw APIError.invalid("prompt holds \(prompts.count) prompts; this server queues at most \(configuration.maxQueue) (--max-queue)",
+                                   param: "prompt")
+        }
         let texts = echo ? prompts.map { (try? model.tokenizer.decode($0.map(Int.init))) ?? "" } : []
         var p = parameters
         if p.maxTokens == nil { p.maxTokens = 16 }  // OpenAI's default for completions
@@ -36,7 +41,7 @@ extension OpenAIServer {
     func chatCompletions(_ fields: RequestFields) async throws -> Response {
         try checkModel(fields)
         let model = try loaded()
-        let parameters = try GenerationParameters(fields, maxBatch: configuration.maxBatch)
+        let parameters = try GenerationParameters(fields, maxBatch: configuration.maxBatch, chat: true)
         let messages = try chatMessages(fields)
         let text = model.template.render(messages)
         let ids = try encode(text, model: model, param: "messages")
@@ -133,7 +138,8 @@ extension OpenAIServer {
         }
         let answer = Answer(id: shape.idPrefix + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased(),
                             created: Int(Date().timeIntervalSince1970), model: configuration.modelName, shape: shape,
-                            n: parameters.n, promptTokens: prompts.map(\.count).reduce(0, +))
+                            n: parameters.n, promptTokens: prompts.map(\.count).reduce(0, +),
+                            withLogprobs: parameters.logprobs != nil)
         let submitted = jobs
         if parameters.stream {
             return Response(status: .ok,

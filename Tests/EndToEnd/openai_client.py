@@ -101,6 +101,14 @@ def exercise(base):
     cut = client.completions.create(model="tiny", prompt="User:", max_tokens=30, seed=3, stop=[stop])
     check(cut.choices[0].text == free[:free.index(stop)] and cut.choices[0].finish_reason == "stop", f"stop {stop!r} after {cut.choices[0].text!r}")
 
+    lp = client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}], max_tokens=8,
+                                        temperature=0, logprobs=True, top_logprobs=3)
+    entries = lp.choices[0].logprobs.content
+    check(len(entries) == 8 and all(len(e.top_logprobs) == 3 and e.logprob <= 0 for e in entries)
+          and "".join(e.token for e in entries) == lp.choices[0].message.content, "chat logprobs")
+    clp = client.completions.create(model="tiny", prompt="User:", max_tokens=5, temperature=0, logprobs=2).choices[0].logprobs
+    check(len(clp.tokens) == 5 and len(clp.top_logprobs) == 5, "completion logprobs")
+
     two = client.completions.create(model="tiny", prompt="User:", max_tokens=20, n=2, seed=5, temperature=1.5)
     check([ch.index for ch in two.choices] == [0, 1], "n=2 gives two choices")
     again = client.completions.create(model="tiny", prompt="User:", max_tokens=20, n=2, seed=5, temperature=1.5)

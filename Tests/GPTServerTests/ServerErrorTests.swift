@@ -32,7 +32,7 @@ final class ServerErrorTests: XCTestCase {
                                       ("presence_penalty", 2.5), ("frequency_penalty", -3), ("stop", [1]),
                                       ("stop", ["a", "b", "c", "d", "e"]), ("top_k", "many"), ("repetition_penalty", 0),
                                       ("echo", 1), ("prompt", 5), ("prompt", []), ("prompt", [[1, 100_000]]),
-                                      ("logprobs", 2), ("top_logprobs", 3)]  // logprobs: not implemented, refused by name
+                                      ("logprobs", 21), ("logprobs", true)]
         for (name, value) in cases {
             var body: [String: Any] = ["prompt": "User:", "max_tokens": 2]
             body[name] = value
@@ -42,6 +42,10 @@ final class ServerErrorTests: XCTestCase {
                     status: 400, param: "stream_options.include_usage")
         expectError(try await server.chat(["messages": [["role": "robot", "content": "hi"]]]), status: 400, param: "messages[0].role")
         expectError(try await server.chat(["messages": "hi"]), status: 400, param: "messages")
+        let hi = [["role": "user", "content": "hi"]]
+        expectError(try await server.chat(["messages": hi, "top_logprobs": 2]), status: 400, param: "top_logprobs")
+        expectError(try await server.chat(["messages": hi, "logprobs": true, "top_logprobs": 21]), status: 400, param: "top_logprobs")
+        expectError(try await server.chat(["messages": hi, "logprobs": 1]), status: 400, param: "logprobs")
         // Unknown fields are ignored.
         let fine = try await server.complete(["prompt": "User:", "max_tokens": 2, "best_of_everything": [1, 2], "user": "me"])
         XCTAssertEqual(fine.status, 200, fine.text)

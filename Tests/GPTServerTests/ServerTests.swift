@@ -218,6 +218,38 @@ final class ServerTests: XCTestCase {
         return answer.choiceTexts.joined(separator: "|")
     }
 
+    func testLogprobsCoverEveryTokenOfTheTextAndTheGreedyTokenIsTheMostLikely() async throws {
+        let answer = try await server.complete(["prompt": "User:", "max_tokens": 12, "temperature": 0, "logprobs": 3])
+        XCTAssertEqual(answer.status, 200, answer.text)
+        let choice = try XCTUnwrap((answer.json["choices"] as? [[String: Any]])?.first)
+        let logprobs = try XCTUnwrap(choice["logprobs"] as? [String: Any])
+        let tokens = try XCTUnwrap(logprobs["tokens"] as? [String])
+        let values = try XCTUnwrap(logprobs["token_logprobs"] as? [Double])
+        let top = try XCTUnwrap(logprobs["top_logprobs"] as? [[String: Double]])
+        XCTAssertEqual(tokens.joined(), choice["text"] as? String)
+        XCTAssertEqual(values.count, 12)
+        XCTAssertEqual(logprobs["text_offset"] as? [Int], Array(0..<12))
+        for (value, alternatives) in zip(values, top) {
+            XCTAssertEqual(alternatives.count, 3)
+            XCTAssertLessThanOrEqual(value, 0)
+            XCTAssertEqual(value, alternatives.values.max()!, accuracy: 1e-6)  // greedy: the chosen token is the most likely
+        }
+        // Chat's shape, streamed: each chunk carries the logprobs of the tokens its text completes.
+        let chat = try await server.chat(["messages": [["role": "user", "content": "hi"]], "max_tokens": 6, "temperature": 0,
+                                          "logprobs": true, "top_logprobs": 2, "stream": true])
+        var text = "", logged = ""
+        for chunk in chat.eventObjects {
+            guard let choice = (chunk["choices"] as? [[String: Any]])?.first else { continue }
+            text += (choice["delta"] as? [String: Any])?["content"] as? String ?? ""
+            for entry in (choice["logprobs"] as? [String: Any])?["content"] as? [[String: Any]] ?? [] {
+                logged += entry["token"] as? String ?? ""
+                XCTAssertEqual((entry["top_logprobs"] as? [Any])?.count, 2)
+            }
+        }
+        XCTAssertEqual(logged, text)
+        XCTAssertEqual(text.count, 6)
+    }
+
     func testTokenizeAndDetokenizeRoundTripInLlamaCppsShape() async throws {
         let tokens = try await server.request("/tokenize", json: ["content": "hello king"])
         XCTAssertEqual(tokens.status, 200)
