@@ -20,8 +20,7 @@ struct Serve: AsyncParsableCommand {
               --port 8000 --model-name gpt2
         """)
 
-    @Option(help: "A checkpoint directory, a run directory of gpt train, or a Hugging Face GPT-2 directory.")
-    var checkpoint: String
+    @OptionGroup var source: CheckpointOption
     @Option(help: "char, gpt2 or a tokenizer PATH (default: the one in the checkpoint).") var tokenizer: String?
     @Option(help: "Address to listen on; 0.0.0.0 exposes the server to the network.") var host = "127.0.0.1"
     @Option(parsing: .unconditional, help: "Port to listen on (0: any free port).") var port = 8080
@@ -40,7 +39,7 @@ struct Serve: AsyncParsableCommand {
         var settings = ServerConfiguration()
         settings.host = host
         settings.port = port
-        let directory = URL(fileURLWithPath: checkpoint).standardizedFileURL.lastPathComponent
+        let directory = URL(fileURLWithPath: source.checkpoint).standardizedFileURL.lastPathComponent
         settings.modelName = modelName ?? (directory.isEmpty || directory == "/" ? "gpt" : directory)
         settings.apiKey = apiKey ?? ProcessInfo.processInfo.environment["GPT_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         settings.maxBatch = maxBatch
@@ -59,7 +58,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let settings = try settings()
         let engine = Engine(maxQueue: settings.maxQueue)
-        let (checkpoint, tokenizer, threads) = (self.checkpoint, self.tokenizer, threading.threads)
+        let (checkpoint, tokenizer, threads) = (source.checkpoint, self.tokenizer, threading.threads)
         engine.start { try LoadedModel.load(checkpoint: checkpoint, tokenizer: tokenizer, threads: threads) }
         var logger = Logger(label: "gpt-serve")
         logger.logLevel = .warning
