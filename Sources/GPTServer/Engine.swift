@@ -14,6 +14,7 @@ public final class Engine: @unchecked Sendable {
     public enum State: Sendable, Equatable { case loading, ready, failed(String), stopping }
 
     public let maxQueue: Int
+    public let metrics = ServerMetrics()
     private let condition = NSCondition()
     private var queue: [EngineJob] = []
     private var running: EngineJob?
@@ -28,6 +29,8 @@ public final class Engine: @unchecked Sendable {
     public var model: LoadedModel? { condition.withLock { loaded } }
     /// Requests waiting, and whether one is running.
     public var depth: (queued: Int, running: Int) { condition.withLock { (queue.count, running == nil ? 0 : 1) } }
+    /// Sequences being generated (a request with n > 1 runs n).
+    public var runningSequences: Int { condition.withLock { running?.parameters.n ?? 0 } }
 
     /// Starts the engine's thread: `load` runs on it, then requests do.
     public func start(load: @escaping @Sendable () throws -> LoadedModel) {
@@ -130,9 +133,20 @@ public final class Engine: @unchecked Sendable {
         let decode: (Int32) -> [UInt8] = { (try? tokenizer.decodeBytes([Int($0)])) ?? [] }
         let onLogits: ((Int, UnsafeBufferPointer<Float>) -> Void)? = p.logprobs == nil ? nil : { s, row in rows[s] = Array(row) }
         job.continuation.yield(.started)
+        metrics.promptTokens.increment(by: Int64(job.prompt.count))
+        var firstToken: Date?
+        defer {
+            let total = counts.reduce(0, +)
+            metrics.completionTokens.increment(by: Int64(total))
+            if let firstToken, total > 1 { metrics.timePerOutputToken.record(Date().timeIntervalSince(firstToken) / Double(total - 1)) }
+        }
         do {
             _ = try Generator(model: loaded.model).generate(prompt: job.prompt, samples: n, options: options, onLogits: onLogits) { s, token in
                 counts[s] += 1
+                if firstToken == nil {
+                    firstToken = Date()
+                    self.metrics.timeToFirstToken.record(firstToken!.timeIntervalSince(job.arrival))
+                }
                 let bytes = decode(token)
                 if let top = p.logprobs {
                     logprobs[s].add(TokenLogprob(token: token, logits: rows[s], top: top, decode: decode), byteCount: bytes.count)

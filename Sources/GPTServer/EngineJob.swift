@@ -22,6 +22,7 @@ public final class EngineJob: @unchecked Sendable {
     /// Texts that end a sample besides `parameters.stop` (a chat template's turn end).
     public let extraStops: [String]
     public let deadline: Date
+    public let arrival = Date()
     let continuation: AsyncStream<EngineEvent>.Continuation
     public let events: AsyncStream<EngineEvent>
     private let lock = NSLock()

@@ -7,8 +7,15 @@ import Hummingbird
 struct OpenAIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let apiKey: String?
     let maxBody: Int
+    let metrics: ServerMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let response = await respond(request, context: context, next: next)
+        metrics.request(status: response.status.code)
+        return response
+    }
+
+    func respond(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async -> Response {
         do {
             try authorize(request)
             if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBody { throw APIError.tooLarge(limit: maxBody) }

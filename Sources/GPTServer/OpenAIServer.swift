@@ -20,8 +20,12 @@ public final class OpenAIServer: Sendable {
     public func application(logger: Logger, onReady: @escaping @Sendable (Int) async -> Void = { _ in })
         -> some ApplicationProtocol {
         let router = Router()
-        router.add(middleware: OpenAIErrorMiddleware(apiKey: configuration.apiKey, maxBody: configuration.maxBody))
+        router.add(middleware: OpenAIErrorMiddleware(apiKey: configuration.apiKey, maxBody: configuration.maxBody, metrics: engine.metrics))
         router.get("/health") { _, _ in self.health() }
+        router.get("/metrics") { _, _ in
+            let text = self.engine.metrics.text(queued: self.engine.depth.queued, running: self.engine.runningSequences)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
         router.get("/v1/models") { _, _ in JSONBody.response(["object": "list", "data": [self.modelObject()]]) }
         router.get("/v1/models/:id") { _, context in
             guard context.parameters.get("id") == self.configuration.modelName else {

@@ -137,6 +137,11 @@ def exercise(base):
     start = time.time()
     client.completions.create(model="tiny", prompt="User:", max_tokens=2)
     check(time.time() - start < 10, f"after a disconnect the next request took {time.time() - start:.2f} s")
+    root = base.rsplit("/v1", 1)[0]
+    with urllib.request.urlopen(root + "/metrics", timeout=30) as answer:
+        metrics = answer.read().decode()
+    check("gpt_running_sequences 0.0" in metrics.splitlines() and "gpt_queue_depth 0.0" in metrics.splitlines(),
+          "/metrics: nothing running or queued after the disconnect")
 
     # Bodies the SDK would never send, over plain HTTP.
     headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}

@@ -250,6 +250,21 @@ final class ServerTests: XCTestCase {
         XCTAssertEqual(text.count, 6)
     }
 
+    func testMetricsCountRequestsByStatusTokensAndLatencies() async throws {
+        _ = try await server.complete(["prompt": "User:", "max_tokens": 9, "n": 2])
+        _ = try await server.complete(["prompt": "User:", "temperature": "hot"])
+        let metrics = try await server.request("/metrics", method: "GET")
+        XCTAssertEqual(metrics.status, 200)
+        XCTAssert(metrics.headers["content-type"]?.hasPrefix("text/plain") == true)
+        let lines = Set(metrics.text.split(separator: "\n").map(String.init))
+        for expected in [#"gpt_requests_total{status="200"} 1"#, #"gpt_requests_total{status="400"} 1"#,
+                         "gpt_prompt_tokens_total 5", "gpt_completion_tokens_total 18", "gpt_queue_depth 0.0",
+                         "gpt_running_sequences 0.0", "gpt_time_to_first_token_seconds_count 1",
+                         "gpt_time_per_output_token_seconds_count 1"] {
+            XCTAssert(lines.contains(expected), "no line \(expected) in\n\(metrics.text)")
+        }
+    }
+
     func testTokenizeAndDetokenizeRoundTripInLlamaCppsShape() async throws {
         let tokens = try await server.request("/tokenize", json: ["content": "hello king"])
         XCTAssertEqual(tokens.status, 200)
