@@ -111,7 +111,8 @@ public final class Engine: @unchecked Sendable {
     private var stopping: Bool { condition.withLock { _state == .stopping } }
 
     private func run(_ job: EngineJob) {
-        defer { job.continuation.finish(); condition.withLock { running = nil } }
+        // Not running any more before the client can see its answer end (/metrics must agree with it).
+        defer { condition.withLock { running = nil }; job.continuation.finish() }
         guard let loaded = model, !job.isCancelled else { return }
         if Date() > job.deadline {
             job.continuation.yield(.failed(.unavailable("the request waited longer than --request-timeout", code: "timeout")))
