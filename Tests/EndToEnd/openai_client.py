@@ -10,6 +10,7 @@ call has a timeout. Usage: openai_client.py PATH/TO/gpt
 """
 import concurrent.futures
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -71,6 +72,7 @@ def main():
             server.send_signal(signal.SIGTERM)
         status = server.wait(timeout=30)
         check(status == 0, f"SIGTERM: exit status {status}")
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def exercise(base):
