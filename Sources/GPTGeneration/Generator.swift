@@ -32,8 +32,11 @@ public final class Generator {
 
     /// Generates `samples` continuations of `prompt` (non-empty, at most n_positions tokens).
     /// `onToken(sample, token)` sees every new token as it is made; returning false ends that
-    /// sample. Returns the new tokens of each sample.
+    /// sample. `onLogits(sample, logits)`, if given, sees each active sample's raw logits ([V],
+    /// before the sampling chain) just before its next token is drawn (a server's logprobs read them).
+    /// Returns the new tokens of each sample.
     public func generate(prompt: [Int32], samples: Int = 1, options: GenerationOptions,
+                         onLogits: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil,
                          onToken: (Int, Int32) -> Bool = { _, _ in true }) throws -> [[Int32]] {
         try options.sampling.validate()
         let context = model.config.contextLength
@@ -56,6 +59,9 @@ public final class Generator {
             isPresent[s] = [Bool](repeating: false, count: v)
             for t in present[s] where t >= 0 && Int(t) < v { isPresent[s][Int(t)] = true }
         }
+        // How often each sample generated each token (the presence and frequency penalties read it).
+        let count = options.sampling.countsOccurrences
+        var generated = [[Int32: Int]](repeating: [:], count: samples)
         var rngs = (0..<samples).map { SplitMix64(seed: options.seed &+ UInt64($0) &* 0x9E37_79B9_7F4A_7C15) }
         timing = GenerationTiming()
 
@@ -68,10 +74,12 @@ public final class Generator {
             var next = [Int32](repeating: 0, count: samples)
             for s in 0..<samples {
                 let row = UnsafeBufferPointer(rebasing: logits[(s * v)..<((s + 1) * v)])
-                next[s] = active[s] ? samplers[s].next(row, present: present[s], rng: &rngs[s]) : sequences[s].last!
+                if active[s] { onLogits?(s, row) }
+                next[s] = active[s] ? samplers[s].next(row, present: present[s], generated: generated[s], rng: &rngs[s]) : sequences[s].last!
                 guard active[s] else { continue }
                 sequences[s].append(next[s])
                 if penalize && !isPresent[s][Int(next[s])] { isPresent[s][Int(next[s])] = true; present[s].append(next[s]) }
+                if count { generated[s][next[s], default: 0] += 1 }
                 if options.stopTokens.contains(next[s]) { active[s] = false; continue }
                 outputs[s].append(next[s])
                 if !onToken(s, next[s]) { active[s] = false }

@@ -2,6 +2,9 @@
 // generate applies its logits processors):
 //   1. repetition penalty: a logit of a token already in the sequence is divided by
 //      the penalty if positive, multiplied if negative (CTRL, Keskar et al. 2019);
+//   1b. presence and frequency penalties (OpenAI's definition): the logit of token j is
+//      lowered by count[j] × frequency_penalty + (count[j] > 0) × presence_penalty, where
+//      count[j] is how often j was generated so far (the prompt does not count);
 //   2. temperature: logits ÷ T; T = 0 means greedy (the arg-max, first on ties);
 //   3. top-k: keep the k largest;
 //   4. top-p (nucleus): keep the smallest set of the most likely tokens whose
@@ -15,10 +18,18 @@ public struct SamplingOptions: Equatable, Sendable {
     public var topK: Int?
     public var topP: Float?
     public var repetitionPenalty: Float = 1
+    /// OpenAI's `presence_penalty` and `frequency_penalty`, each in -2...2.
+    public var presencePenalty: Float = 0
+    public var frequencyPenalty: Float = 0
 
-    public init(temperature: Float = 1, topK: Int? = nil, topP: Float? = nil, repetitionPenalty: Float = 1) {
+    public init(temperature: Float = 1, topK: Int? = nil, topP: Float? = nil, repetitionPenalty: Float = 1,
+                presencePenalty: Float = 0, frequencyPenalty: Float = 0) {
         self.temperature = temperature; self.topK = topK; self.topP = topP; self.repetitionPenalty = repetitionPenalty
+        self.presencePenalty = presencePenalty; self.frequencyPenalty = frequencyPenalty
     }
+
+    /// Whether the presence or frequency penalty changes anything (then generated tokens are counted).
+    public var countsOccurrences: Bool { presencePenalty != 0 || frequencyPenalty != 0 }
 
     /// Checks every option; the error says which and what is allowed.
     public func validate() throws {
@@ -28,6 +39,8 @@ public struct SamplingOptions: Equatable, Sendable {
         if !(repetitionPenalty > 0) || !repetitionPenalty.isFinite {
             throw SamplingError.invalid("repetition-penalty", "\(repetitionPenalty)", "must be > 0")
         }
+        if !(-2...2).contains(presencePenalty) { throw SamplingError.invalid("presence-penalty", "\(presencePenalty)", "must be in -2...2") }
+        if !(-2...2).contains(frequencyPenalty) { throw SamplingError.invalid("frequency-penalty", "\(frequencyPenalty)", "must be in -2...2") }
     }
 }
 
@@ -45,17 +58,24 @@ public struct Sampler {
 
     public init(options: SamplingOptions) { self.options = options }
 
-    /// The next token for one sequence. logits: [V]; `history`: the sequence so far.
-    public mutating func next(_ logits: UnsafeBufferPointer<Float>, history: [Int32], rng: inout SplitMix64) -> Int32 {
-        next(logits, present: options.repetitionPenalty == 1 ? [] : Array(Set(history)), rng: &rng)
+    /// The next token for one sequence. logits: [V]; `history`: the sequence so far, of which
+    /// the first `promptLength` tokens are the prompt (not counted by the presence and frequency penalties).
+    public mutating func next(_ logits: UnsafeBufferPointer<Float>, history: [Int32], promptLength: Int = 0,
+                              rng: inout SplitMix64) -> Int32 {
+        var generated: [Int32: Int] = [:]
+        if options.countsOccurrences { for token in history.dropFirst(promptLength) { generated[token, default: 0] += 1 } }
+        return next(logits, present: options.repetitionPenalty == 1 ? [] : Array(Set(history)), generated: generated, rng: &rng)
     }
 
     /// The next token, given each token already in the sequence once (`present`, in any order): what
     /// the repetition penalty needs, kept up to date per token by the caller (`Generator` does),
-    /// where rebuilding it from the whole history would make a long sample quadratic.
-    public mutating func next(_ logits: UnsafeBufferPointer<Float>, present: [Int32], rng: inout SplitMix64) -> Int32 {
+    /// where rebuilding it from the whole history would make a long sample quadratic. `generated`:
+    /// how often each token was generated (not in the prompt), for the presence and frequency penalties.
+    public mutating func next(_ logits: UnsafeBufferPointer<Float>, present: [Int32], generated: [Int32: Int] = [:],
+                              rng: inout SplitMix64) -> Int32 {
         var scores = Array(logits)
         Self.penalizeRepetition(&scores, present: present, penalty: options.repetitionPenalty)
+        Self.penalizeOccurrences(&scores, generated: generated, presence: options.presencePenalty, frequency: options.frequencyPenalty)
         guard options.temperature > 0 else { return Int32(Self.argmax(scores)) }
         for i in scores.indices { scores[i] /= options.temperature }
         candidates = Self.topK(scores, options.topK)
@@ -70,6 +90,13 @@ public struct Sampler {
         for token in present where token >= 0 && Int(token) < scores.count {
             let s = scores[Int(token)]
             scores[Int(token)] = s > 0 ? s / penalty : s * penalty
+        }
+    }
+
+    static func penalizeOccurrences(_ scores: inout [Float], generated: [Int32: Int], presence: Float, frequency: Float) {
+        guard presence != 0 || frequency != 0 else { return }
+        for (token, count) in generated where count > 0 && token >= 0 && Int(token) < scores.count {
+            scores[Int(token)] -= Float(count) * frequency + presence
         }
     }
 

@@ -49,10 +49,25 @@ final class SamplerTests: XCTestCase {
         XCTAssertEqual(draws(SamplingOptions(temperature: 0, repetitionPenalty: 2), count: 10, history: [1])[5], 10)
     }
 
+    func testPresenceAndFrequencyPenaltiesFollowOpenAIsDefinitionOnGeneratedTokensOnly() {
+        var sampler = Sampler(options: SamplingOptions(temperature: 0, presencePenalty: 0.05, frequencyPenalty: 0.04))
+        var rng = SplitMix64(seed: 1)
+        logits.withUnsafeBufferPointer { l in
+            // Token 1 (3.0) generated twice: 3.0 − 2 × 0.04 − 0.05 = 2.87 < 2.9, so token 5 wins.
+            XCTAssertEqual(sampler.next(l, history: [1, 1], rng: &rng), 5)
+            // Once: 3.0 − 0.04 − 0.05 = 2.91 > 2.9, token 1 still wins.
+            XCTAssertEqual(sampler.next(l, history: [1], rng: &rng), 1)
+            // Tokens of the prompt do not count.
+            XCTAssertEqual(sampler.next(l, history: [1, 1], promptLength: 2, rng: &rng), 1)
+        }
+    }
+
     func testInvalidOptionsAreNamed() {
         for (options, name) in [(SamplingOptions(temperature: -1), "temperature"), (SamplingOptions(topK: 0), "top-k"),
                                 (SamplingOptions(topP: 0), "top-p"), (SamplingOptions(topP: 1.5), "top-p"),
-                                (SamplingOptions(repetitionPenalty: 0), "repetition-penalty")] {
+                                (SamplingOptions(repetitionPenalty: 0), "repetition-penalty"),
+                                (SamplingOptions(presencePenalty: 2.5), "presence-penalty"),
+                                (SamplingOptions(frequencyPenalty: -3), "frequency-penalty")] {
             XCTAssertThrowsError(try options.validate()) { XCTAssert("\($0)".contains(name), "\($0)") }
         }
     }

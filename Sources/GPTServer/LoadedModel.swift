@@ -1,0 +1,28 @@
+// What the engine serves: a model, its tokenizer and its chat template, loaded once and
+// used only from the engine's thread.
+import Foundation
+import GPTCore
+import GPTKernels
+import GPTTokenizer
+import GPTTraining
+
+public final class LoadedModel: @unchecked Sendable {
+    public let model: GPT
+    public let tokenizer: any Tokenizer
+    public let template: any ChatTemplate
+
+    public init(model: GPT, tokenizer: any Tokenizer, template: any ChatTemplate = PlainChatTemplate()) {
+        self.model = model; self.tokenizer = tokenizer; self.template = template
+    }
+
+    /// Loads a checkpoint directory (ours, a run directory, or a Hugging Face GPT-2 directory).
+    public static func load(checkpoint: String, tokenizer: String?, threads: Int) throws -> LoadedModel {
+        let directory = CheckpointLocation.resolve(checkpoint)
+        let model = try HuggingFaceGPT2.load(directory: directory, pool: try ThreadPool(threads: threads))
+        let tokens = try TokenizerLoader.load(tokenizer ?? directory.path)
+        guard tokens.vocabularySize <= model.config.vocabSize else {
+            throw ServerError.vocabularyMismatch(tokenizer: tokens.vocabularySize, model: model.config.vocabSize)
+        }
+        return LoadedModel(model: model, tokenizer: tokens)
+    }
+}

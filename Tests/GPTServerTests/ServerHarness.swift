@@ -1,0 +1,152 @@
+// Test support: a tiny character model trained once by the `gpt` binary, a server started
+// in-process on a free loopback port, and a small HTTP client. All traffic is to 127.0.0.1.
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import GPTServer
+import Logging
+import XCTest
+
+enum Fixture {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// The gpt binary next to the tests (swift build --build-tests puts it there).
+    static var binary: URL? {
+        [Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("gpt"),
+         repository.appendingPathComponent(".build/release/gpt")]
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }
+
+    static let lock = NSLock()
+    nonisolated(unsafe) static var trained: String?
+
+    /// A 1-layer, 32-token-context character model, trained for a few steps on dialogue-like lines.
+    static func checkpoint() throws -> String {
+        try lock.withLock {
+            if let trained { return trained }
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent("serve-tests-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+            let corpus = work.appendingPathComponent("corpus.txt")
+            try String(repeating: "User: hello there, how are you?\nAssistant: the king is good and the queen is warm.\n", count: 100)
+                .write(to: corpus, atomically: true, encoding: .utf8)
+            let run = work.appendingPathComponent("run").path
+            let (status, _, err) = try gpt(["train", "--data", corpus.path, "--steps", "200", "--eval-every", "0", "--set", "n_layer=1",
+                                            "--set", "n_positions=32", "--set", "n_embd=32", "--set", "n_head=2",
+                                            "--out", run, "--threads", "1"])
+            guard status == 0 else { throw XCTSkip("gpt train failed: \(err)") }
+            trained = run
+            return run
+        }
+    }
+
+    /// Runs gpt with `arguments`; returns (status, stdout, stderr).
+    static func gpt(_ arguments: [String]) throws -> (Int32, String, String) {
+        guard let binary else { throw XCTSkip("the gpt binary is not built next to the tests (run swift build -c release --build-tests)") }
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+}
+
+/// An HTTP answer: status, headers (lower-cased names) and body.
+struct HTTPAnswer {
+    let status: Int
+    let headers: [String: String]
+    let body: Data
+
+    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:] }
+    var error: [String: Any] { json["error"] as? [String: Any] ?? [:] }
+    var text: String { String(decoding: body, as: UTF8.self) }
+
+    /// The `data:` payloads of a Server-Sent Events body, in order ("[DONE]" included).
+    var events: [String] {
+        text.components(separatedBy: "\n\n").filter { !$0.isEmpty }.map { $0.hasPrefix("data: ") ? String($0.dropFirst(6)) : $0 }
+    }
+
+    var eventObjects: [[String: Any]] {
+        events.filter { $0 != "[DONE]" }.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
+    /// The first choice's text (completions) or message content (chat).
+    var choiceTexts: [String] {
+        (json["choices"] as? [[String: Any]] ?? []).map {
+            ($0["text"] as? String) ?? (($0["message"] as? [String: Any])?["content"] as? String) ?? "<none>"
+        }
+    }
+}
+
+final class RunningServer: @unchecked Sendable {
+    let engine: Engine
+    let port: Int
+    let task: Task<Void, Error>
+    let session: URLSession
+
+    /// Starts a server on a free loopback port; `load` defaults to the fixture's checkpoint.
+    static func start(_ configure: (inout ServerConfiguration) -> Void = { _ in },
+                      load: (@Sendable () throws -> LoadedModel)? = nil, waitForModel: Bool = true) async throws -> RunningServer {
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        configuration.modelName = "tiny"
+        configure(&configuration)
+        let checkpoint = try Fixture.checkpoint()
+        let engine = Engine(maxQueue: configuration.maxQueue)
+        engine.start(load: load ?? { try LoadedModel.load(checkpoint: checkpoint, tokenizer: nil, threads: 1) })
+        var logger = Logger(label: "gpt-serve-tests")
+        logger.logLevel = .critical
+        let server = OpenAIServer(configuration: configuration, engine: engine)
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let task = Task { try await server.run(logger: logger, signals: []) { continuation.yield($0) } }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw XCTSkip("the server did not start") }
+        if waitForModel { _ = await engine.waitForLoad() }
+        let sessionConfiguration = URLSessionConfiguration.ephemeral
+        sessionConfiguration.timeoutIntervalForRequest = 60
+        return RunningServer(engine: engine, port: port, task: task, session: URLSession(configuration: sessionConfiguration))
+    }
+
+    init(engine: Engine, port: Int, task: Task<Void, Error>, session: URLSession) {
+        self.engine = engine; self.port = port; self.task = task; self.session = session
+    }
+
+    func stop() async {
+        engine.shutdown()
+        task.cancel()
+        _ = try? await task.value
+    }
+
+    func request(_ path: String, method: String = "POST", json: Any? = nil, body: Data? = nil,
+                 headers: [String: String] = [:]) async throws -> HTTPAnswer {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.httpMethod = method
+        if let json { request.httpBody = try JSONSerialization.data(withJSONObject: json) } else if let body { request.httpBody = body }
+        if request.httpBody != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        let (data, response) = try await session.data(for: request)
+        let http = response as! HTTPURLResponse
+        var fields: [String: String] = [:]
+        for (name, value) in http.allHeaderFields { fields["\(name)".lowercased()] = "\(value)" }
+        return HTTPAnswer(status: http.statusCode, headers: fields, body: data)
+    }
+
+    func complete(_ json: [String: Any]) async throws -> HTTPAnswer { try await request("/v1/completions", json: json) }
+    func chat(_ json: [String: Any]) async throws -> HTTPAnswer { try await request("/v1/chat/completions", json: json) }
+
+    /// Polls until `condition` holds or `seconds` pass; returns whether it held.
+    func wait(seconds: Double, until condition: () -> Bool) async -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            if condition() { return true }
+            try? await Task.sleep(nanoseconds: 10_000_000)
+        }
+        return condition()
+    }
+}
