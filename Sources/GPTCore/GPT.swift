@@ -3,6 +3,7 @@
 // LayerNorm, and an LM head tied to the token embedding. Forward and backward are
 // written out op by op (as llm.c does), each op a kernel of GPTKernels; the numbers
 // match Hugging Face's GPT2LMHeadModel (see the reference tests).
+import Foundation
 import GPTKernels
 
 public enum GPTError: Error, CustomStringConvertible, Equatable {
@@ -11,6 +12,7 @@ public enum GPTError: Error, CustomStringConvertible, Equatable {
     case shapeMismatch(expected: Int, got: Int, what: String)
     case backwardWithoutTargets
     case targetsWithoutLanguageModelHead
+    case inferenceOnlyWeights(format: String)
 
     public var description: String {
         switch self {
@@ -24,6 +26,8 @@ public enum GPTError: Error, CustomStringConvertible, Equatable {
             return "backward() needs a forward pass with targets or a gradient for the hidden states"
         case .targetsWithoutLanguageModelHead:
             return "a language-model loss needs the LM head: pass languageModelHead: true with targets"
+        case let .inferenceOnlyWeights(format):
+            return "the model holds \(format) weights for inference: train or convert from fp32 weights"
         }
     }
 }
@@ -36,6 +40,8 @@ public final class GPT {
     /// Gradients in the same layout; allocated by the first `backward`/`zeroGradients`.
     public private(set) var gradients: UnsafeMutablePointer<Float>?
     public let pool: ThreadPool
+    /// The matrices in a lower precision, when the model is set up for inference that way (`useWeights`).
+    public internal(set) var inferenceWeights: InferenceWeights?
 
     /// Dropout is applied only while training.
     public var isTraining = false
@@ -80,8 +86,7 @@ public final class GPT {
         self.config = config
         self.layout = ParameterLayout(config, classCount: classCount)
         self.pool = pool
-        parameters = Self.allocate(layout.count)
-        parameters.update(repeating: 0, count: layout.count)
+        parameters = Self.allocateZeroed(layout.count)
         if config.positions == .sinusoidal {
             let table = Self.allocate(config.contextLength * config.embeddingSize)
             Embedding.sinusoidalTable(table, positions: config.contextLength, channels: config.embeddingSize)
@@ -90,10 +95,22 @@ public final class GPT {
     }
 
     deinit {
-        parameters.deallocate()
+        munmap(parameters, Self.mappedBytes(layout.count))
         gradients?.deallocate()
         positionTable?.deallocate()
     }
+
+    /// Zeroed parameters from an anonymous mapping: a page costs memory only once written, so
+    /// matrices loaded straight into a lower precision (`InferenceWeights`) never occupy their fp32 pages.
+    static func allocateZeroed(_ count: Int) -> UnsafeMutablePointer<Float> {
+        guard let base = mmap(nil, mappedBytes(count), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+              base != MAP_FAILED else {
+            fatalError("mmap of \(mappedBytes(count)) bytes failed after MemoryBudget allowed them (errno \(errno))")
+        }
+        return base.bindMemory(to: Float.self, capacity: max(1, count))
+    }
+
+    static func mappedBytes(_ count: Int) -> Int { max(1, count) * 4 }
 
     static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
         UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64)
@@ -162,8 +179,7 @@ public final class GPT {
         validTargets = 0
         guard languageModelHead else { return nil }
         // Tied LM head: logits[N, V] = lnf[N, C] · wte[V, C]ᵀ
-        GEMM.multiply(a.logits, ldc: v, a.lnf, lda: c, .normal, p + layout.wte, ldb: c, .transposed,
-                      m: n, n: v, k: c, accumulate: false, pool: pool)
+        self.languageModelHead(logits: a.logits, hidden: a.lnf, rows: n)
 
         guard let targets else { return nil }
         a.targets.update(from: targets.baseAddress!, count: n)
@@ -211,8 +227,7 @@ public final class GPT {
                batch: Int, seq: Int, scratch: UnsafeMutablePointer<Float>, cache: KVCache?) -> UnsafeMutablePointer<Float> {
         let c = config.embeddingSize, p = parameters
         let wpe = UnsafePointer(layout.wpe.map { p + $0 } ?? positionTable!) + (cache?.past ?? 0) * c
-        Embedding.forward(out: encoded, tokens: tokens, wte: p + layout.wte, wpe: wpe,
-                          batch: batch, seq: seq, channels: c, pool: pool)
+        embed(out: encoded, tokens: tokens, wpe: wpe, batch: batch, seq: seq)
         if cache == nil { dropout(encoded, batch * seq * c, config.embeddingDropout, site: 0) }
         var residual = encoded
         for (l, w) in layout.blocks.enumerated() {
@@ -234,8 +249,8 @@ public final class GPT {
         func bias(_ o: Int?) -> UnsafePointer<Float>? { o.map { UnsafePointer(p + $0) } }
         LayerNorm.forward(out: s.ln1, mean: s.ln1Mean, rstd: s.ln1Rstd, inp: input, weight: p + w.ln1Weight,
                           bias: bias(w.ln1Bias), rows: n, channels: c, eps: config.layerNormEpsilon, pool: pool)
-        Linear.forward(out: s.qkv, inp: s.ln1, weight: p + w.attnWeight, bias: bias(w.attnBias),
-                       rows: n, inChannels: c, outChannels: 3 * c, pool: pool)
+        linearForward(out: s.qkv, inp: s.ln1, weight: w.attnWeight, bias: bias(w.attnBias),
+                       rows: n, inChannels: c, outChannels: 3 * c)
         if let cache {
             CachedAttention.forward(out: s.atty, qkv: s.qkv, keys: cache.keys[layer], values: cache.values[layer],
                                     scratch: scratch, batch: batch, newCount: seq, past: cache.past,
@@ -245,17 +260,17 @@ public final class GPT {
                               heads: config.headCount, dropout: training ? config.attentionDropout : 0,
                               key: key(site: 1 + 3 * UInt64(layer)), pool: pool)
         }
-        Linear.forward(out: s.attProj, inp: s.atty, weight: p + w.attnProjWeight, bias: bias(w.attnProjBias),
-                       rows: n, inChannels: c, outChannels: c, pool: pool)
+        linearForward(out: s.attProj, inp: s.atty, weight: w.attnProjWeight, bias: bias(w.attnProjBias),
+                       rows: n, inChannels: c, outChannels: c)
         if training { dropout(s.attProj, n * c, config.residualDropout, site: 2 + 3 * UInt64(layer)) }
         Residual.forward(out: s.residual2, input, s.attProj, count: n * c, pool: pool)
         LayerNorm.forward(out: s.ln2, mean: s.ln2Mean, rstd: s.ln2Rstd, inp: s.residual2, weight: p + w.ln2Weight,
                           bias: bias(w.ln2Bias), rows: n, channels: c, eps: config.layerNormEpsilon, pool: pool)
-        Linear.forward(out: s.fc, inp: s.ln2, weight: p + w.fcWeight, bias: bias(w.fcBias),
-                       rows: n, inChannels: c, outChannels: 4 * c, pool: pool)
+        linearForward(out: s.fc, inp: s.ln2, weight: w.fcWeight, bias: bias(w.fcBias),
+                       rows: n, inChannels: c, outChannels: 4 * c)
         config.activation.forward(out: s.fcAct, inp: s.fc, count: n * 4 * c, pool: pool)
-        Linear.forward(out: s.fcProj, inp: s.fcAct, weight: p + w.fcProjWeight, bias: bias(w.fcProjBias),
-                       rows: n, inChannels: 4 * c, outChannels: c, pool: pool)
+        linearForward(out: s.fcProj, inp: s.fcAct, weight: w.fcProjWeight, bias: bias(w.fcProjBias),
+                       rows: n, inChannels: 4 * c, outChannels: c)
         if training { dropout(s.fcProj, n * c, config.residualDropout, site: 3 + 3 * UInt64(layer)) }
         Residual.forward(out: s.residual3, s.residual2, s.fcProj, count: n * c, pool: pool)
     }
@@ -268,6 +283,7 @@ public final class GPT {
     /// With an LM loss, overwrites the logits with their gradient.
     public func backward(lossScale: Float = 1, hiddenGradient: UnsafePointer<Float>? = nil) throws {
         guard let a = activations, validTargets > 0 || hiddenGradient != nil else { throw GPTError.backwardWithoutTargets }
+        if let low = inferenceWeights { throw GPTError.inferenceOnlyWeights(format: low.format.rawValue) }
         if gradients == nil { zeroGradients() }
         let batch = currentBatch, seq = currentSeq, n = batch * seq, c = config.embeddingSize, v = config.vocabSize
         let p = parameters, g = gradients!

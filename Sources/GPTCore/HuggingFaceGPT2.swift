@@ -16,6 +16,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case unexpectedTensor(String)
     /// A NaN or infinity in a weight: such a model only produces garbage.
     case nonFiniteWeight(tensor: String, index: Int, value: Float)
+    /// A q8_0 tensor pair that does not follow the documented scheme (see LowPrecisionCheckpoint.swift).
+    case invalidQuantization(tensor: String, reason: String)
 
     public var description: String {
         switch self {
@@ -27,6 +29,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
         case let .unexpectedTensor(name): return "checkpoint tensor '\(name)' is not part of this model"
         case let .nonFiniteWeight(tensor, index, value):
             return "checkpoint tensor '\(tensor)' holds \(value) at index \(index); a model with NaN or infinite weights cannot be used"
+        case let .invalidQuantization(tensor, reason):
+            return "checkpoint tensor '\(tensor)' is not valid q8_0: \(reason)"
         }
     }
 }
@@ -35,14 +39,16 @@ public enum HuggingFaceGPT2 {
     /// Reads `directory/config.json` and `directory/model.safetensors` into a new model. The config is
     /// checked against every tensor's shape in the header (whose byte ranges the reader has checked
     /// against the file's size) before the model is allocated, and the model against memory.
-    public static func load(directory: URL, pool: ThreadPool) throws -> GPT {
+    /// `weightFormat` (nil: the format the file stores) sets how the matrices are held for inference
+    /// (`InferenceWeights`); fp32 upcasts every stored format, for training.
+    public static func load(directory: URL, pool: ThreadPool, weightFormat: WeightFormat? = .fp32) throws -> GPT {
         let config = try loadConfig(directory.appendingPathComponent("config.json"))
         let weightsURL = directory.appendingPathComponent("model.safetensors")
         guard FileManager.default.fileExists(atPath: weightsURL.path) else { throw CheckpointError.missingFile(weightsURL.path) }
         let file = try SafeTensorsFile(contentsOf: weightsURL)
         try checkWeights(file, match: config)
         let model = try GPT(config: config, pool: pool)
-        try loadWeights(file, into: model)
+        try loadWeights(file, into: model, weightFormat: weightFormat ?? storedWeightFormat(file))
         return model
     }
 
@@ -56,6 +62,13 @@ public enum HuggingFaceGPT2 {
         let layout = ParameterLayout(config, classCount: classCount)
         var found = Set<String>()
         for entry in file.entries {
+            if let (base, isScale) = Q8Storage.split(entry.name) {
+                guard let name = layoutName(base, in: layout, includeHead: includeHead), let tensor = layout[name],
+                      InferenceWeights.isMatrix(name) else { throw CheckpointError.unexpectedTensor(entry.name) }
+                try Q8Storage.check(file, base: base, tensor: tensor)
+                if !isScale { found.insert(name) }
+                continue
+            }
             guard let name = layoutName(entry.name, in: layout, includeHead: includeHead) else { continue }
             guard let tensor = layout[name] else {
                 // A sinusoidal model's export carries its fixed table as wpe (for Hugging Face); we recompute it.
@@ -110,21 +123,20 @@ public enum HuggingFaceGPT2 {
     /// Copies every parameter of `model` from `file`, converting F16/BF16. Names and shapes are all
     /// checked first (`checkWeights`); a NaN or infinity is refused, naming the first tensor that
     /// holds one (the model's values are then partly overwritten: discard it).
-    public static func loadWeights(_ file: SafeTensorsFile, into model: GPT, includeHead: Bool = true) throws {
+    /// With a `weightFormat` other than fp32, the matrices are held in it for inference (see
+    /// `InferenceWeights`; read straight from the file, as stored or converted).
+    public static func loadWeights(_ file: SafeTensorsFile, into model: GPT, includeHead: Bool = true,
+                                   weightFormat: WeightFormat = .fp32) throws {
         try checkWeights(file, match: model.config, classCount: model.layout.score?.classCount, includeHead: includeHead)
-        for entry in file.entries {
-            guard let name = layoutName(entry.name, in: model.layout, includeHead: includeHead), let tensor = model.layout[name] else { continue }
-            let values = try file.floats(entry.name)
-            if let bad = values.firstIndex(where: { !$0.isFinite }) {
-                throw CheckpointError.nonFiniteWeight(tensor: entry.name, index: bad, value: values[bad])
-            }
-            (model.parameters + tensor.offset).update(from: values, count: tensor.count)
-        }
+        try readTensors(file, into: model, includeHead: includeHead, format: weightFormat)
     }
 
     /// Writes `directory/config.json` and `directory/model.safetensors` that `GPT2LMHeadModel.from_pretrained` loads.
     /// A classifier's head (`score.*`) is stored beside the model's tensors, under its own names.
-    public static func save(_ model: GPT, to directory: URL, config: Data? = nil) throws {
+    /// With `dtype`, the matrices (`InferenceWeights.isMatrix`) are stored in that format (see
+    /// LowPrecisionCheckpoint.swift); the model must hold fp32 weights.
+    public static func save(_ model: GPT, to directory: URL, config: Data? = nil, dtype: WeightFormat = .fp32) throws {
+        if let low = model.inferenceWeights { throw GPTError.inferenceOnlyWeights(format: low.format.rawValue) }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -132,9 +144,8 @@ public enum HuggingFaceGPT2 {
         var writer = SafeTensorsWriter()
         writer.metadata = ["format": "pt"]
         for tensor in model.layout.tensors {
-            writer.add(ParameterLayout.isHead(tensor.name) ? tensor.name : "transformer." + tensor.name,
-                       floats: UnsafeBufferPointer(start: model.parameters + tensor.offset, count: tensor.count),
-                       shape: tensor.shape)
+            let name = ParameterLayout.isHead(tensor.name) ? tensor.name : "transformer." + tensor.name
+            try addEncoded(&writer, name, tensor, of: model, format: InferenceWeights.holds(dtype, tensor) ? dtype : .fp32)
         }
         // GPT2LMHeadModel always has a learned wpe and would fill a missing one with random values:
         // a sinusoidal model writes its table there, so Hugging Face computes what we compute.

@@ -81,8 +81,7 @@ public final class InferenceSession {
                           bias: layout.lnfBias.map { UnsafePointer(p + $0) }, rows: batch, channels: c,
                           eps: config.layerNormEpsilon, pool: pool)
         // logits[B, V] = lnf(last)[B, C] · wte[V, C]ᵀ
-        GEMM.multiply(logits, ldc: v, lastNorm, lda: c, .normal, p + layout.wte, ldb: c, .transposed,
-                      m: batch, n: v, k: c, accumulate: false, pool: pool)
+        model.languageModelHead(logits: logits, hidden: lastNorm, rows: batch)
         length += tn
         return UnsafeBufferPointer(start: logits, count: batch * v)
     }

@@ -22,6 +22,15 @@ public struct SafeTensorsWriter {
         floats.withUnsafeBufferPointer { add(name, floats: $0, shape: shape) }
     }
 
+    /// Adds a tensor already encoded in `dtype` (little-endian, row-major): 16-bit floats, bytes, ….
+    /// No padding follows it (the format wants the tensors back to back), so later ones may be unaligned.
+    public mutating func add(_ name: String, bytes: UnsafeRawBufferPointer, dtype: SafeTensorsDType, shape: [Int]) {
+        precondition(shape.reduce(1, *) * dtype.byteSize == bytes.count, "shape \(shape) does not match \(bytes.count) bytes of '\(name)'")
+        let start = body.count
+        body.append(contentsOf: bytes)
+        header.append((name, dtype, shape, start..<(start + bytes.count)))
+    }
+
     public mutating func add(_ name: String, int64s: [Int], shape: [Int]) {
         precondition(shape.reduce(1, *) == int64s.count, "shape \(shape) does not match \(int64s.count) values of '\(name)'")
         let start = body.count

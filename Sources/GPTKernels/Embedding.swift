@@ -19,6 +19,20 @@ public enum Embedding {
         }
     }
 
+    /// As above with the token table in a lower precision (inference): out: [B, T, C], wte: [V, C] as a
+    /// `WeightMatrix`, wpe: [≥T, C]. Each row is widened exactly as the LM head reads it.
+    public static func forward(out: UnsafeMutablePointer<Float>, tokens: UnsafePointer<Int32>,
+                               wte: WeightMatrix, wpe: UnsafePointer<Float>,
+                               batch: Int, seq: Int, channels c: Int, pool: ThreadPool) {
+        pool.parallelFor(batch * seq) { range in
+            for row in range {
+                let p = wpe + (row % seq) * c, o = out + row * c
+                wte.widenRow(Int(tokens[row]), into: o)
+                for i in 0..<c { o[i] += p[i] }
+            }
+        }
+    }
+
     /// dwte: [V, C] (+=), dwpe: [≥T, C] (+=) or nil for fixed positions, dout: [B, T, C], tokens: [B, T].
     /// Split by channels: each sum has one owner and a fixed order, whatever the tokens.
     public static func backward(dwte: UnsafeMutablePointer<Float>, dwpe: UnsafeMutablePointer<Float>?,

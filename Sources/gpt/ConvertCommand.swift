@@ -16,21 +16,26 @@ struct Convert: ParsableCommand {
         discussion: """
         --format hf writes config.json and model.safetensors, which \
         GPT2LMHeadModel.from_pretrained loads. --format native also writes the tokenizer (from \
-        --tokenizer, or found in --from).
+        --tokenizer, or found in --from). --dtype bf16|f16 stores the weight matrices and the \
+        token embedding in that dtype (LayerNorm, biases and positions stay F32; transformers \
+        loads the file); --dtype q8_0 stores them as 8-bit blocks of 32 with one f16 scale each \
+        (NAME.q8_0 and NAME.q8_0_scale, read by gpt only). The input may be in any of these.
         Example: gpt convert --from runs/demo --to demo-hf --format hf
+        Example: gpt convert --from runs/demo --to demo-bf16 --format native --dtype bf16
         """)
 
     @Option(help: "The checkpoint to read.") var from: String
     @Option(help: "The directory to write.") var to: String
     @Option(help: "hf (config.json and model.safetensors) or native (also the tokenizer).") var format = Format.hf
     @Option(help: "char, gpt2 or a tokenizer PATH to store with a native checkpoint.") var tokenizer: String?
+    @Option(help: "Dtype of the stored weight matrices: fp32, bf16, f16 or q8_0.") var dtype = WeightFormat.fp32
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case hf, native }
 
     func run() throws {
         let source = CheckpointLocation.resolve(from), destination = URL(fileURLWithPath: to)
         let model = try HuggingFaceGPT2.load(directory: source, pool: try ThreadPool(threads: 1))
-        try HuggingFaceGPT2.save(model, to: destination)
+        try HuggingFaceGPT2.save(model, to: destination, dtype: dtype)
         if format == .native {
             let tokens: any Tokenizer
             do { tokens = try TokenizerLoader.load(tokenizer ?? source.path) } catch {
@@ -38,7 +43,7 @@ struct Convert: ParsableCommand {
             }
             try TokenizerFile.write(tokens, to: destination.appendingPathComponent(TokenizerFile.defaultFileName))
         }
-        print("wrote \(format) checkpoint to \(destination.path) (\(model.parameterCount) parameters)")
+        print("wrote \(format) checkpoint to \(destination.path) (\(model.parameterCount) parameters, matrices in \(dtype.rawValue))")
         if FileManager.default.fileExists(atPath: source.appendingPathComponent(ClassifierCheckpoint.settingsFileName).path) {
             StandardStreams.error("note: \(source.path) is a classifier; only its language model was converted (the score head and labels were not)\n")
         }

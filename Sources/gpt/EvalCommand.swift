@@ -23,6 +23,7 @@ struct Eval: ParsableCommand {
     @Option(help: "For a prepared directory: val or train.") var split = Split.val
     @Option(help: "Sequences per forward pass.") var batch = 8
     @OptionGroup var threading: ThreadOptions
+    @OptionGroup var weights: WeightFormatOption
     @OptionGroup var output: JSONOutput
 
     enum Split: String, ExpressibleByArgument, CaseIterable { case val, train }
@@ -33,7 +34,8 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         let directory = checkpointSource.directory
-        let model = try HuggingFaceGPT2.load(directory: directory, pool: try ThreadPool(threads: threading.threads))
+        let model = try HuggingFaceGPT2.load(directory: directory, pool: try ThreadPool(threads: threading.threads),
+                                             weightFormat: weights.dtype)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: data, isDirectory: &isDirectory) else {
             throw CommandError("--data \(data) does not exist")

@@ -35,6 +35,7 @@ struct Sample: ParsableCommand {
     @Option(parsing: .unconditional, help: "Samples to generate (1...\(Self.maxSamples)), decoded together.") var numSamples = 1
     @Option(help: "Seed for sampling.") var seed: UInt64 = 1337
     @OptionGroup var threading: ThreadOptions
+    @OptionGroup var weights: WeightFormatOption
     @OptionGroup var output: JSONOutput
 
     static let maxSamples = 256
@@ -61,7 +62,8 @@ struct Sample: ParsableCommand {
         let config = try HuggingFaceGPT2.loadConfig(directory.appendingPathComponent("config.json"))
         try MemoryBudget.require(config.inferenceBytes(batch: numSamples, threads: threading.threads),
                                  for: "\(numSamples) samples decoded together")
-        let model = try HuggingFaceGPT2.load(directory: directory, pool: try ThreadPool(threads: threading.threads))
+        let model = try HuggingFaceGPT2.load(directory: directory, pool: try ThreadPool(threads: threading.threads),
+                                             weightFormat: weights.dtype)
         let tokens: any Tokenizer
         do { tokens = try TokenizerLoader.load(tokenizer ?? directory.path) } catch {
             throw CommandError("\(error)" + (tokenizer == nil ? "; pass --tokenizer char|gpt2|PATH" : ""))

@@ -34,6 +34,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The largest request body: bytes, or with KB, MB, GB.") var maxBody = "1MB"
     @Option(parsing: .unconditional, help: "Seconds a request may take, waiting included.") var requestTimeout: Double = 600
     @OptionGroup var threading: ThreadOptions
+    @OptionGroup var weights: WeightFormatOption
 
     func settings() throws -> ServerConfiguration {
         var settings = ServerConfiguration()
@@ -58,8 +59,8 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let settings = try settings()
         let engine = Engine(maxQueue: settings.maxQueue)
-        let (checkpoint, tokenizer, threads) = (source.checkpoint, self.tokenizer, threading.threads)
-        engine.start { try LoadedModel.load(checkpoint: checkpoint, tokenizer: tokenizer, threads: threads) }
+        let (checkpoint, tokenizer, threads, dtype) = (source.checkpoint, self.tokenizer, threading.threads, weights.dtype)
+        engine.start { try LoadedModel.load(checkpoint: checkpoint, tokenizer: tokenizer, threads: threads, weightFormat: dtype) }
         var logger = Logger(label: "gpt-serve")
         logger.logLevel = .warning
         let server = OpenAIServer(configuration: settings, engine: engine)

@@ -9,6 +9,16 @@ import GPTGeneration
 import GPTTokenizer
 import GPTTraining
 
+extension WeightFormat: ExpressibleByArgument {}
+
+/// `--dtype fp32|bf16|f16|q8_0`: how the weight matrices are held for inference.
+struct WeightFormatOption: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Weights for inference: fp32, bf16, f16 or q8_0 (default: as the checkpoint stores them).",
+        discussion: "The matrices and the tied embedding are converted at load time; LayerNorm, biases and positions stay fp32."))
+    var dtype: WeightFormat?
+}
+
 /// `--threads N`: worker threads for the kernels.
 struct ThreadOptions: ParsableArguments {
     /// More threads than this cannot help and only cost memory (each has an 8 MB stack).
