@@ -4,6 +4,9 @@
 // written out op by op (as llm.c does), each op a kernel of GPTKernels; the numbers
 // match Hugging Face's GPT2LMHeadModel (see the reference tests).
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import GPTKernels
 
 public enum GPTError: Error, CustomStringConvertible, Equatable {

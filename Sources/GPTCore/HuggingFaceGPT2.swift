@@ -62,11 +62,11 @@ public enum HuggingFaceGPT2 {
         let layout = ParameterLayout(config, classCount: classCount)
         var found = Set<String>()
         for entry in file.entries {
-            if let (base, isScale) = Q8Storage.split(entry.name) {
-                guard let name = layoutName(base, in: layout, includeHead: includeHead), let tensor = layout[name],
+            if let q8 = Q8Storage.split(entry.name) {
+                guard let name = layoutName(q8.base, in: layout, includeHead: includeHead), let tensor = layout[name],
                       InferenceWeights.isMatrix(name) else { throw CheckpointError.unexpectedTensor(entry.name) }
-                try Q8Storage.check(file, base: base, tensor: tensor)
-                if !isScale { found.insert(name) }
+                try Q8Storage.check(file, base: q8.base, tensor: tensor)
+                if !q8.isScale { found.insert(name) }
                 continue
             }
             guard let name = layoutName(entry.name, in: layout, includeHead: includeHead) else { continue }

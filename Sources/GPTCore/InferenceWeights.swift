@@ -10,6 +10,9 @@
 // classifier's head stay fp32: together under 1 % of the weights, and read once per token
 // or less. Under q8_0, a matrix whose reduction dimension is not a multiple of 32 stays fp32.
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import GPTIO
 import GPTKernels
 

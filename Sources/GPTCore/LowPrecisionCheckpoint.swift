@@ -133,6 +133,8 @@ extension HuggingFaceGPT2 {
                 }
                 (model.parameters + tensor.offset).update(from: values, count: tensor.count)
             }
+            file.releasePages(of: entry.name)
+            if let q8 { file.releasePages(of: q8.base + Q8Storage.scaleSuffix) }
         }
         if format != .fp32 { model.inferenceWeights = InferenceWeights(format: format, matrices: matrices) }
     }

@@ -36,6 +36,16 @@ public final class MappedFile: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(start: base, count: size)
     }
 
+    /// Drops the resident pages that hold bytes offset..<offset+count (widened to whole pages) from this
+    /// process's memory; touched again, they are read back from the file. A loader that is done with a
+    /// tensor calls this so the mapping does not add the whole file to the process's peak memory.
+    public func release(offset: Int, count: Int) {
+        guard let base = bytes.baseAddress, count > 0, offset >= 0, offset + count <= bytes.count else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let first = offset / page * page, last = min(bytes.count, (offset + count + page - 1) / page * page)
+        madvise(UnsafeMutableRawPointer(mutating: base + first), last - first, MADV_DONTNEED)
+    }
+
     deinit {
         if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
     }

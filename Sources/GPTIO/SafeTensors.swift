@@ -279,6 +279,13 @@ public struct SafeTensorsFile: @unchecked Sendable {
         return try withBytes(e, body)
     }
 
+    /// Drops a mapped file's resident pages of tensor `name` (see `MappedFile.release`): a loader done with
+    /// a tensor calls this so that reading a checkpoint does not keep all of it in memory. No effect on `Data`.
+    public func releasePages(of name: String) {
+        guard let e = self[name], case let .mapped(file) = storage else { return }
+        file.release(offset: dataStart + e.range.lowerBound, count: e.range.count)
+    }
+
     private func withBytes<T>(_ e: SafeTensorsEntry, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
         try storage.withBytes { all in
             try body(UnsafeRawBufferPointer(rebasing: all[(dataStart + e.range.lowerBound)..<(dataStart + e.range.upperBound)]))
