@@ -87,7 +87,8 @@ extension HuggingFaceGPT2 {
             if q8?.isScale == true { continue }
             guard let name = layoutName(q8?.base ?? entry.name, in: model.layout, includeHead: includeHead),
                   let tensor = model.layout[name] else { continue }
-            let (n, k, storage) = InferenceWeights.matrixShape(of: tensor)
+            // (N, K, stored layout) for a matrix; never read for other tensors.
+            let (n, k, storage) = tensor.shape.count == 2 ? InferenceWeights.matrixShape(of: tensor) : (rows: 0, columns: 0, layout: MatrixLayout.normal)
             if let q8 {
                 let scaleEntry = file[q8.base + Q8Storage.scaleSuffix]!
                 try file.withUnsafeRawBytes(of: entry.name) { quants in
