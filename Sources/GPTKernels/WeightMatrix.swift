@@ -17,11 +17,11 @@ public final class WeightMatrix: @unchecked Sendable {
     /// q8_0 only: [N, K / 32] block scales (f16 values, held as Float).
     let scales: UnsafeMutablePointer<Float>?
 
-    private init(format: WeightFormat, rows: Int, columns: Int) throws {
+    private init(format: WeightFormat, rows: Int, columns: Int, what: String) throws {
         precondition(format != .fp32, "an fp32 matrix is the model's own parameters")
         precondition(rows >= 0 && columns >= 0)
         guard format.holds(reduction: columns) else {
-            throw WeightFormatError.cannotHold(format: format, reduction: columns, what: "weight matrix")
+            throw WeightFormatError.cannotHold(format: format, reduction: columns, what: what)
         }
         self.format = format; self.rows = rows; self.columns = columns
         let elementBytes = format == .q8_0 ? 1 : 2
@@ -43,7 +43,7 @@ public final class WeightMatrix: @unchecked Sendable {
     /// rounded into `format`. `what` names the tensor in errors (a value f16 or q8_0 cannot hold).
     public convenience init(format: WeightFormat, rows n: Int, columns k: Int, what: String,
                             row: (Int, UnsafeMutablePointer<Float>) throws -> Void) throws {
-        try self.init(format: format, rows: n, columns: k)
+        try self.init(format: format, rows: n, columns: k, what: what)
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(1, k))
         defer { buffer.deallocate() }
         for r in 0..<n {
@@ -96,7 +96,7 @@ public final class WeightMatrix: @unchecked Sendable {
     /// q8_0 as stored in a file: `quants` [N, K] signed bytes and `scale(n, b)` the scale of row n's block b.
     public convenience init(q8_0 quants: UnsafeRawPointer, rows n: Int, columns k: Int,
                             scale: (Int, Int) -> Float) throws {
-        try self.init(format: .q8_0, rows: n, columns: k)
+        try self.init(format: .q8_0, rows: n, columns: k, what: "q8_0 weights")
         values.copyMemory(from: quants, byteCount: n * k)
         let blocks = k / WeightFormat.q8BlockSize
         for r in 0..<n { for b in 0..<blocks { scales![r * blocks + b] = scale(r, b) } }

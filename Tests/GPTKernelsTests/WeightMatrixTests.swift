@@ -19,12 +19,12 @@ final class WeightMatrixTests: XCTestCase {
         XCTAssertEqual(WeightFormat.bf16Bits(.infinity), 0x7F80)
         XCTAssertEqual(WeightFormat.bf16Bits(.greatestFiniteMagnitude), 0x7F80, "rounds past bf16's largest finite value")
         XCTAssertTrue(WeightFormat.floatFromBF16(WeightFormat.bf16Bits(.nan)).isNaN)
-        // Against Double: the nearest bf16 is within half a bf16 ulp (2⁻⁹ relative).
+        // Against Double: the nearest bf16 is within half a bf16 ulp (at most 2⁻⁸ of the value: 8 significant bits).
         var rng = TestRandom(5)
         for _ in 0..<10_000 {
             let x = rng.uniform(1000)
             let back = Double(WeightFormat.floatFromBF16(WeightFormat.bf16Bits(x)))
-            XCTAssertLessThanOrEqual(abs(back - Double(x)), abs(Double(x)) * 0x1p-9 * 1.0000001, "\(x)")
+            XCTAssertLessThanOrEqual(abs(back - Double(x)), abs(Double(x)) * 0x1p-8 * 1.0000001, "\(x)")
         }
     }
 
