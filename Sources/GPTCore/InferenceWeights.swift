@@ -8,7 +8,8 @@
 // and the token embedding, which is also the tied LM head (31 % of GPT-2 124M's weights,
 // read whole for every token's logits). LayerNorm gains, biases, the position table and a
 // classifier's head stay fp32: together under 1 % of the weights, and read once per token
-// or less. Under q8_0, a matrix whose reduction dimension is not a multiple of 32 stays fp32.
+// or less. A matrix whose reduction dimension is not a multiple of 32 stays fp32 (q8_0 blocks
+// and the 16-bit formats' interleaved groups are 32 wide).
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -41,7 +42,7 @@ public final class InferenceWeights {
         tensor.name == "wte.weight" ? (tensor.shape[0], tensor.shape[1], .transposed) : (tensor.shape[1], tensor.shape[0], .normal)
     }
 
-    /// Whether `format` holds `tensor` (a matrix; under q8_0 only with whole blocks).
+    /// Whether `format` holds `tensor` (a matrix whose rows are whole groups of 32).
     public static func holds(_ format: WeightFormat, _ tensor: ParameterTensor) -> Bool {
         format != .fp32 && isMatrix(tensor.name) && format.holds(reduction: matrixShape(of: tensor).columns)
     }

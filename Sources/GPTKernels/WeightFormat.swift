@@ -20,9 +20,10 @@ public enum WeightFormat: String, CaseIterable, Sendable {
         }
     }
 
-    /// Whether a matrix whose reduction dimension is `k` can be held in this format (q8_0 needs whole blocks).
+    /// Whether a matrix whose reduction dimension is `k` can be held in this format: whole q8_0 blocks,
+    /// and for the 16-bit formats whole 32-weight groups (their storage order, see `WeightMatrix.slot`).
     public func holds(reduction k: Int) -> Bool {
-        self != .q8_0 || k % Self.q8BlockSize == 0
+        self == .fp32 || k % Self.q8BlockSize == 0
     }
 
     /// fp32 → bf16 bits, rounded to nearest, ties to even; NaN stays NaN, infinities stay infinite.

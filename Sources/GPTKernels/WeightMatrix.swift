@@ -36,6 +36,15 @@ public final class WeightMatrix: @unchecked Sendable {
 
     deinit { values.deallocate(); scales?.deallocate() }
 
+    /// Where weight p of a 16-bit row is stored: each group of 32 is interleaved, p and p + 16 side by
+    /// side, so one 64-byte load holds 16 lanes of two weights each and widening both halves is a shift
+    /// or a mask (no lane shuffle, no conversion call).
+    @inline(__always)
+    static func slot(_ p: Int) -> Int {
+        let o = p & 31
+        return (p & ~31) + (o < 16 ? 2 * o : 2 * (o - 16) + 1)
+    }
+
     /// Bytes of weights (and scales) read by one pass over the matrix.
     public var byteCount: Int { rows * format.bytes(count: columns) }
 
@@ -51,7 +60,7 @@ public final class WeightMatrix: @unchecked Sendable {
             switch format {
             case .bf16:
                 let out = values.assumingMemoryBound(to: UInt16.self) + r * k
-                for p in 0..<k { out[p] = WeightFormat.bf16Bits(buffer[p]) }
+                for p in 0..<k { out[Self.slot(p)] = WeightFormat.bf16Bits(buffer[p]) }
             case .f16:
                 let out = values.assumingMemoryBound(to: Float16.self) + r * k
                 for p in 0..<k {
@@ -59,7 +68,7 @@ public final class WeightMatrix: @unchecked Sendable {
                     guard h.isFinite || !buffer[p].isFinite else {
                         throw WeightFormatError.outOfRange(format: .f16, value: buffer[p], row: r, what: what)
                     }
-                    out[p] = h
+                    out[Self.slot(p)] = h
                 }
             case .q8_0:
                 let out = values.assumingMemoryBound(to: Int8.self) + r * k
@@ -109,10 +118,10 @@ public final class WeightMatrix: @unchecked Sendable {
         switch format {
         case .bf16:
             let src = values.assumingMemoryBound(to: UInt16.self) + n * k
-            for p in 0..<k { out[p] = WeightFormat.floatFromBF16(src[p]) }
+            for p in 0..<k { out[p] = WeightFormat.floatFromBF16(src[Self.slot(p)]) }
         case .f16:
             let src = values.assumingMemoryBound(to: Float16.self) + n * k
-            for p in 0..<k { out[p] = Float(src[p]) }
+            for p in 0..<k { out[p] = Float(src[Self.slot(p)]) }
         case .q8_0:
             let src = values.assumingMemoryBound(to: Int8.self) + n * k
             let blocks = k / WeightFormat.q8BlockSize
@@ -121,7 +130,7 @@ public final class WeightMatrix: @unchecked Sendable {
         }
     }
 
-    /// The stored bytes, row-major [N, K] (UInt16 bf16 bits, Float16 or Int8, little-endian), for writing.
+    /// The stored bytes, row-major [N, K] (Int8 for q8_0; the 16-bit formats in `slot` order), for writing.
     public var storedValues: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: values, count: rows * columns * (format == .q8_0 ? 1 : 2))
     }

@@ -7,10 +7,15 @@
 // tree, then the K mod 16 tail is added in order. So a row's result does not depend on
 // which other rows are in the batch (the server's batch invariance) nor on the thread count.
 //
-// Weights are widened to fp32 in registers as they are loaded: bf16 by a 16-bit shift of
-// the zero-extended bits, f16 by `vcvtph2ps`, q8_0 by sign-extension, conversion and one
-// multiply by the block's scale (the "widening" choice; the integer dot product, which
-// would also quantize the activations to 8 bits, is not implemented). Widening is exact
+// Weights are widened to fp32 in registers as they are loaded. The 16-bit formats are stored
+// with each group of 32 interleaved (see `WeightMatrix.slot`), so a 64-byte load widens to
+// two vectors by shifts and masks alone: bf16 by a 16-bit shift, f16 by moving its exponent
+// and mantissa into place and one multiply by 2¹¹². (Swift's generic SIMD conversions,
+// `SIMD16<UInt32>(truncatingIfNeeded:)` and `SIMD16<Float>(SIMD16<Float16>)`, compile to calls
+// that spill every accumulator: they made bf16 decode barely faster than fp32.) q8_0 is
+// widened by sign-extension, conversion and one multiply by the block's scale, still through
+// those generic conversions (not yet rewritten; see BENCHMARKS.md). The integer dot product,
+// which would also quantize the activations to 8 bits, is not implemented. Widening is exact
 // for bf16 and f16, and for q8_0 the product q·d is rounded once, the same in every tile.
 //
 // Decoding (M ≤ 4) reads each weight once, straight from memory: that is the memory-bound
@@ -181,21 +186,35 @@ protocol WeightRows {
     func scalar(_ j: Int, _ p: Int) -> Float
 }
 
+/// The 32-bit lanes of a 16-bit row's 32-weight group (`WeightMatrix.slot` order): lane i holds weight
+/// p + i in its low half and p + 16 + i in its high half. (Swift's generic SIMD conversions are not
+/// inlined, so widening is done with shifts and masks on these lanes.)
+@inline(__always)
+func groupLanes(_ row: UnsafeRawPointer, _ p: Int) -> SIMD16<UInt32> {
+    (row + 2 * (p & ~31)).loadUnaligned(as: SIMD16<UInt32>.self)
+}
+
 struct BF16Row: WeightRows {
     let base: UnsafePointer<UInt16>, k: Int
+    /// bf16 is the top half of an fp32: the low halves shifted up, or the high halves masked.
     @inline(__always) func load16(_ j: Int, _ p: Int) -> Vec16 {
-        let bits = UnsafeRawPointer(base + j * k + p).loadUnaligned(as: SIMD16<UInt16>.self)
-        return unsafeBitCast(SIMD16<UInt32>(truncatingIfNeeded: bits) &<< 16, to: Vec16.self)
+        let v = groupLanes(base + j * k, p)
+        return unsafeBitCast(p & 16 == 0 ? v &<< 16 : v & 0xFFFF_0000, to: Vec16.self)
     }
-    @inline(__always) func scalar(_ j: Int, _ p: Int) -> Float { WeightFormat.floatFromBF16(base[j * k + p]) }
+    @inline(__always) func scalar(_ j: Int, _ p: Int) -> Float { WeightFormat.floatFromBF16(base[j * k + WeightMatrix.slot(p)]) }
 }
 
 struct F16Row: WeightRows {
     let base: UnsafePointer<Float16>, k: Int
+    /// binary16 → binary32 exactly for every finite value (stored weights are finite): exponent and
+    /// mantissa shifted into place read as fp32 2¹¹² times too small, subnormals included; then the sign.
     @inline(__always) func load16(_ j: Int, _ p: Int) -> Vec16 {
-        Vec16(UnsafeRawPointer(base + j * k + p).loadUnaligned(as: SIMD16<Float16>.self))
+        let v = groupLanes(base + j * k, p)
+        let h = p & 16 == 0 ? v & 0xFFFF : v &>> 16
+        let magnitude = unsafeBitCast((h & 0x7FFF) &<< 13, to: Vec16.self) * 0x1p112
+        return unsafeBitCast(unsafeBitCast(magnitude, to: SIMD16<UInt32>.self) | ((h & 0x8000) &<< 16), to: Vec16.self)
     }
-    @inline(__always) func scalar(_ j: Int, _ p: Int) -> Float { Float(base[j * k + p]) }
+    @inline(__always) func scalar(_ j: Int, _ p: Int) -> Float { Float(base[j * k + WeightMatrix.slot(p)]) }
 }
 
 struct Q8Row: WeightRows {

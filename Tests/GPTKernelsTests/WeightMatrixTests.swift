@@ -53,11 +53,17 @@ final class WeightMatrixTests: XCTestCase {
                                               rows: 1, columns: 40, what: "w")) { error in
             XCTAssertEqual("\(error)", "w: q8_0 needs rows of a multiple of 32 weights, got 40")
         }
+        XCTAssertThrowsError(try WeightMatrix(format: .bf16, converting: [Float](repeating: 1, count: 48), layout: .transposed,
+                                              rows: 1, columns: 48, what: "w")) { error in
+            XCTAssertEqual("\(error)", "w: bf16 needs rows of a multiple of 32 weights, got 48")
+        }
     }
 
     func testF16RefusesValuesBeyondItsRange() {
-        XCTAssertThrowsError(try WeightMatrix(format: .f16, converting: [1, 70_000], layout: .transposed,
-                                              rows: 1, columns: 2, what: "w")) { error in
+        var row = [Float](repeating: 1, count: 32)
+        row[1] = 70_000
+        XCTAssertThrowsError(try WeightMatrix(format: .f16, converting: row, layout: .transposed,
+                                              rows: 1, columns: 32, what: "w")) { error in
             XCTAssertEqual("\(error)", "w: the value 70000.0 in row 0 does not fit f16")
         }
     }
