@@ -2,17 +2,19 @@
 # Quality of the low-precision weight formats against fp32 on a trained checkpoint:
 # perplexity on held-out text (`gpt eval --dtype`), and the share of 100-token greedy
 # continuations of 20 held-out prompts identical to fp32's (`gpt sample --dtype`).
-# Usage: Benchmarks/lowprec-quality.sh CHECKPOINT HELDOUT_TEXT [GPT] [THREADS]
-#   HELDOUT_TEXT: text the model was not trained on (for a run trained on FILE with --data,
-#   the last 10 % of FILE's bytes is its validation split: `tail -c $(( $(wc -c < FILE) / 10 )) FILE`).
+# Usage: Benchmarks/lowprec-quality.sh CHECKPOINT HELDOUT [GPT] [THREADS] [PROMPT_TEXT]
+#   HELDOUT: text (or a `gpt prepare` directory, its validation split) the model was not trained on;
+#   PROMPT_TEXT: where the prompts come from (default HELDOUT, which must then be text).
+#   For a run trained on a text FILE with --data, the last 10 % of FILE's bytes is its validation
+#   split: `tail -c $(( $(wc -c < FILE) / 10 )) FILE`.
 set -euo pipefail
-checkpoint=$1; heldout=$2; gpt=${3:-.build/release/gpt}; threads=${4:-2}
+checkpoint=$1; heldout=$2; gpt=${3:-.build/release/gpt}; threads=${4:-2}; prompts=${5:-$2}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 formats=(fp32 bf16 f16 q8_0)
 
 # 20 prompts: held-out lines of 20+ characters, evenly spaced through the file, cut to 40 characters.
-python3 - "$heldout" > "$out/prompts.txt" <<'PY'
+python3 - "$prompts" > "$out/prompts.txt" <<'PY'
 import sys
 lines = [l.rstrip("\n")[:40] for l in open(sys.argv[1], encoding="utf-8") if len(l.strip()) >= 20]
 step = max(1, len(lines) // 20)
