@@ -21,7 +21,7 @@ struct Convert: ParsableCommand {
         loads the file); --dtype q8_0 stores them as 8-bit blocks of 32 with one f16 scale each \
         (NAME.q8_0 and NAME.q8_0_scale, read by gpt only). The input may be in any of these.
         Example: gpt convert --from runs/demo --to demo-hf --format hf
-        Example: gpt convert --from runs/demo --to demo-bf16 --format native --dtype bf16
+        Example: gpt convert --from runs/demo --to demo-bf16 --dtype bf16
         """)
 
     @Option(help: "The checkpoint to read.") var from: String
