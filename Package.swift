@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "GPTTokenizer", dependencies: ["GPTIO", "GPTConcurrency", "GPTNetwork"]),
         .target(name: "GPTData", dependencies: ["GPTTokenizer", "GPTIO", "GPTKernels"]),
         .target(name: "GPTTraining", dependencies: ["GPTCore", "GPTKernels", "GPTData", "GPTTokenizer", "GPTIO", "GPTGeneration"]),
-        .target(name: "GPTGeneration", dependencies: ["GPTCore", "GPTKernels"]),
+        .target(name: "GPTGeneration", dependencies: ["GPTCore", "GPTKernels", "GPTTokenizer"]),
         // The HTTP server: the only target that imports Hummingbird (the core never does).
         .target(name: "GPTServer", dependencies: [
             "GPTCore", "GPTGeneration", "GPTTokenizer", "GPTTraining",
