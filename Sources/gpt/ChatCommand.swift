@@ -27,7 +27,8 @@ struct Chat: ParsableCommand {
         The template is the checkpoint's (chatml after gpt finetune chat, else plain).
         Examples:
           gpt chat --checkpoint runs/chat
-          echo '{"messages": [{"role": "user", "content": "Hello"}]}' | gpt chat --checkpoint runs/chat --json
+          echo '{"messages": [{"role": "user", "content": "Hello"}]}' \\
+              | gpt chat --checkpoint runs/chat --json
           gpt chat --server http://127.0.0.1:8080
         """)
 

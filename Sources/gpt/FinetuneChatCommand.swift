@@ -31,8 +31,8 @@ struct FinetuneChat: ParsableCommand {
         starting model (after adding the tokens) and writes nothing.
         Examples:
           gpt finetune chat --checkpoint runs/base --train chats.jsonl --out runs/chat
-          gpt finetune chat --checkpoint runs/base --train train.jsonl --test test.jsonl --out runs/chat \\
-              --steps 300 --learning-rate 5e-5 --init random
+          gpt finetune chat --checkpoint runs/base --train train.jsonl \\
+              --test test.jsonl --out runs/chat --steps 300 --init random
         """)
 
     @OptionGroup var checkpointSource: CheckpointOption
