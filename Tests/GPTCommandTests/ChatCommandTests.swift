@@ -89,7 +89,7 @@ extension CommandLineTests {
         sys.stdout.write(out.decode("utf-8", "replace"))
         sys.exit(0 if ok and os.WEXITSTATUS(status) == 0 else 1)
         """
-        let scriptURL = work.appendingPathComponent("pty.py")
+        let scriptURL = work.appendingPathComponent("chat_terminal.py")  // not pty.py: that would shadow the module
         try script.write(to: scriptURL, atomically: true, encoding: .utf8)
         let python = Process()
         python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
