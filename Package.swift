@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "GPTGenerationTests", dependencies: ["GPTGeneration", "GPTCore", "GPTKernels"]),
         .testTarget(name: "GPTCommandTests", dependencies: ["gpt"]),
         .testTarget(name: "GPTServerTests", dependencies: [
-            "GPTServer", "GPTGeneration", "GPTCore", "GPTTokenizer",
+            "GPTServer", "GPTGeneration", "GPTCore", "GPTKernels", "GPTTokenizer",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
     ],
