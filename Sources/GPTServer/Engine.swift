@@ -133,6 +133,15 @@ public final class Engine: @unchecked Sendable {
         var rows = [[Float]](repeating: [], count: n)
         let decode: (Int32) -> [UInt8] = { (try? tokenizer.decodeBytes([Int($0)])) ?? [] }
         let onLogits: ((Int, UnsafeBufferPointer<Float>) -> Void)? = p.logprobs == nil ? nil : { s, row in rows[s] = Array(row) }
+        if let top = job.promptLogprobs {
+            do {
+                let first = (try? tokenizer.decodeBytes([Int(job.prompt[0])])) ?? []
+                job.continuation.yield(.prompt(first: first, try loaded.promptLogprobs(job.prompt, top: top)))
+            } catch {
+                job.continuation.yield(.failed(APIError(status: 500, message: "scoring the prompt failed: \(error)", type: "server_error")))
+                return
+            }
+        }
         job.continuation.yield(.started)
         metrics.promptTokens.increment(by: Int64(job.prompt.count))
         var firstToken: Date?

@@ -32,7 +32,7 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        let directory = checkpointSource.directory
+        let directory = try checkpointSource.directory()
         let model = try HuggingFaceGPT2.load(directory: directory, pool: try ThreadPool(threads: threading.threads))
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: data, isDirectory: &isDirectory) else {

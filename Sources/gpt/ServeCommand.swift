@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import GPTIO
 import GPTServer
+import GPTTraining
 import Logging
 
 struct Serve: AsyncParsableCommand {
@@ -13,9 +14,11 @@ struct Serve: AsyncParsableCommand {
         Binds to 127.0.0.1 unless --host says otherwise, and prints the URL when the model is ready. \
         /health answers 503 while the model loads, then 200. Requests run one at a time in arrival \
         order; at most --max-queue wait, more are refused with 503 and Retry-After. SIGINT or SIGTERM \
-        stops accepting requests, ends open streams with a final chunk and exits 0.
+        stops accepting requests, ends open streams with a final chunk and exits 0. \
+        GET / is a chat page that streams from /v1/chat/completions.
         Examples:
           gpt serve --checkpoint runs/demo
+          gpt serve --checkpoint hf:gpt2    # Hugging Face cache; downloads if missing
           GPT_API_KEY=secret gpt serve --checkpoint gpt2-dir --tokenizer gpt2 \\
               --port 8000 --model-name gpt2
         """)
@@ -39,7 +42,7 @@ struct Serve: AsyncParsableCommand {
         var settings = ServerConfiguration()
         settings.host = host
         settings.port = port
-        let directory = URL(fileURLWithPath: source.checkpoint).standardizedFileURL.lastPathComponent
+        let directory = CheckpointLocation.displayName(source.checkpoint)
         settings.modelName = modelName ?? (directory.isEmpty || directory == "/" ? "gpt" : directory)
         settings.apiKey = apiKey ?? ProcessInfo.processInfo.environment["GPT_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         settings.maxBatch = maxBatch
