@@ -5,7 +5,7 @@ Installs Debian's chromium and chromium-driver (apt-get, as root) and selenium (
 missing, and skips with a message (exit 0) where they cannot be had. Trains a tiny character
 model with the gpt binary, starts `gpt serve` with an API key on a free loopback port, opens the
 page, enters the key, types a message, waits until streamed text appears in the reply and the
-stream ends, and saves a screenshot. Exits non-zero on any failure. Traffic goes to 127.0.0.1 only.
+stream ends (checking that the reply was built chunk by chunk), and saves a screenshot. Exits non-zero on any failure. Traffic goes to 127.0.0.1 only.
 Usage: browser_chat.py PATH/TO/gpt [SCREENSHOT.png]   (default .build/browser-chat.png)
 """
 import os
@@ -87,7 +87,7 @@ def main():
             f.write("User: hello there, how are you?\nAssistant: the king is good and the queen is warm.\n" * 100)
         run = os.path.join(work, "run")
         subprocess.run([GPT, "train", "--data", corpus, "--steps", "200", "--eval-every", "0", "--set", "n_layer=1",
-                        "--set", "n_positions=32", "--set", "n_embd=32", "--set", "n_head=2", "--out", run, "--threads", "1"],
+                        "--set", "n_positions=128", "--set", "n_embd=32", "--set", "n_head=2", "--out", run, "--threads", "1"],
                        check=True, capture_output=True, timeout=300)
         server = subprocess.Popen([GPT, "serve", "--checkpoint", run, "--port", "0", "--model-name", "tiny", "--threads", "1"],
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
@@ -113,6 +113,17 @@ def main():
         key.send_keys(KEY)
         driver.find_element(By.ID, "max-tokens").clear()
         driver.find_element(By.ID, "max-tokens").send_keys("60")
+        # Count the reply's changes: the page appends each streamed chunk as it is parsed, so a streamed
+        # reply changes once per chunk (the observer may see several changes per paint).
+        driver.execute_script("""
+            window.replyChanges = 0; window.replyLengths = [];
+            new MutationObserver((changes) => {
+              const replies = document.querySelectorAll('.msg.assistant');
+              if (!replies.length) return;
+              window.replyChanges += changes.length;
+              window.replyLengths.push(replies[replies.length - 1].textContent.length);
+            }).observe(document.getElementById('messages'), {childList: true, subtree: true, characterData: true});
+        """)
         box = driver.find_element(By.ID, "input")
         box.send_keys("hello there, how are you?")
         box.send_keys(Keys.ENTER)
@@ -136,8 +147,14 @@ def main():
         print(("ok   " if state == "done" and text.strip() else "FAIL ") + f"a streamed reply appears: {text[:80]!r}")
         if not (state == "done" and text.strip()):
             failures.append("no finished reply")
-        print(f"     text already shown while streaming: {partial!r}" if partial else
-              "     (the stream ended between two polls; no partial text was caught)")
+        changes = driver.execute_script("return window.replyChanges")
+        steps = len(set(n for n in driver.execute_script("return window.replyLengths") if n > 0))
+        print(("ok   " if changes > 2 else "FAIL ") + f"the reply was built from {changes} changes as chunks arrived "
+              f"({steps} distinct lengths seen between paints)")
+        if changes <= 2:
+            failures.append("the reply did not arrive in pieces")
+        if partial:
+            print(f"     text shown while the stream was still open: {partial!r}")
         user = driver.find_elements(By.CSS_SELECTOR, ".msg.user")
         if not (user and user[0].text == "hello there, how are you?"):
             failures.append("the user's message is not shown")
