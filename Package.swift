@@ -72,6 +72,7 @@ let package = Package(
         .testTarget(name: "GPTNetworkTests", dependencies: [
             "GPTNetwork", "GPTTraining", "GPTCore", "GPTKernels", "GPTTokenizer",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "GPTServerTests", dependencies: [
             "GPTServer", "GPTGeneration", "GPTCore", "GPTTokenizer",

@@ -10,6 +10,7 @@ import GPTNetwork
 import GPTTokenizer
 import GPTTraining
 import Hummingbird
+import Logging
 import XCTest
 
 /// Serves `files` of one repository at /{repository}/resolve/{main or commit}/{file}, as the hub
@@ -37,8 +38,10 @@ final class LoopbackHub: @unchecked Sendable {
         let router = Router()
         router.add(middleware: Responder(hub: self))
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        var logger = Logger(label: "loopback-hub")
+        logger.logLevel = .critical  // a cut-off body and the shutdown log errors that are expected here
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) })
+                              onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
         task = Task { try await app.runService(gracefulShutdownSignals: []) }
         var iterator = ports.makeAsyncIterator()
         port = await iterator.next() ?? 0
@@ -54,6 +57,10 @@ final class LoopbackHub: @unchecked Sendable {
     func respond(_ path: String) -> Response {
         lock.withLock { _requests.append(path) }
         if let status { return Response(status: .init(code: status)) }
+        // A renamed repository answers at its old name with a redirect to the new one (as gpt2 → openai-community/gpt2).
+        if path.hasPrefix("/old-name/resolve/") {
+            return Response(status: .temporaryRedirect, headers: [.location: "/\(repository)" + path.dropFirst("/old-name".count)])
+        }
         let prefix = "/\(repository)/resolve/"
         guard path.hasPrefix(prefix) else { return Response(status: .notFound) }
         let rest = path.dropFirst(prefix.count).split(separator: "/", maxSplits: 1)
@@ -163,6 +170,12 @@ final class HubDownloadTests: XCTestCase {
         XCTAssertEqual(try locate().path, snapshot.path)
         XCTAssertEqual(try locate(offline: true).path, snapshot.path)
         XCTAssertEqual(hub.requests.count, before)
+    }
+
+    func testFollowsTheHubsRedirectForARenamedRepository() throws {
+        let snapshot = try locate("hf:old-name")
+        XCTAssertTrue(snapshot.path.hasSuffix("models--old-name/snapshots/\(LoopbackHub.commit)"), snapshot.path)
+        XCTAssertEqual(try Data(contentsOf: snapshot.appendingPathComponent("model.safetensors")), hub.files["model.safetensors"])
     }
 
     func testReadsACacheThatPythonWroteWithoutTheNetwork() throws {
