@@ -34,9 +34,12 @@ public struct HubSource: Sendable {
         let missing = required.filter { !present($0) }
         let groupPresent = groups.isEmpty || groups.contains { $0.allSatisfy(present) }
         if missing.isEmpty && groupPresent { return cache.snapshot(model.repository, commit: commit!) }
+        let alternatives = groups.map { $0.joined(separator: "+") }.joined(separator: " or ")
         if offline {
-            throw HubError.offline(model: name, missing: missing + (groupPresent ? [] : [groups.map { $0.joined(separator: "+") }.joined(separator: " or ")]),
-                                   cache: cache.folder(model.repository).path)
+            guard missing.isEmpty else { throw HubError.offline(model: name, missing: missing, cache: cache.folder(model.repository).path) }
+            // A cache that transformers filled holds the model without the tokenizer files: usable with --tokenizer.
+            log("note: \(name) in the cache has no \(alternatives), and HF_HUB_OFFLINE is set\n")
+            return cache.snapshot(model.repository, commit: commit!)
         }
         for file in missing { try fetch(file, of: model, commit: &commit) }
         if !groupPresent {
@@ -49,7 +52,7 @@ public struct HubSource: Sendable {
                     continue
                 }
             }
-            if !found { log("note: \(name) has none of \(groups.map { $0.joined(separator: "+") }.joined(separator: ", "))\n") }
+            if !found { log("note: \(name) has no \(alternatives) on the hub\n") }
         }
         return cache.snapshot(model.repository, commit: commit!)
     }

@@ -138,7 +138,8 @@ public final class Engine: @unchecked Sendable {
                 let first = (try? tokenizer.decodeBytes([Int(job.prompt[0])])) ?? []
                 job.continuation.yield(.prompt(first: first, try loaded.promptLogprobs(job.prompt, top: top)))
             } catch {
-                job.continuation.yield(.failed(APIError(status: 500, message: "scoring the prompt failed: \(error)", type: "server_error")))
+                // The prompt was checked before queueing: what is left is the memory for a full-sequence pass.
+                job.continuation.yield(.failed(.unavailable("scoring the prompt failed: \(error)", code: "scoring_failed")))
                 return
             }
         }

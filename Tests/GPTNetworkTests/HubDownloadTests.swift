@@ -194,6 +194,11 @@ final class HubDownloadTests: XCTestCase {
                                                        withDestinationPath: "../../blobs/\(blob)")
         }
         XCTAssertEqual(try locate("hf:gpt2", offline: true).path, snapshot.path)
+        // Without the tokenizer files (transformers fetches only the model), offline still finds the model.
+        try FileManager.default.removeItem(at: snapshot.appendingPathComponent("vocab.json"))
+        XCTAssertEqual(try locate("hf:gpt2", offline: true).path, snapshot.path)
+        try FileManager.default.createSymbolicLink(atPath: snapshot.appendingPathComponent("vocab.json").path,
+                                                   withDestinationPath: "../../blobs/\(ContentTag.of(hub.files["vocab.json"]!))10")
         XCTAssertEqual(try locate("hf:gpt2").path, snapshot.path)
         XCTAssertEqual(hub.requests, [], "a complete cache is read without asking the hub")
         XCTAssertEqual(try HuggingFaceGPT2.load(directory: snapshot, pool: try ThreadPool(threads: 1)).config.layerCount, 1)
