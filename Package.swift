@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "GPTNetwork"),
         .target(name: "GPTTokenizer", dependencies: ["GPTIO", "GPTConcurrency", "GPTNetwork"]),
         .target(name: "GPTData", dependencies: ["GPTTokenizer", "GPTIO", "GPTKernels"]),
-        .target(name: "GPTTraining", dependencies: ["GPTCore", "GPTKernels", "GPTData", "GPTTokenizer", "GPTIO", "GPTGeneration"]),
+        .target(name: "GPTTraining", dependencies: ["GPTCore", "GPTKernels", "GPTData", "GPTTokenizer", "GPTIO", "GPTGeneration", "GPTNetwork"]),
         .target(name: "GPTGeneration", dependencies: ["GPTCore", "GPTKernels", "GPTTokenizer"]),
         // The HTTP server: the only target that imports Hummingbird (the core never does).
         .target(name: "GPTServer", dependencies: [
@@ -69,6 +69,11 @@ let package = Package(
         .testTarget(name: "GPTTrainingTests", dependencies: ["GPTTraining", "GPTGeneration", "GPTCore", "GPTData", "GPTKernels", "GPTTokenizer"]),
         .testTarget(name: "GPTGenerationTests", dependencies: ["GPTGeneration", "GPTCore", "GPTKernels"]),
         .testTarget(name: "GPTCommandTests", dependencies: ["gpt"]),
+        .testTarget(name: "GPTNetworkTests", dependencies: [
+            "GPTNetwork", "GPTTraining", "GPTCore", "GPTKernels", "GPTTokenizer",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "GPTServerTests", dependencies: [
             "GPTServer", "GPTGeneration", "GPTCore", "GPTKernels", "GPTTokenizer",
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -5,6 +5,9 @@ import Foundation
 import GPTGeneration
 
 public enum EngineEvent: Sendable {
+    /// With `promptLogprobs`, before `started`: the first prompt token's bytes (it has no logprob)
+    /// and the logprobs of the others, each given those before it.
+    case prompt(first: [UInt8], [TokenLogprob])
     /// The request left the queue and its prompt was run.
     case started
     /// Text of sample `index` now safe to show: whole characters, never part of a stop string;
@@ -24,6 +27,8 @@ public final class EngineJob: @unchecked Sendable {
     public let parameters: GenerationParameters
     /// Texts that end a sample besides `parameters.stop` (a chat template's turn end).
     public let extraStops: [String]
+    /// Alternatives to report with each prompt token's logprob (completions' echo); nil: none.
+    public let promptLogprobs: Int?
     public let deadline: Date
     public let arrival = Date()
     /// When the engine last sent a keep-alive while the job was queued (engine thread only).
@@ -33,8 +38,10 @@ public final class EngineJob: @unchecked Sendable {
     private let lock = NSLock()
     private var cancelled = false
 
-    public init(prompt: [Int32], parameters: GenerationParameters, extraStops: [String] = [], timeout: TimeInterval) {
+    public init(prompt: [Int32], parameters: GenerationParameters, extraStops: [String] = [], promptLogprobs: Int? = nil,
+                timeout: TimeInterval) {
         self.prompt = prompt
+        self.promptLogprobs = promptLogprobs
         self.parameters = parameters
         self.extraStops = extraStops
         deadline = Date(timeIntervalSinceNow: timeout)

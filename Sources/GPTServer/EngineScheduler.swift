@@ -67,6 +67,25 @@ final class Scheduler {
         options.seed = p.seed ?? UInt64.random(in: 0...UInt64.max)
         options.maxNewTokens = p.maxTokens ?? max(1, context - job.prompt.count)
         if let end = model.tokenizer.endOfTextID { options.stopTokens = [Int32(end)] }
+        if let top = job.promptLogprobs {
+            // echo with logprobs: the prompt's own tokens are scored by one full pass first.
+            do {
+                let first = (try? model.tokenizer.decodeBytes([Int(job.prompt[0])])) ?? []
+                job.continuation.yield(.prompt(first: first, try model.promptLogprobs(job.prompt, top: top)))
+            } catch {
+                // The prompt was checked before queueing: what is left is the memory for a full-sequence pass.
+                job.continuation.yield(.failed(.unavailable("scoring the prompt failed: \(error)", code: "scoring_failed")))
+                job.continuation.finish()
+                return
+            }
+        }
+        if options.maxNewTokens == 0 {
+            // echo with max_tokens 0 (lm-eval-harness's scoring call): the prompt is the whole answer.
+            job.continuation.yield(.started)
+            for s in 0..<p.n { job.continuation.yield(.finished(index: s, reason: "length", completionTokens: 0)) }
+            job.continuation.finish()
+            return
+        }
         let request = EngineRequest(job: job, options: options)
         requests.append(request)
         job.continuation.yield(.started)

@@ -15,9 +15,10 @@ public final class LoadedModel: @unchecked Sendable {
         self.model = model; self.tokenizer = tokenizer; self.template = template
     }
 
-    /// Loads a checkpoint directory (ours, a run directory, or a Hugging Face GPT-2 directory).
+    /// Loads a checkpoint directory (ours, a run directory, or a Hugging Face GPT-2 directory), or
+    /// `hf:NAME` from the Hugging Face cache (downloading what it lacks).
     public static func load(checkpoint: String, tokenizer: String?, threads: Int) throws -> LoadedModel {
-        let directory = CheckpointLocation.resolve(checkpoint)
+        let directory = try CheckpointLocation.locate(checkpoint)
         let model = try HuggingFaceGPT2.load(directory: directory, pool: try ThreadPool(threads: threads))
         let tokens = try TokenizerLoader.load(tokenizer ?? directory.path)
         guard tokens.vocabularySize <= model.config.vocabSize else {

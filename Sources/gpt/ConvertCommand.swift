@@ -30,7 +30,7 @@ struct Convert: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable { case hf, native }
 
     func run() throws {
-        let source = CheckpointLocation.resolve(from), destination = URL(fileURLWithPath: to)
+        let source = try CheckpointLocation.locate(from), destination = URL(fileURLWithPath: to)
         let model = try HuggingFaceGPT2.load(directory: source, pool: try ThreadPool(threads: 1))
         let chatTemplate = try ChatCheckpoint.template(of: source)
         try HuggingFaceGPT2.save(model, to: destination, config: chatTemplate is PlainChatTemplate ? nil

@@ -46,9 +46,9 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        let directory = checkpointSource.directory
+        let directory = try checkpointSource.directory()
         let model = try HuggingFaceGPT2.load(directory: directory, pool: try ThreadPool(threads: threading.threads))
-        if task == .hellaswag { return try runHellaSwag(model: model) }
+        if task == .hellaswag { return try runHellaSwag(model: model, directory: directory) }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: data, isDirectory: &isDirectory) else {
             throw CommandError("--data \(data) does not exist")
@@ -77,8 +77,8 @@ struct Eval: ParsableCommand {
         if output.json { try printJSONLine(["loss": result.loss, "perplexity": result.perplexity, "tokens": result.tokens]) }
     }
 
-    func runHellaSwag(model: GPT) throws {
-        let tokens = try TokenizerLoader.load(tokenizer ?? checkpointSource.directory.path)
+    func runHellaSwag(model: GPT, directory: URL) throws {
+        let tokens = try TokenizerLoader.load(tokenizer ?? directory.path)
         try VocabularyCheck.check(tokens, modelVocabulary: model.config.vocabSize, use: .encode)
         var examples = try HellaSwagExample.load(data)
         if let limit { examples = Array(examples.prefix(limit)) }

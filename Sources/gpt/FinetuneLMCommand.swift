@@ -48,7 +48,7 @@ struct FinetuneLM: ParsableCommand {
     }
 
     func run() throws {
-        let source = checkpointSource.directory
+        let source = try checkpointSource.directory()
         try CheckpointLocation.refuseOutput(out, holding: source)
         let modelConfig = try HuggingFaceGPT2.loadConfig(source.appendingPathComponent("config.json"))
         let tokens = try TokenizerLoader.load(tokenizer ?? source.path)

@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import GPTIO
 import GPTServer
+import GPTTraining
 import Logging
 
 struct Serve: AsyncParsableCommand {
@@ -15,9 +16,11 @@ struct Serve: AsyncParsableCommand {
         step decodes a token of up to --max-batch sequences in one forward pass while waiting prompts \
         are prefilled in chunks, and an answer is bit-identical to the same request run alone. At most \
         --max-queue requests wait, more are refused with 503 and Retry-After. SIGINT or SIGTERM \
-        stops accepting requests, ends open streams with a final chunk and exits 0.
+        stops accepting requests, ends open streams with a final chunk and exits 0. \
+        GET / is a chat page that streams from /v1/chat/completions.
         Examples:
           gpt serve --checkpoint runs/demo
+          gpt serve --checkpoint hf:gpt2    # Hugging Face cache; downloads if missing
           GPT_API_KEY=secret gpt serve --checkpoint gpt2-dir --tokenizer gpt2 \\
               --port 8000 --model-name gpt2
         """)
@@ -45,7 +48,7 @@ struct Serve: AsyncParsableCommand {
         var settings = ServerConfiguration()
         settings.host = host
         settings.port = port
-        let directory = URL(fileURLWithPath: source.checkpoint).standardizedFileURL.lastPathComponent
+        let directory = CheckpointLocation.displayName(source.checkpoint)
         settings.modelName = modelName ?? (directory.isEmpty || directory == "/" ? "gpt" : directory)
         settings.apiKey = apiKey ?? ProcessInfo.processInfo.environment["GPT_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         settings.maxBatch = maxBatch

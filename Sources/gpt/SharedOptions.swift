@@ -23,13 +23,20 @@ struct ThreadOptions: ParsableArguments {
     }
 }
 
-/// `--checkpoint DIR`: the model a command reads.
+/// `--checkpoint DIR|hf:NAME`: the model a command reads.
 struct CheckpointOption: ParsableArguments {
-    @Option(help: "A checkpoint directory (ours or Hugging Face GPT-2), or a run directory whose checkpoint/ it takes.")
+    @Option(help: """
+        A checkpoint directory (ours or Hugging Face GPT-2), a run directory whose checkpoint/ it takes, \
+        or hf:NAME (e.g. hf:gpt2): a hub model from the Hugging Face cache, downloaded into it if missing.
+        """)
     var checkpoint: String
 
-    /// The checkpoint directory itself.
-    var directory: URL { CheckpointLocation.resolve(checkpoint) }
+    /// The checkpoint directory itself (for hf:NAME, its snapshot in the cache, fetched first if need be).
+    func directory() throws -> URL { try CheckpointLocation.locate(checkpoint) }
+
+    func validate() throws {
+        do { try CheckpointLocation.check(checkpoint) } catch { throw ValidationError("--checkpoint: \(error)") }
+    }
 }
 
 /// `--json`: the command's last line of standard output is one JSON object.
