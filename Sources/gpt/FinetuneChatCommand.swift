@@ -79,7 +79,7 @@ struct FinetuneChat: ParsableCommand {
     }
 
     func run() throws {
-        let source = checkpointSource.directory
+        let source = try checkpointSource.directory()
         try CheckpointLocation.refuseOutput(out, holding: source)
         var config = try HuggingFaceGPT2.loadConfig(source.appendingPathComponent("config.json"))
         if let dropout { config.embeddingDropout = dropout; config.attentionDropout = dropout; config.residualDropout = dropout }

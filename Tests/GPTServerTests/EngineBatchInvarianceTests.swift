@@ -62,7 +62,7 @@ final class EngineBatchInvarianceTests: XCTestCase {
                 }.joined()
             case let .finished(i, reason, count): out[i, default: ""] += " <\(reason) \(count)>"
             case let .failed(error): out[-1, default: ""] += "failed: \(error.message)"
-            case .started, .keepAlive: break
+            case .started, .keepAlive, .prompt: break
             }
         }
         return out
