@@ -92,4 +92,4 @@ step=$(basename "$(readlink killed/checkpoint)" | tr -dc 0-9)
   || { cat killed2.log; fail "resume after the kill"; }
 grep -q "resuming after step $step" killed2.log || { cat killed2.log; fail "resume message after the kill"; }
 echo "resumed after step $step and finished"
-echo "mpi_training: all passed"
+echo "mpi_training: all passed in ${SECONDS} s"
