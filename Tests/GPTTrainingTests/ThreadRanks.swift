@@ -34,12 +34,7 @@ final class ThreadRankGroup: @unchecked Sendable {
 
     /// Runs `body(rank)` on `size` threads and returns each rank's result (rethrowing the first error).
     func run<T>(_ body: @escaping (ThreadRank) throws -> T) throws -> [T] {
-        final class Results: @unchecked Sendable {
-            let lock = NSLock()
-            var values: [Result<T, Error>?]
-            init(_ count: Int) { values = Array(repeating: nil, count: count) }
-        }
-        let results = Results(size)
+        let results = RankResults<T>(size)
         let done = DispatchGroup()
         for rank in 0..<size {
             done.enter()
@@ -54,6 +49,13 @@ final class ThreadRankGroup: @unchecked Sendable {
         done.wait()
         return try results.values.map { try $0!.get() }
     }
+}
+
+/// Each rank's result, written by the rank's thread under the lock.
+final class RankResults<T>: @unchecked Sendable {
+    let lock = NSLock()
+    var values: [Result<T, Error>?]
+    init(_ count: Int) { values = Array(repeating: nil, count: count) }
 }
 
 final class ThreadRank: Communicator {
