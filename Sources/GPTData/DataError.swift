@@ -10,6 +10,8 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     case malformedTokenFile(path: String, reason: String)
     case unwritableOutput(path: String, reason: String)
     case inputIsOutput(path: String)
+    /// The corpus cannot be stored in the asked format.
+    case unsupportedByFormat(format: String, reason: String)
     /// A stop signal arrived; nothing was left under the output names.
     case interrupted
 
@@ -31,6 +33,8 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
             return "cannot write \(path): \(reason)"
         case .interrupted:
             return "interrupted; no token files were written"
+        case let .unsupportedByFormat(format, reason):
+            return "cannot write \(format): \(reason)"
         case let .inputIsOutput(path):
             return "\(path) is one of this command's own output files; it would be overwritten while read"
         }

@@ -27,9 +27,11 @@ public enum DataPreparer {
 
     /// Prepares `inputs` into `outputDirectory` (created if needed) and returns what meta.json records.
     /// The last `validationFraction` of the text (by bytes, cut at a character) becomes val.bin.
+    /// With `.llmc`, each split is written as llm.c shards of at most `shardTokens` ids.
     public static func prepare(inputs: [CorpusInput], tokenizer choice: TokenizerChoice, outputDirectory: URL,
                                validationFraction: Double = 0.1, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-                               blockSize: Int = 1 << 20,
+                               blockSize: Int = 1 << 20, format: DatasetFormat = .native,
+                               shardTokens: Int = LLMCShard.defaultShardTokens,
                                progress: ((PrepareProgress) -> Void)? = nil,
                                shouldStop: (() -> Bool)? = nil) throws -> DatasetMeta {
         guard validationFraction >= 0, validationFraction < 1 else {
@@ -54,10 +56,31 @@ public enum DataPreparer {
         } catch {
             throw DataError.unwritableOutput(path: outputDirectory.path, reason: FileAccessError.words(error))
         }
-        try TokenizerFile.write(tokenizer, to: outputDirectory.appendingPathComponent(TokenizerFile.defaultFileName))
         let dtype = TokenDType(vocabularySize: tokenizer.vocabularySize)
-        let train = try TokenFileWriter(url: outputDirectory.appendingPathComponent(trainFileName), dtype: dtype)
-        let validation = try TokenFileWriter(url: outputDirectory.appendingPathComponent(validationFileName), dtype: dtype)
+        let train: any StagedTokenSink, validation: any StagedTokenSink
+        switch format {
+        case .native:
+            train = try TokenFileWriter(url: outputDirectory.appendingPathComponent(trainFileName), dtype: dtype)
+            validation = try TokenFileWriter(url: outputDirectory.appendingPathComponent(validationFileName), dtype: dtype)
+        case .llmc:
+            guard dtype == .uint16 else {
+                throw DataError.unsupportedByFormat(
+                    format: "llm.c shards", reason: "their version-1 ids are uint16, and this tokenizer has \(tokenizer.vocabularySize) ids")
+            }
+            guard (1...Int(Int32.max)).contains(shardTokens) else {
+                throw DataError.unsupportedByFormat(format: "llm.c shards", reason: "\(shardTokens) tokens per shard is outside 1...\(Int32.max)")
+            }
+            let existing = LLMCShard.shards(in: outputDirectory)
+            if let old = (existing.train + existing.validation).first {
+                throw DataError.unsupportedByFormat(
+                    format: "llm.c shards", reason: "\(outputDirectory.path) already holds shards (\(old.lastPathComponent)); "
+                        + "a second corpus beside them would be read as one with them. Choose an empty --out")
+            }
+            let prefix = shardPrefix(outputDirectory)
+            train = LLMCShardWriter(directory: outputDirectory, prefix: prefix, split: "train", shardTokens: shardTokens)
+            validation = LLMCShardWriter(directory: outputDirectory, prefix: prefix, split: "val", shardTokens: shardTokens)
+        }
+        try TokenizerFile.write(tokenizer, to: outputDirectory.appendingPathComponent(TokenizerFile.defaultFileName))
         let documents: Int, checksum: String
         do {
             (documents, checksum) = try encode(reader, tokenizer: tokenizer, trainBytes: trainBytes, contentBytes: contentBytes,
@@ -77,9 +100,17 @@ public enum DataPreparer {
             dtype: dtype, vocabularySize: tokenizer.vocabularySize, tokenizer: tokenizer.name,
             tokenizerFile: TokenizerFile.defaultFileName, trainTokens: train.count, validationTokens: validation.count,
             validationFraction: validationFraction, documents: documents, sourceBytes: contentBytes,
-            sourceSHA256: checksum, inputs: inputs.map(\.url.path))
+            sourceSHA256: checksum, inputs: inputs.map(\.url.path), format: format == .native ? nil : format)
         try meta.write(to: outputDirectory)
         return meta
+    }
+
+    /// The NAME in NAME_train_000000.bin: the output directory's name, in letters, digits, '-' and '.'.
+    static func shardPrefix(_ directory: URL) -> String {
+        let kept = String(directory.standardizedFileURL.lastPathComponent.unicodeScalars.map {
+            CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "." ? Character($0) : "-"
+        })
+        return kept.isEmpty || kept == "." || kept == "/" ? "corpus" : kept
     }
 
     /// Encodes what `reader` reads, in parallel batches of blocks, into the two sinks (documents

@@ -3,8 +3,16 @@
 import Foundation
 import GPTIO
 
+/// How a prepared directory stores its ids.
+public enum DatasetFormat: String, Codable, Sendable, CaseIterable {
+    /// train.bin and val.bin: raw little-endian ids, no header (nanoGPT's layout).
+    case native
+    /// llm.c shards: NAME_train_000000.bin …, NAME_val_000000.bin … (see `LLMCShard`).
+    case llmc
+}
+
 public struct DatasetMeta: Codable, Equatable, Sendable {
-    /// Element type of train.bin and val.bin (raw little-endian ids, no header).
+    /// Element type of the token files.
     public var dtype: TokenDType
     public var vocabularySize: Int
     /// "char", "gpt2", or the name of a trained tokenizer.
@@ -19,12 +27,14 @@ public struct DatasetMeta: Codable, Equatable, Sendable {
     public var sourceBytes: Int
     public var sourceSHA256: String
     public var inputs: [String]
+    /// nil in directories written before llm.c shards existed: native.
+    public var format: DatasetFormat?
 
     public static let fileName = "meta.json"
 
     /// meta.json's keys stay snake_case, as nanoGPT's meta.pkl and our CLI's JSON do.
     enum CodingKeys: String, CodingKey {
-        case dtype, tokenizer, documents, inputs
+        case dtype, tokenizer, documents, inputs, format
         case vocabularySize = "vocab_size", tokenizerFile = "tokenizer_file", trainTokens = "train_tokens"
         case validationTokens = "val_tokens", validationFraction = "val_fraction", sourceBytes = "source_bytes"
         case sourceSHA256 = "source_sha256"

@@ -1,6 +1,6 @@
-// A train.bin / val.bin opened with mmap: the token ids are read in place, so a
-// corpus larger than memory costs only the pages training touches (nanoGPT's
-// np.memmap).
+// A train.bin / val.bin (or an llm.c shard, after its header) opened with mmap: the
+// token ids are read in place, so a corpus larger than memory costs only the pages
+// training touches (nanoGPT's np.memmap).
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -15,10 +15,14 @@ public final class TokenFile: @unchecked Sendable {
     public let count: Int
     private let mapping: UnsafeRawPointer?
     private let mappedBytes: Int
+    /// Bytes before the first id (0 for train.bin; an llm.c shard's 1,024-byte header).
+    private let headerBytes: Int
 
-    public init(url: URL, dtype: TokenDType) throws {
+    /// `headerBytes` are skipped; the caller has validated them (see `LLMCShard`).
+    public init(url: URL, dtype: TokenDType, headerBytes: Int = 0) throws {
         self.url = url
         self.dtype = dtype
+        self.headerBytes = headerBytes
         let descriptor = open(url.path, O_RDONLY)
         guard descriptor >= 0 else {
             throw DataError.unreadableInput(path: url.path, reason: String(cString: strerror(errno)))
@@ -29,11 +33,14 @@ public final class TokenFile: @unchecked Sendable {
             throw DataError.unreadableInput(path: url.path, reason: String(cString: strerror(errno)))
         }
         let size = Int(status.st_size)
-        guard size % dtype.byteWidth == 0 else {
-            throw DataError.malformedTokenFile(
-                path: url.path, reason: "\(size) bytes is not a whole number of \(dtype.rawValue) ids")
+        guard size >= headerBytes else {
+            throw DataError.malformedTokenFile(path: url.path, reason: "\(size) bytes is shorter than its \(headerBytes)-byte header")
         }
-        count = size / dtype.byteWidth
+        guard (size - headerBytes) % dtype.byteWidth == 0 else {
+            throw DataError.malformedTokenFile(
+                path: url.path, reason: "\(size - headerBytes) bytes is not a whole number of \(dtype.rawValue) ids")
+        }
+        count = (size - headerBytes) / dtype.byteWidth
         mappedBytes = size
         if size == 0 {
             mapping = nil
@@ -54,8 +61,8 @@ public final class TokenFile: @unchecked Sendable {
     public subscript(index: Int) -> Int {
         precondition(index >= 0 && index < count, "token index \(index) outside 0..<\(count)")
         switch dtype {
-        case .uint16: return Int(UInt16(littleEndian: mapping!.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self)))
-        case .uint32: return Int(UInt32(littleEndian: mapping!.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)))
+        case .uint16: return Int(UInt16(littleEndian: mapping!.loadUnaligned(fromByteOffset: headerBytes + index * 2, as: UInt16.self)))
+        case .uint32: return Int(UInt32(littleEndian: mapping!.loadUnaligned(fromByteOffset: headerBytes + index * 4, as: UInt32.self)))
         }
     }
 

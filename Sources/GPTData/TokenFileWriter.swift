@@ -4,7 +4,7 @@
 import Foundation
 import GPTIO
 
-final class TokenFileWriter: TokenSink {
+final class TokenFileWriter: StagedTokenSink {
     let url: URL
     let dtype: TokenDType
     private let staging: URL

@@ -6,6 +6,14 @@ protocol TokenSink: AnyObject {
     func append(_ ids: [Int]) throws
 }
 
+/// A sink that writes files under staging names: `close`, then `commit` renames them into
+/// place, or `discard` removes them.
+protocol StagedTokenSink: TokenSink {
+    func close() throws
+    func commit() throws
+    func discard()
+}
+
 /// Tokens kept in memory.
 final class TokenArray: TokenSink {
     private(set) var tokens: [Int32] = []

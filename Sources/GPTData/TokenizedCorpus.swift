@@ -1,7 +1,8 @@
 // A corpus as training and evaluation see it: a tokenizer and the token ids of the
 // training and validation splits. Every route gives the same split of the same text:
 //
-//   - a directory made by `gpt prepare`: its train.bin and val.bin;
+//   - a directory made by `gpt prepare`: its train.bin and val.bin, or its llm.c shards
+//     (any directory of llm.c shards counts, with or without our meta.json);
 //   - a text file (or JSON Lines): encoded by `DataPreparer.tokenize`, the very pass
 //     `gpt prepare` runs, so the last 10% of the text *by bytes* (cut back to a
 //     character) is validation, whichever command reads it.
@@ -31,7 +32,7 @@ public struct TokenizedCorpus {
             throw DataError.unreadableInput(path: path, reason: "no such file or directory")
         }
         let url = URL(fileURLWithPath: path)
-        if isDirectory.boolValue && FileManager.default.fileExists(atPath: url.appendingPathComponent(DatasetMeta.fileName).path) {
+        if isDirectory.boolValue && PreparedDataset.isPrepared(url) {
             let dataset = try PreparedDataset(directory: url)
             if case .given(let expected) = choice {
                 try VocabularyCheck.sameTokenizer(dataset.tokenizer, expected, data: path)
@@ -52,15 +53,5 @@ public struct TokenizedCorpus {
         }
         defer { try? FileManager.default.removeItem(at: file) }
         return try DataPreparer.tokenize(inputs: [.textFile(file)], tokenizer: choice, validationFraction: validationFraction)
-    }
-}
-
-extension TokenFile {
-    /// Every token, as the trainer reads them.
-    public func allTokens() -> [Int32] {
-        [Int32](unsafeUninitializedCapacity: count) { buffer, initialized in
-            copy(0..<count, to: buffer.baseAddress!)
-            initialized = count
-        }
     }
 }

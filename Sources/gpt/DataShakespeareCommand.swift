@@ -21,10 +21,7 @@ struct Shakespeare: ParsableCommand {
     @Option(help: "A local copy to use instead of downloading.") var from: String?
 
     func run() throws {
-        let environment = ProcessInfo.processInfo.environment
-        let cache = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache")
-        let destination = out.map { URL(fileURLWithPath: $0) } ?? cache.appendingPathComponent("swift-gpt/tinyshakespeare.txt")
+        let destination = out.map { URL(fileURLWithPath: $0) } ?? cacheDirectory().appendingPathComponent("tinyshakespeare.txt")
         if from == nil, let existing = FileManager.default.contents(atPath: destination.path), Self.isShakespeare(existing) {
             print(destination.path)
             return

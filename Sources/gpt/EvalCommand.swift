@@ -10,30 +10,44 @@ import GPTTraining
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Loss and perplexity of a checkpoint on text or a prepared dataset.",
+        abstract: "Loss and perplexity of a checkpoint on text or a prepared dataset, or its HellaSwag accuracy.",
         discussion: """
-        --data takes a UTF-8 text file (encoded with the checkpoint's tokenizer) or a directory made \
-        by `gpt prepare` (its validation split, or --split train).
-        Example: gpt eval --checkpoint runs/demo --data notes.txt --json
+        --data takes a UTF-8 text file (encoded with the checkpoint's tokenizer) or a prepared \
+        directory (`gpt prepare`, or llm.c shards): its validation split, or --split train.
+        With --task hellaswag, --data is HellaSwag's JSON Lines (ctx, endings, label; `gpt data \
+        hellaswag` fetches the validation set). Each ending, joined to the context by a space, is \
+        scored by the loss on its tokens: acc picks the lowest summed loss, acc_norm the lowest \
+        mean per token (llm.c's and nanoGPT's method). Chance is 25%.
+        Examples:
+          gpt eval --checkpoint runs/demo --data notes.txt --json
+          gpt eval --checkpoint runs/gpt2 --task hellaswag --data "$(gpt data hellaswag)"
         """)
 
     @OptionGroup var checkpointSource: CheckpointOption
     @Option(help: "A text file, or a directory prepared by `gpt prepare`.") var data: String
     @Option(help: "char, gpt2 or a tokenizer PATH (default: the one in the checkpoint).") var tokenizer: String?
+    @Option(help: "lm (loss and perplexity) or hellaswag (accuracy).") var task = Task.lm
     @Option(help: "For a prepared directory: val or train.") var split = Split.val
+    @Option(help: "With --task hellaswag: score only the first N examples.") var limit: Int?
+    @Option(help: "With --task hellaswag: write each example's ids, losses and choices to this JSON Lines file.")
+    var details: String?
     @Option(help: "Sequences per forward pass.") var batch = 8
     @OptionGroup var threading: ThreadOptions
     @OptionGroup var output: JSONOutput
 
     enum Split: String, ExpressibleByArgument, CaseIterable { case val, train }
+    enum Task: String, ExpressibleByArgument, CaseIterable { case lm, hellaswag }
 
     func validate() throws {
         guard (1...4096).contains(batch) else { throw ValidationError("--batch must be in 1...4096, got \(batch)") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
+        if task == .lm, limit != nil || details != nil { throw ValidationError("--limit and --details go with --task hellaswag") }
     }
 
     func run() throws {
         let directory = checkpointSource.directory
         let model = try HuggingFaceGPT2.load(directory: directory, pool: try ThreadPool(threads: threading.threads))
+        if task == .hellaswag { return try runHellaSwag(model: model) }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: data, isDirectory: &isDirectory) else {
             throw CommandError("--data \(data) does not exist")
@@ -60,5 +74,35 @@ struct Eval: ParsableCommand {
         StandardStreams.error("\n")
         print(String(format: "loss %.4f, perplexity %.3f over %d tokens", result.loss, result.perplexity, result.tokens))
         if output.json { try printJSONLine(["loss": result.loss, "perplexity": result.perplexity, "tokens": result.tokens]) }
+    }
+
+    func runHellaSwag(model: GPT) throws {
+        let tokens = try TokenizerLoader.load(tokenizer ?? checkpointSource.directory.path)
+        try VocabularyCheck.check(tokens, modelVocabulary: model.config.vocabSize, use: .encode)
+        var examples = try HellaSwagExample.load(data)
+        if let limit { examples = Array(examples.prefix(limit)) }
+        let live = StandardStreams.isLiveTerminal
+        let (result, scores) = try HellaSwag.evaluate(model: model, tokenizer: tokens, examples: examples) { done, total in
+            if live || done == total { StandardStreams.error("\rscored \(done) / \(total) examples") }
+        }
+        StandardStreams.error("\n")
+        if let details {
+            let lines = try scores.map { score -> String in
+                let object: [String: Any] = [
+                    "context_ids": score.contextIDs, "ending_ids": score.endingIDs, "sum_losses": score.sumLosses,
+                    "mean_losses": score.meanLosses, "scored_tokens": score.scoredTokens, "label": score.label,
+                    "prediction": score.prediction, "prediction_norm": score.normalizedPrediction, "truncated": score.truncated,
+                ]
+                return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+            }
+            try AtomicFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: URL(fileURLWithPath: details))
+        }
+        print(String(format: "hellaswag: acc %.4f, acc_norm %.4f over %d examples (chance 0.25)%@", result.accuracy,
+                     result.normalizedAccuracy, result.examples,
+                     result.truncated > 0 ? ", \(result.truncated) cut to the model's context" as NSString : "" as NSString))
+        if output.json {
+            try printJSONLine(["acc": result.accuracy, "acc_norm": result.normalizedAccuracy, "examples": result.examples,
+                               "truncated": result.truncated])
+        }
     }
 }
