@@ -10,7 +10,7 @@ struct BenchAllReduce: ParsableCommand {
         commandName: "allreduce",
         abstract: "Time of an all-reduce (sum) of a gradient-sized buffer over the MPI ranks.",
         discussion: """
-        Run it under mpirun with a gpt built with --traits MPI. algbw is the buffer's bytes over the \\
+        Run it under mpirun with a gpt built with --traits MPI. algbw is the buffer's bytes over the \
         time; busbw = algbw × 2(N−1)/N, the bytes each rank's link carries in a ring all-reduce.
         Example: mpirun -np 2 gpt bench allreduce --json
         """)

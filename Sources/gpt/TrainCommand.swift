@@ -42,7 +42,7 @@ struct Train: ParsableCommand {
           gpt train --preset shakespeare-char-cpu --data tinyshakespeare.txt
           gpt train --set n_layer=2 --set learning_rate=3e-3 --steps 500
           gpt train --out runs/demo --resume
-          mpirun -np 2 gpt train --threads 1   # data-parallel on 2 ranks (built with --traits MPI)
+          mpirun -np 2 gpt train --threads 1   # 2 ranks (a build with --traits MPI)
         Under mpirun (a build with --traits MPI) the ranks train one model: each step's \
         grad_accumulation × ranks micro-batches are shared out, gradients are summed over the ranks, \
         and rank 0 alone prints and writes --out.
