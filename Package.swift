@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "GPTDistributed", dependencies: [.target(name: "CMPI", condition: .when(traits: ["MPI"]))]),
         .target(name: "GPTTraining", dependencies: ["GPTCore", "GPTKernels", "GPTData", "GPTTokenizer", "GPTIO", "GPTGeneration",
                                                    "GPTDistributed"]),
-        .target(name: "GPTGeneration", dependencies: ["GPTCore", "GPTKernels"]),
+        .target(name: "GPTGeneration", dependencies: ["GPTCore", "GPTKernels", "GPTTokenizer"]),
         // The HTTP server: the only target that imports Hummingbird (the core never does).
         .target(name: "GPTServer", dependencies: [
             "GPTCore", "GPTGeneration", "GPTTokenizer", "GPTTraining",
@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "GPTGenerationTests", dependencies: ["GPTGeneration", "GPTCore", "GPTKernels"]),
         .testTarget(name: "GPTCommandTests", dependencies: ["gpt"]),
         .testTarget(name: "GPTServerTests", dependencies: [
-            "GPTServer", "GPTGeneration", "GPTCore", "GPTTokenizer",
+            "GPTServer", "GPTGeneration", "GPTCore", "GPTKernels", "GPTTokenizer",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
     ],

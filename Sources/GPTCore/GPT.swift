@@ -201,24 +201,33 @@ public final class GPT {
     }
 
     /// Per-layer keys and values of earlier positions, for the cached path (see InferenceSession).
+    /// The rows of a cached pass are segments, each a run of new positions of one slot at its own length.
     struct KVCache {
-        let keys: [UnsafeMutablePointer<Float>]    // per layer [B, NH, hs, capacity], transposed
-        let values: [UnsafeMutablePointer<Float>]  // per layer [B, NH, capacity, hs]
+        let keys: [UnsafeMutablePointer<Float>]    // per layer [slots, NH, hs, capacity], transposed
+        let values: [UnsafeMutablePointer<Float>]  // per layer [slots, NH, capacity, hs]
         let capacity: Int
-        /// Positions already cached: the new tokens start here.
-        let past: Int
+        /// Which slot each run of rows extends, and how many positions it already caches.
+        let segments: [CachedAttention.Segment]
     }
 
-    /// Embeds `tokens` ([B, T]) at positions past..<past+T (past = 0 without a cache) into
-    /// `encoded` ([B, T, C]) and runs every block, layer l in `block(l)`'s buffers; returns the
-    /// last block's output [B, T, C]. Training and cached inference both run through here.
+    /// Embeds `tokens` ([B, T]) at positions 0..<T (without a cache; with one, each segment's rows at
+    /// its slot's next positions) into `encoded` ([B, T, C]) and runs every block, layer l in
+    /// `block(l)`'s buffers; returns the last block's output [B, T, C]. Training and cached inference
+    /// both run through here (a cached pass has batch 1 and seq = all segments' rows).
     func trunk(tokens: UnsafePointer<Int32>, encoded: UnsafeMutablePointer<Float>, block: (Int) -> Activations.Block,
                batch: Int, seq: Int, scratch: UnsafeMutablePointer<Float>, cache: KVCache?) -> UnsafeMutablePointer<Float> {
         let c = config.embeddingSize, p = parameters
-        let wpe = UnsafePointer(layout.wpe.map { p + $0 } ?? positionTable!) + (cache?.past ?? 0) * c
-        Embedding.forward(out: encoded, tokens: tokens, wte: p + layout.wte, wpe: wpe,
-                          batch: batch, seq: seq, channels: c, pool: pool)
-        if cache == nil { dropout(encoded, batch * seq * c, config.embeddingDropout, site: 0) }
+        let wpe = UnsafePointer(layout.wpe.map { p + $0 } ?? positionTable!)
+        if let cache {
+            for s in cache.segments {
+                Embedding.forward(out: encoded + s.row * c, tokens: tokens + s.row, wte: p + layout.wte, wpe: wpe + s.past * c,
+                                  batch: 1, seq: s.count, channels: c, pool: pool)
+            }
+        } else {
+            Embedding.forward(out: encoded, tokens: tokens, wte: p + layout.wte, wpe: wpe,
+                              batch: batch, seq: seq, channels: c, pool: pool)
+            dropout(encoded, batch * seq * c, config.embeddingDropout, site: 0)
+        }
         var residual = encoded
         for (l, w) in layout.blocks.enumerated() {
             let s = block(l)
@@ -243,7 +252,7 @@ public final class GPT {
                        rows: n, inChannels: c, outChannels: 3 * c, pool: pool)
         if let cache {
             CachedAttention.forward(out: s.atty, qkv: s.qkv, keys: cache.keys[layer], values: cache.values[layer],
-                                    scratch: scratch, batch: batch, newCount: seq, past: cache.past,
+                                    scratch: scratch, segments: cache.segments,
                                     capacity: cache.capacity, channels: c, heads: config.headCount, pool: pool)
         } else {
             Attention.forward(out: s.atty, att: s.att!, qkv: s.qkv, scratch: scratch, batch: batch, seq: seq, channels: c,

@@ -53,7 +53,7 @@ struct Answer: Sendable {
         for (i, job) in jobs.enumerated() {
             for await event in job.events {
                 switch event {
-                case .started: break
+                case .started, .keepAlive: break
                 case let .text(s, text, entries): texts[i * n + s] += text; logs[i * n + s] += entries
                 case let .finished(s, reason, count): reasons[i * n + s] = reason; completionTokens += count
                 case let .failed(error): throw error
@@ -97,6 +97,8 @@ struct Answer: Sendable {
         for (i, job) in jobs.enumerated() {
             for await event in job.events {
                 switch event {
+                case .keepAlive:
+                    try await writer.write(JSONBody.ping)
                 case .started:
                     for s in 0..<n {
                         if isChat {

@@ -1,6 +1,6 @@
 // One request as the engine sees it: the prompt's ids, the parameters, and the stream its
 // events go to. The HTTP side cancels it (a client that went away); the engine checks
-// `isCancelled` after every token, so a cancelled request frees the engine within one step.
+// `isCancelled` after every step, so a cancelled request frees its slots within one step.
 import Foundation
 import GPTGeneration
 
@@ -14,6 +14,9 @@ public enum EngineEvent: Sendable {
     case finished(index: Int, reason: String, completionTokens: Int)
     /// The request could not run (the server is shutting down, its time ran out).
     case failed(APIError)
+    /// Nothing to send yet (the request waits or its prompt is being prefilled): a stream sends
+    /// an SSE comment so that clients and proxies see the connection alive.
+    case keepAlive
 }
 
 public final class EngineJob: @unchecked Sendable {
@@ -23,6 +26,8 @@ public final class EngineJob: @unchecked Sendable {
     public let extraStops: [String]
     public let deadline: Date
     public let arrival = Date()
+    /// When the engine last sent a keep-alive while the job was queued (engine thread only).
+    var lastKeepAlive = Date()
     let continuation: AsyncStream<EngineEvent>.Continuation
     public let events: AsyncStream<EngineEvent>
     private let lock = NSLock()

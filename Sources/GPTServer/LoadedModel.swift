@@ -23,6 +23,7 @@ public final class LoadedModel: @unchecked Sendable {
         guard tokens.vocabularySize <= model.config.vocabSize else {
             throw ServerError.vocabularyMismatch(tokenizer: tokens.vocabularySize, model: model.config.vocabSize)
         }
-        return LoadedModel(model: model, tokenizer: tokens)
+        // The template the checkpoint's config names (a chat fine-tune's chatml stops at <|im_end|>).
+        return LoadedModel(model: model, tokenizer: tokens, template: try ChatCheckpoint.template(of: directory))
     }
 }

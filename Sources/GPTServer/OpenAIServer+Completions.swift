@@ -43,8 +43,14 @@ extension OpenAIServer {
         let model = try loaded()
         let parameters = try GenerationParameters(fields, maxBatch: configuration.maxBatch, chat: true)
         let messages = try chatMessages(fields)
-        let text = model.template.render(messages)
-        let ids = try encode(text, model: model, param: "messages")
+        let ids: [Int32]
+        do {
+            ids = try ChatEncoder(template: model.template, tokenizer: model.tokenizer)
+                .encode(messages, generationPrompt: true).ids.map(Int32.init)
+        } catch {
+            throw APIError.invalid("messages cannot be encoded by this model's chat template: \(error)", param: "messages")
+        }
+        _ = try fitting(ids, model: model, param: "messages")
         return try await run(prompts: [ids], parameters: parameters, extraStops: model.template.stopTexts, shape: .chat, model: model)
     }
 

@@ -15,7 +15,9 @@ struct Convert: ParsableCommand {
         abstract: "Convert a checkpoint between our format and a Hugging Face GPT-2 directory.",
         discussion: """
         --format hf writes config.json and model.safetensors, which \
-        GPT2LMHeadModel.from_pretrained loads. --format native also writes the tokenizer (from \
+        GPT2LMHeadModel.from_pretrained loads, and for a BPE tokenizer vocab.json, merges.txt and \
+        tokenizer_config.json (special tokens and the checkpoint's chat template as `chat_template` \
+        Jinja), which AutoTokenizer loads and apply_chat_template renders. --format native also writes the tokenizer (from \
         --tokenizer, or found in --from).
         Example: gpt convert --from runs/demo --to demo-hf --format hf
         """)
@@ -30,7 +32,17 @@ struct Convert: ParsableCommand {
     func run() throws {
         let source = CheckpointLocation.resolve(from), destination = URL(fileURLWithPath: to)
         let model = try HuggingFaceGPT2.load(directory: source, pool: try ThreadPool(threads: 1))
-        try HuggingFaceGPT2.save(model, to: destination)
+        let chatTemplate = try ChatCheckpoint.template(of: source)
+        try HuggingFaceGPT2.save(model, to: destination, config: chatTemplate is PlainChatTemplate ? nil
+                                     : ChatCheckpoint.configJSON(model.config, template: chatTemplate.name))
+        if format == .hf {
+            // The tokenizer and chat template as transformers reads them (a BPE tokenizer only).
+            if let bpe = try? TokenizerLoader.load(tokenizer ?? source.path) as? BytePairTokenizer {
+                try HuggingFaceTokenizerConfig.write(bpe, template: chatTemplate, contextLength: model.config.contextLength, to: destination)
+            } else {
+                StandardStreams.error("note: no BPE tokenizer found (pass --tokenizer); vocab.json, merges.txt and tokenizer_config.json not written\n")
+            }
+        }
         if format == .native {
             let tokens: any Tokenizer
             do { tokens = try TokenizerLoader.load(tokenizer ?? source.path) } catch {

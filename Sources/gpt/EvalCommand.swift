@@ -20,7 +20,8 @@ struct Eval: ParsableCommand {
         mean per token (llm.c's and nanoGPT's method). Chance is 25%.
         Examples:
           gpt eval --checkpoint runs/demo --data notes.txt --json
-          gpt eval --checkpoint DIR --task hellaswag --data "$(gpt data hellaswag)"
+          gpt eval --checkpoint runs/gpt2 --task hellaswag \\
+              --data "$(gpt data hellaswag)"
         """)
 
     @OptionGroup var checkpointSource: CheckpointOption

@@ -11,8 +11,10 @@ struct Serve: AsyncParsableCommand {
         abstract: "Serve a checkpoint over OpenAI's HTTP API (/v1/completions, /v1/chat/completions, /v1/models).",
         discussion: """
         Binds to 127.0.0.1 unless --host says otherwise, and prints the URL when the model is ready. \
-        /health answers 503 while the model loads, then 200. Requests run one at a time in arrival \
-        order; at most --max-queue wait, more are refused with 503 and Retry-After. SIGINT or SIGTERM \
+        /health answers 503 while the model loads, then 200. Requests are batched continuously: each \
+        step decodes a token of up to --max-batch sequences in one forward pass while waiting prompts \
+        are prefilled in chunks, and an answer is bit-identical to the same request run alone. At most \
+        --max-queue requests wait, more are refused with 503 and Retry-After. SIGINT or SIGTERM \
         stops accepting requests, ends open streams with a final chunk and exits 0.
         Examples:
           gpt serve --checkpoint runs/demo
@@ -33,6 +35,10 @@ struct Serve: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Requests that may wait; more get 503 with Retry-After.") var maxQueue = 64
     @Option(help: "The largest request body: bytes, or with KB, MB, GB.") var maxBody = "1MB"
     @Option(parsing: .unconditional, help: "Seconds a request may take, waiting included.") var requestTimeout: Double = 600
+    @Option(parsing: .unconditional, help: "Seconds between ': ping' comments on a stream still waiting for its first token.")
+    var pingInterval: Double = 5
+    @Option(parsing: .unconditional, help: "Prompt tokens prefilled per step while other streams decode (latency against admission speed).")
+    var prefillChunk = 32
     @OptionGroup var threading: ThreadOptions
 
     func settings() throws -> ServerConfiguration {
@@ -49,6 +55,8 @@ struct Serve: AsyncParsableCommand {
         }
         settings.maxBody = bytes
         settings.requestTimeout = requestTimeout
+        settings.pingInterval = pingInterval
+        settings.prefillChunk = prefillChunk
         do { try settings.validate() } catch { throw ValidationError("\(error)") }
         return settings
     }
@@ -57,7 +65,8 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try settings()
-        let engine = Engine(maxQueue: settings.maxQueue)
+        let engine = Engine(maxQueue: settings.maxQueue, maxBatch: settings.maxBatch, pingInterval: settings.pingInterval,
+                            prefillChunk: settings.prefillChunk)
         let (checkpoint, tokenizer, threads) = (source.checkpoint, self.tokenizer, threading.threads)
         engine.start { try LoadedModel.load(checkpoint: checkpoint, tokenizer: tokenizer, threads: threads) }
         var logger = Logger(label: "gpt-serve")
