@@ -43,6 +43,11 @@ public final class GPT {
     public var dropoutSeed: UInt64 = 0
     /// Training forward passes run so far (each draws fresh dropout masks).
     public var passCount: UInt64 = 0
+    /// Called during `backward` with each range of `gradients` (offsets in `layout`) once this pass
+    /// has finished it: the last block with `ln_f` and any head, then each earlier block, then the
+    /// embeddings. Together the ranges cover the layout once. Data-parallel training starts
+    /// reducing a range here while backward computes earlier layers (DDP's buckets).
+    public var gradientsFinished: ((Range<Int>) -> Void)?
 
     private var activations: Activations?
     private var currentBatch = 0, currentSeq = 0
@@ -302,10 +307,13 @@ public final class GPT {
         for l in stride(from: layout.blocks.count - 1, through: 0, by: -1) {
             let input = l == 0 ? a.encoded : a.blocks[l - 1].residual3
             blockBackward(a, a.blocks[l], layout.blocks[l], input: input, layer: l, batch: batch, seq: seq)
+            let end = l + 1 < layout.blocks.count ? layout.blocks[l + 1].ln1Weight : layout.count
+            gradientsFinished?(layout.blocks[l].ln1Weight..<end)
         }
         dropoutBackward(a.dResidual, n * c, config.embeddingDropout, site: 0)
         Embedding.backward(dwte: g + layout.wte, dwpe: layout.wpe.map { g + $0 }, dout: a.dResidual, tokens: a.tokens,
                            batch: batch, seq: seq, channels: c, pool: pool)
+        gradientsFinished?(0..<(layout.blocks.first?.ln1Weight ?? layout.count))
     }
 
     /// On entry a.dResidual holds d(residual3); on exit d(input).
