@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 import PackageDescription
 import Foundation
 
@@ -24,6 +24,9 @@ let package = Package(
         .library(name: "GPTTraining", targets: ["GPTTraining"]),
         .library(name: "GPTGeneration", targets: ["GPTGeneration"]),
     ],
+    // `--traits MPI` builds data-parallel training on Open MPI (`mpirun -np N gpt train`); the default
+    // build needs no MPI.
+    traits: [.trait(name: "MPI", description: "Data-parallel training across processes on MPI (libopenmpi-dev)")],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
@@ -40,8 +43,13 @@ let package = Package(
         .target(name: "GPTNetwork"),
         .target(name: "GPTTokenizer", dependencies: ["GPTIO", "GPTConcurrency", "GPTNetwork"]),
         .target(name: "GPTData", dependencies: ["GPTTokenizer", "GPTIO", "GPTKernels"]),
-        .target(name: "GPTTraining", dependencies: ["GPTCore", "GPTKernels", "GPTData", "GPTTokenizer", "GPTIO", "GPTGeneration"]),
-        .target(name: "GPTGeneration", dependencies: ["GPTCore", "GPTKernels"]),
+        // Open MPI's C API as a module (pkg-config ompi-c); only the MPI trait imports it.
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        // The Communicator that training talks to: one process, or MPI ranks under the trait.
+        .target(name: "GPTDistributed", dependencies: [.target(name: "CMPI", condition: .when(traits: ["MPI"]))]),
+        .target(name: "GPTTraining", dependencies: ["GPTCore", "GPTKernels", "GPTData", "GPTTokenizer", "GPTIO", "GPTGeneration",
+                                                   "GPTNetwork", "GPTDistributed"]),
+        .target(name: "GPTGeneration", dependencies: ["GPTCore", "GPTKernels", "GPTTokenizer"]),
         // The HTTP server: the only target that imports Hummingbird (the core never does).
         .target(name: "GPTServer", dependencies: [
             "GPTCore", "GPTGeneration", "GPTTokenizer", "GPTTraining",
@@ -53,6 +61,7 @@ let package = Package(
         ]),
         .executableTarget(name: "gpt", dependencies: [
             "GPTCore", "GPTIO", "GPTKernels", "GPTTokenizer", "GPTData", "GPTTraining", "GPTGeneration", "GPTServer",
+            "GPTDistributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "TOMLKit", package: "TOMLKit"),
         ], swiftSettings: [
@@ -66,11 +75,17 @@ let package = Package(
         .target(name: "GPTTestSupport", dependencies: ["GPTTokenizer"], path: "Tests/GPTTestSupport"),
         .testTarget(name: "GPTTokenizerTests", dependencies: ["GPTTokenizer", "GPTTestSupport"]),
         .testTarget(name: "GPTDataTests", dependencies: ["GPTData", "GPTKernels", "GPTTokenizer", "GPTTestSupport"]),
-        .testTarget(name: "GPTTrainingTests", dependencies: ["GPTTraining", "GPTGeneration", "GPTCore", "GPTData", "GPTKernels", "GPTTokenizer"]),
+        .testTarget(name: "GPTTrainingTests", dependencies: ["GPTTraining", "GPTGeneration", "GPTCore", "GPTData", "GPTKernels", "GPTTokenizer",
+                                                            "GPTDistributed"]),
         .testTarget(name: "GPTGenerationTests", dependencies: ["GPTGeneration", "GPTCore", "GPTKernels"]),
         .testTarget(name: "GPTCommandTests", dependencies: ["gpt"]),
+        .testTarget(name: "GPTNetworkTests", dependencies: [
+            "GPTNetwork", "GPTTraining", "GPTCore", "GPTKernels", "GPTTokenizer",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "GPTServerTests", dependencies: [
-            "GPTServer", "GPTGeneration", "GPTCore", "GPTTokenizer",
+            "GPTServer", "GPTGeneration", "GPTCore", "GPTKernels", "GPTTokenizer",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
     ],

@@ -52,6 +52,11 @@ public final class GPT {
     public var dropoutSeed: UInt64 = 0
     /// Training forward passes run so far (each draws fresh dropout masks).
     public var passCount: UInt64 = 0
+    /// Called during `backward` with each range of `gradients` (offsets in `layout`) once this pass
+    /// has finished it: the last block with `ln_f` and any head, then each earlier block, then the
+    /// embeddings. Together the ranges cover the layout once. Data-parallel training starts
+    /// reducing a range here while backward computes earlier layers (DDP's buckets).
+    public var gradientsFinished: ((Range<Int>) -> Void)?
 
     private var activations: Activations?
     private var currentBatch = 0, currentSeq = 0
@@ -215,23 +220,31 @@ public final class GPT {
     }
 
     /// Per-layer keys and values of earlier positions, for the cached path (see InferenceSession).
+    /// The rows of a cached pass are segments, each a run of new positions of one slot at its own length.
     struct KVCache {
-        let keys: [UnsafeMutablePointer<Float>]    // per layer [B, NH, hs, capacity], transposed
-        let values: [UnsafeMutablePointer<Float>]  // per layer [B, NH, capacity, hs]
+        let keys: [UnsafeMutablePointer<Float>]    // per layer [slots, NH, hs, capacity], transposed
+        let values: [UnsafeMutablePointer<Float>]  // per layer [slots, NH, capacity, hs]
         let capacity: Int
-        /// Positions already cached: the new tokens start here.
-        let past: Int
+        /// Which slot each run of rows extends, and how many positions it already caches.
+        let segments: [CachedAttention.Segment]
     }
 
-    /// Embeds `tokens` ([B, T]) at positions past..<past+T (past = 0 without a cache) into
-    /// `encoded` ([B, T, C]) and runs every block, layer l in `block(l)`'s buffers; returns the
-    /// last block's output [B, T, C]. Training and cached inference both run through here.
+    /// Embeds `tokens` ([B, T]) at positions 0..<T (without a cache; with one, each segment's rows at
+    /// its slot's next positions) into `encoded` ([B, T, C]) and runs every block, layer l in
+    /// `block(l)`'s buffers; returns the last block's output [B, T, C]. Training and cached inference
+    /// both run through here (a cached pass has batch 1 and seq = all segments' rows).
     func trunk(tokens: UnsafePointer<Int32>, encoded: UnsafeMutablePointer<Float>, block: (Int) -> Activations.Block,
                batch: Int, seq: Int, scratch: UnsafeMutablePointer<Float>, cache: KVCache?) -> UnsafeMutablePointer<Float> {
         let c = config.embeddingSize, p = parameters
-        let wpe = UnsafePointer(layout.wpe.map { p + $0 } ?? positionTable!) + (cache?.past ?? 0) * c
-        embed(out: encoded, tokens: tokens, wpe: wpe, batch: batch, seq: seq)
-        if cache == nil { dropout(encoded, batch * seq * c, config.embeddingDropout, site: 0) }
+        let wpe = UnsafePointer(layout.wpe.map { p + $0 } ?? positionTable!)
+        if let cache {
+            for s in cache.segments {
+                embed(out: encoded + s.row * c, tokens: tokens + s.row, wpe: wpe + s.past * c, batch: 1, seq: s.count)
+            }
+        } else {
+            embed(out: encoded, tokens: tokens, wpe: wpe, batch: batch, seq: seq)
+            dropout(encoded, batch * seq * c, config.embeddingDropout, site: 0)
+        }
         var residual = encoded
         for (l, w) in layout.blocks.enumerated() {
             let s = block(l)
@@ -256,7 +269,7 @@ public final class GPT {
                        rows: n, inChannels: c, outChannels: 3 * c)
         if let cache {
             CachedAttention.forward(out: s.atty, qkv: s.qkv, keys: cache.keys[layer], values: cache.values[layer],
-                                    scratch: scratch, batch: batch, newCount: seq, past: cache.past,
+                                    scratch: scratch, segments: cache.segments,
                                     capacity: cache.capacity, channels: c, heads: config.headCount, pool: pool)
         } else {
             Attention.forward(out: s.atty, att: s.att!, qkv: s.qkv, scratch: scratch, batch: batch, seq: seq, channels: c,
@@ -312,10 +325,13 @@ public final class GPT {
         for l in stride(from: layout.blocks.count - 1, through: 0, by: -1) {
             let input = l == 0 ? a.encoded : a.blocks[l - 1].residual3
             blockBackward(a, a.blocks[l], layout.blocks[l], input: input, layer: l, batch: batch, seq: seq)
+            let end = l + 1 < layout.blocks.count ? layout.blocks[l + 1].ln1Weight : layout.count
+            gradientsFinished?(layout.blocks[l].ln1Weight..<end)
         }
         dropoutBackward(a.dResidual, n * c, config.embeddingDropout, site: 0)
         Embedding.backward(dwte: g + layout.wte, dwpe: layout.wpe.map { g + $0 }, dout: a.dResidual, tokens: a.tokens,
                            batch: batch, seq: seq, channels: c, pool: pool)
+        gradientsFinished?(0..<(layout.blocks.first?.ln1Weight ?? layout.count))
     }
 
     /// On entry a.dResidual holds d(residual3); on exit d(input).

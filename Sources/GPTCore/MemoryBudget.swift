@@ -118,9 +118,9 @@ extension GPTConfig {
         try Checked.sum(parameterBytes, sessionBytes(batch: batch, threads: threads), what: "generation of \(batch) sequences")
     }
 
-    func sessionBytes(batch: Int, threads: Int) throws -> Int {
+    func sessionBytes(batch: Int, rows: Int? = nil, threads: Int) throws -> Int {
         let what = "a KV cache for \(batch) sequences of \(contextLength) tokens"
-        guard batch >= 0, let sizes = InferenceSession.sizes(config: self, batch: batch, threads: threads),
+        guard batch >= 0, let sizes = InferenceSession.sizes(config: self, batch: batch, rows: rows, threads: threads),
               let floats = Arena.paddedCount(sizes) else { throw MemoryError.overflow(what: what) }
         return try Checked.product(floats, 4, what: what)
     }

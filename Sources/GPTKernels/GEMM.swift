@@ -8,8 +8,9 @@
 // Threads split C by columns (or by rows when C is tall and narrow) into static,
 // panel-aligned slices; each element of C is summed by one thread in a fixed
 // k-order whatever the split, so results depend neither on timing nor on the thread
-// count. (The path for at most 4 rows, used when decoding, adds per-thread partial
-// sums in worker order: fixed for a thread count, not across thread counts.)
+// count. The path for at most 4 rows (decoding) sums each element in the same order
+// as the blocked path, so a row's result does not depend on how many rows C has
+// (batch-invariant serving relies on it; GEMMTests checks M = 1…16 and a large M).
 // The packing buffers belong to the thread pool that runs the multiply (a
 // `GEMMWorkspace` per `ThreadPool`, one buffer set per worker): a pool runs one
 // region at a time, so models on different pools multiply concurrently without
@@ -82,49 +83,93 @@ public enum GEMM {
         }
     }
 
-    /// Up to this many rows (decoding a token per sequence), C is computed without packing.
+    /// Up to this many rows (decoding a token per sequence), C is computed without packing A,
+    /// and without packing a normal B.
     static let skinnyRows = 4
 
-    /// C[m ≤ 4, N] (+)= A[m, K] · op(B): B is read once, straight from where it lies, which is
-    /// what decoding needs (one pass over each weight matrix per token, the memory-bound floor).
-    /// Each thread streams a contiguous part of B: rows of a normal B (partial sums over its
-    /// share of K, added in worker order), columns of a transposed one.
+    /// C[m ≤ 4, N] (+)= A[m, K] · op(B), reading a normal B where it lies (one pass over each
+    /// weight matrix per token, the memory-bound floor of decoding); a transposed B is packed one
+    /// 32-column panel at a time. Threads split C by columns. Each element is summed exactly as
+    /// `block` sums it (a fused multiply-add chain from zero over each KC-deep block of k, the
+    /// blocks added to C in order), so a row of C is bit-identical whichever path computed it,
+    /// for any M and any thread count: what batch-invariant serving needs.
     static func skinny(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: UnsafePointer<Float>, _ lda: Int,
                        _ b: UnsafePointer<Float>, _ ldb: Int, _ layoutB: MatrixLayout,
                        m: Int, n: Int, k: Int, accumulate: Bool, pool: ThreadPool) {
-        switch layoutB {
-        case .normal:
-            let workers = min(pool.threadCount, k)
-            let partials = pool.gemmWorkspace.partials(workers * m * n)
-            pool.run { w in
-                guard w < workers else { return }
-                let ks = ThreadPool.staticRange(chunks: k, workers: workers, worker: w)
-                for i in 0..<m {
-                    let out = partials + (w * m + i) * n
-                    out.update(repeating: 0, count: n)
-                    for p in ks { axpy(out, a[i * lda + p], b + p * ldb, n) }
-                }
-            }
-            pool.parallelFor(n, granule: 16) { cols in
-                for i in 0..<m {
-                    for j in cols {
-                        var sum = accumulate ? c[i * ldc + j] : 0
-                        for w in 0..<workers { sum += partials[(w * m + i) * n + j] }
-                        c[i * ldc + j] = sum
+        let ws = pool.gemmWorkspace
+        ws.reserve(pool.threadCount)
+        let operand = Operand(base: b, ld: ldb, layout: layoutB)
+        // Small problems are not worth waking the other workers.
+        let granule = m * n * k < 1 << 16 ? n : nr
+        pool.parallelFor(n, granule: granule) { cols, worker in
+            let w = ws.workers[worker]
+            var j = cols.lowerBound
+            while j < cols.upperBound {
+                let width = min(nr, cols.upperBound - j)
+                var pc = 0
+                while pc < k {
+                    let kcb = min(kc, k - pc)
+                    let add = accumulate || pc > 0
+                    // B's panel: rows a stride of ldb apart in place, or packed [kcb][32].
+                    var bp: UnsafePointer<Float>, bK: Int
+                    if layoutB == .normal && width == nr {
+                        (bp, bK) = (b + pc * ldb + j, ldb)
+                    } else {
+                        packB(w.packedB, operand, rows: pc, cols: j, k: kcb, n: width)
+                        (bp, bK) = (UnsafePointer(w.packedB), nr)
                     }
-                }
-            }
-        case .transposed:
-            // C[i, j] = A[i, :] · Bstored[j, :]
-            pool.parallelFor(n, granule: 16) { cols in
-                for j in cols {
-                    for i in 0..<m {
-                        let d = dot(a + i * lda, b + j * ldb, k)
-                        c[i * ldc + j] = accumulate ? c[i * ldc + j] + d : d
+                    let ap = a + pc
+                    let direct = width == nr
+                    let cp = direct ? c + j : w.tile, ldcp = direct ? ldc : nr
+                    switch m {
+                    case 1: skinnyKernel(1, kcb, ap, lda, bp, bK, cp, ldcp, add: add && direct)
+                    case 2: skinnyKernel(2, kcb, ap, lda, bp, bK, cp, ldcp, add: add && direct)
+                    case 3: skinnyKernel(3, kcb, ap, lda, bp, bK, cp, ldcp, add: add && direct)
+                    default: skinnyKernel(4, kcb, ap, lda, bp, bK, cp, ldcp, add: add && direct)
                     }
+                    if !direct {
+                        for i in 0..<m {
+                            for jj in 0..<width {
+                                let t = w.tile[i * nr + jj]
+                                c[i * ldc + j + jj] = add ? c[i * ldc + j + jj] + t : t
+                            }
+                        }
+                    }
+                    pc += kc
                 }
+                j += nr
             }
         }
+    }
+
+    /// C[rows ≤ 4, 32] (+)= A[rows, k] · B[k][32] (row p of B at b + p·bK): per element the
+    /// same fused multiply-add chain as `microKernel`.
+    @inline(__always)
+    static func skinnyKernel(_ rows: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>,
+                             _ bK: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, add: Bool) {
+        var c00 = Vec16(), c01 = Vec16(), c10 = Vec16(), c11 = Vec16()
+        var c20 = Vec16(), c21 = Vec16(), c30 = Vec16(), c31 = Vec16()
+        var bp = b
+        for p in 0..<k {
+            let b0 = load16(bp), b1 = load16(bp + 16)
+            var av = Vec16(repeating: a[p]); c00.addProduct(av, b0); c01.addProduct(av, b1)
+            if rows > 1 { av = Vec16(repeating: a[lda + p]); c10.addProduct(av, b0); c11.addProduct(av, b1) }
+            if rows > 2 { av = Vec16(repeating: a[2 * lda + p]); c20.addProduct(av, b0); c21.addProduct(av, b1) }
+            if rows > 3 { av = Vec16(repeating: a[3 * lda + p]); c30.addProduct(av, b0); c31.addProduct(av, b1) }
+            bp += bK
+        }
+        @inline(__always) func put(_ row: Int, _ v0: Vec16, _ v1: Vec16) {
+            let p = c + row * ldc
+            if add {
+                store16(load16(p) + v0, p); store16(load16(p + 16) + v1, p + 16)
+            } else {
+                store16(v0, p); store16(v1, p + 16)
+            }
+        }
+        put(0, c00, c01)
+        if rows > 1 { put(1, c10, c11) }
+        if rows > 2 { put(2, c20, c21) }
+        if rows > 3 { put(3, c30, c31) }
     }
 
     /// Operands up to this many floats are packed once into a shared buffer; larger ones are
@@ -366,26 +411,18 @@ public enum GEMM {
     }
 }
 
-/// GEMM's scratch memory for one `ThreadPool`: a `GEMM.Workspace` per worker, the skinny
-/// path's per-worker partial sums and the shared packed B, each grown on first need and
+/// GEMM's scratch memory for one `ThreadPool`: a `GEMM.Workspace` per worker and the shared packed B, each grown on first need and
 /// freed with the pool. Only the thread that drives the pool touches it (outside a
 /// parallel region), so it needs no lock.
 final class GEMMWorkspace {
     private(set) var workers: [GEMM.Workspace] = []
-    private var partialBuffer: UnsafeMutablePointer<Float>?
-    private var partialCapacity = 0
     private var sharedBuffer: UnsafeMutablePointer<Float>?
     private var sharedCapacity = 0
 
-    deinit { partialBuffer?.deallocate(); sharedBuffer?.deallocate() }
+    deinit { sharedBuffer?.deallocate() }
 
     func reserve(_ count: Int) {
         while workers.count < count { workers.append(GEMM.Workspace()) }
-    }
-
-    /// Scratch for the per-thread partial sums of `skinny`, grown as needed.
-    func partials(_ count: Int) -> UnsafeMutablePointer<Float> {
-        grow(&partialBuffer, &partialCapacity, count)
     }
 
     /// Room for all of a packed op(B) (`sharedPackedB`), grown as needed.

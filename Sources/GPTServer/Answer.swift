@@ -19,8 +19,9 @@ struct Answer: Sendable {
     }
 
     /// The `logprobs` of a choice (or of one chunk of it): OpenAI's completions or chat shape.
-    /// `offset`: characters of the choice's text before these tokens (completions' `text_offset`).
-    func logprobsObject(_ entries: [TokenLogprob], offset: Int) -> Any {
+    /// `offset`: characters of the choice's text before these tokens (completions' `text_offset`);
+    /// `lead`: an echoed prompt's first token, which comes first with a null logprob.
+    func logprobsObject(_ entries: [TokenLogprob], offset: Int, lead: [UInt8]? = nil) -> Any {
         guard withLogprobs else { return NSNull() }
         if isChat {
             let content = entries.map { e -> [String: Any] in
@@ -30,13 +31,20 @@ struct Answer: Sendable {
             }
             return ["content": content, "refusal": NSNull()]
         }
+        var tokens = entries.map(\.text)
+        var logprobs: [Any] = entries.map(\.logprob)
+        var tops: [Any] = entries.map { e in
+            Dictionary(e.top.map { (String(decoding: $0.bytes, as: UTF8.self), $0.logprob) }, uniquingKeysWith: { a, _ in a })
+        }
+        if let lead {
+            tokens.insert(String(decoding: lead, as: UTF8.self), at: 0)
+            logprobs.insert(NSNull(), at: 0)
+            tops.insert(NSNull(), at: 0)
+        }
         var offsets: [Int] = []
         var at = offset
-        for e in entries { offsets.append(at); at += e.text.count }
-        return ["tokens": entries.map(\.text), "token_logprobs": entries.map(\.logprob), "text_offset": offsets,
-                "top_logprobs": entries.map { e in
-                    Dictionary(e.top.map { (String(decoding: $0.bytes, as: UTF8.self), $0.logprob) }, uniquingKeysWith: { a, _ in a })
-                }]
+        for token in tokens { offsets.append(at); at += token.count }
+        return ["tokens": tokens, "token_logprobs": logprobs, "text_offset": offsets, "top_logprobs": tops]
     }
 
     /// Waits for every job and returns the whole body.
@@ -46,6 +54,7 @@ struct Answer: Sendable {
         var completionTokens = 0
         var logs = [[TokenLogprob]](repeating: [], count: jobs.count * n)
         var starts = [Int](repeating: 0, count: jobs.count * n)  // characters before the generated text (the echo)
+        var leads = [[UInt8]?](repeating: nil, count: jobs.count * n)  // an echoed prompt's first token
         if case let .completion(echo) = shape, !echo.isEmpty {
             for i in jobs.indices { for s in 0..<n { texts[i * n + s] = echo[i]; starts[i * n + s] = echo[i].count } }
         }
@@ -53,7 +62,10 @@ struct Answer: Sendable {
         for (i, job) in jobs.enumerated() {
             for await event in job.events {
                 switch event {
-                case .started: break
+                case let .prompt(first, entries):
+                    // The echoed prompt's tokens come before the generated ones, from the start of the text.
+                    for s in 0..<n { leads[i * n + s] = first; logs[i * n + s] = entries + logs[i * n + s]; starts[i * n + s] = 0 }
+                case .started, .keepAlive: break
                 case let .text(s, text, entries): texts[i * n + s] += text; logs[i * n + s] += entries
                 case let .finished(s, reason, count): reasons[i * n + s] = reason; completionTokens += count
                 case let .failed(error): throw error
@@ -64,7 +76,8 @@ struct Answer: Sendable {
             isChat
                 ? ["index": c, "message": ["role": "assistant", "content": texts[c]], "logprobs": logprobsObject(logs[c], offset: 0),
                    "finish_reason": reasons[c]]
-                : ["index": c, "text": texts[c], "logprobs": logprobsObject(logs[c], offset: starts[c]), "finish_reason": reasons[c]]
+                : ["index": c, "text": texts[c], "logprobs": logprobsObject(logs[c], offset: starts[c], lead: leads[c]),
+                   "finish_reason": reasons[c]]
         }
         return ["id": id, "object": shape.object, "created": created, "model": model, "system_fingerprint": NSNull(),
                 "choices": choices, "usage": usage(completionTokens)]
@@ -95,14 +108,19 @@ struct Answer: Sendable {
         var completionTokens = 0
         var offsets = [Int](repeating: 0, count: jobs.count * n)  // characters streamed per choice
         for (i, job) in jobs.enumerated() {
+            var promptLogprobs: Any = NSNull()  // the echo's, sent with it
             for await event in job.events {
                 switch event {
+                case .keepAlive:
+                    try await writer.write(JSONBody.ping)
+                case let .prompt(first, entries): promptLogprobs = logprobsObject(entries, offset: 0, lead: first)
                 case .started:
                     for s in 0..<n {
                         if isChat {
                             try await writer.write(JSONBody.event(chunk(choice(i * n + s, text: "", role: true), includeUsage: includeUsage)))
                         } else if case let .completion(echo) = shape, !echo.isEmpty {
-                            try await writer.write(JSONBody.event(chunk(choice(i * n + s, text: echo[i]), includeUsage: includeUsage)))
+                            try await writer.write(JSONBody.event(chunk(choice(i * n + s, text: echo[i], logprobs: promptLogprobs),
+                                                                        includeUsage: includeUsage)))
                             offsets[i * n + s] = echo[i].count
                         }
                     }

@@ -1,9 +1,19 @@
-// The one owner of the model: a dedicated thread that loads it, then runs queued requests
-// one at a time, each to its end. The kernels already use every core for one request, and
-// running requests one at a time makes a request's answer independent of what else is
-// queued: its sampler and RNG are its own (seeded from `seed`), and the forward passes
-// it sees are exactly those it would see alone. Continuous batching (several requests'
-// decode steps in one forward) is the next step (issue 13).
+// The one owner of the model: a dedicated thread that loads it, then schedules requests
+// by continuous batching over an `InferenceSession` of --max-batch cache slots. Each step
+// is one forward pass holding one new token of every sequence that is generating (the
+// GEMMs see M = running sequences) plus, within a small token budget, the next chunk of a
+// prompt being prefilled, so running streams keep flowing while a request is admitted.
+// A request waits in arrival order until as many slots are free as it has samples
+// (`n`); each sample is a sequence with its own sampler and generator (seeded from
+// `seed` as `gpt sample` seeds them). A sequence leaves its slot the step it ends: end of
+// text, a stop string, max_tokens, its client gone, its deadline passed, or shutdown.
+//
+// Answers are batch-invariant: every kernel on the cached path computes a row
+// independently of the other rows and of how a prompt is cut into chunks (see
+// InferenceSession), so a request's tokens and logprobs are bit-identical whether it
+// runs alone or beside any mix of others, and a greedy one equals `gpt sample
+// --temperature 0`. Per-request state lives in the engine's sequences; the GEMM
+// workspaces belong to the model's thread pool, which only this thread drives.
 import Foundation
 import GPTCore
 import GPTGeneration
@@ -14,29 +24,47 @@ public final class Engine: @unchecked Sendable {
     public enum State: Sendable, Equatable { case loading, ready, failed(String), stopping }
 
     public let maxQueue: Int
+    /// Cache slots: the most sequences generated together.
+    public let maxBatch: Int
+    /// Seconds without an event after which a waiting or prefilling request is sent a keep-alive.
+    public let pingInterval: TimeInterval
+    /// Prompt tokens prefilled per step while other sequences decode (more when none do): small
+    /// enough that a step stays close to a decode step.
+    public let prefillChunk: Int
     public let metrics = ServerMetrics()
     private let condition = NSCondition()
     private var queue: [EngineJob] = []
-    private var running: EngineJob?
+    private var runningJobs = 0, runningSeqs = 0
     private var _state = State.loading
     private var loaded: LoadedModel?
     private var thread: Thread?
 
-    public init(maxQueue: Int) { self.maxQueue = maxQueue }
+    public init(maxQueue: Int, maxBatch: Int = 8, pingInterval: TimeInterval = 5, prefillChunk: Int = 32) {
+        self.maxQueue = maxQueue
+        self.maxBatch = max(1, maxBatch)
+        self.pingInterval = pingInterval
+        self.prefillChunk = max(1, prefillChunk)
+    }
 
     public var state: State { condition.withLock { _state } }
     /// The model once loaded (its tokenizer and template are safe to read from any thread).
     public var model: LoadedModel? { condition.withLock { loaded } }
-    /// Requests waiting, and whether one is running.
-    public var depth: (queued: Int, running: Int) { condition.withLock { (queue.count, running == nil ? 0 : 1) } }
-    /// Sequences being generated (a request with n > 1 runs n).
-    public var runningSequences: Int { condition.withLock { running?.parameters.n ?? 0 } }
+    /// Requests waiting, and requests running.
+    public var depth: (queued: Int, running: Int) { condition.withLock { (queue.count, runningJobs) } }
+    /// Sequences being generated (a request with n > 1 runs n), at most `maxBatch`.
+    public var runningSequences: Int { condition.withLock { runningSeqs } }
 
-    /// Starts the engine's thread: `load` runs on it, then requests do.
+    /// Starts the engine's thread: `load` runs on it, then the scheduler does.
     public func start(load: @escaping @Sendable () throws -> LoadedModel) {
         let thread = Thread { [self] in
+            let scheduler: Scheduler
             do {
                 let model = try load()
+                model.model.isTraining = false
+                // Rows per pass: a token per slot, plus the largest prefill chunk (when nothing decodes).
+                let rows = min(maxBatch * model.model.config.contextLength, maxBatch + max(Scheduler.idlePrefill, prefillChunk))
+                let session = try InferenceSession(model: model.model, batch: maxBatch, rows: rows)
+                scheduler = Scheduler(engine: self, model: model, session: session)
                 condition.withLock {
                     loaded = model
                     if _state == .loading { _state = .ready }
@@ -45,7 +73,7 @@ public final class Engine: @unchecked Sendable {
                 condition.withLock { _state = .failed("\(error)") }
                 return
             }
-            while let job = next() { run(job) }
+            scheduler.run()
         }
         thread.name = "gpt-serve-engine"
         // The kernels' recursion is shallow, but generation keeps a few arrays on the stack.
@@ -63,6 +91,9 @@ public final class Engine: @unchecked Sendable {
             case .stopping: throw APIError.unavailable("the server is shutting down", code: "shutting_down")
             case .ready: break
             }
+            guard job.parameters.n <= maxBatch else {
+                throw APIError.invalid("n is \(job.parameters.n); this server runs at most \(maxBatch) sequences (--max-batch)", param: "n")
+            }
             guard queue.count < maxQueue else {
                 throw APIError.unavailable("the server is busy: \(queue.count) requests are waiting (--max-queue \(maxQueue))",
                                            code: "queue_full")
@@ -72,8 +103,8 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    /// Stops taking requests; queued ones fail, the running one ends at its next token
-    /// with a final chunk ("length": it was cut short).
+    /// Stops taking requests; queued ones fail, running ones end at the next step with a final
+    /// chunk ("length": they were cut short).
     public func shutdown() {
         let dropped: [EngineJob] = condition.withLock {
             _state = .stopping
@@ -97,85 +128,33 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    private func next() -> EngineJob? {
+    // MARK: The scheduler's side (engine thread only)
+
+    /// Waits while there is nothing to do; then takes from the front of the queue the requests
+    /// whose samples fit in `freeSlots` (in order: one that does not fit holds back those behind
+    /// it). Returns nil when stopping.
+    func admit(freeSlots: Int, busy: Bool) -> [EngineJob]? {
         condition.withLock {
-            running = nil
-            while queue.isEmpty && _state != .stopping { condition.wait() }
-            guard _state != .stopping, !queue.isEmpty else { return nil }
-            let job = queue.removeFirst()
-            running = job
-            return job
+            while queue.isEmpty && !busy && _state != .stopping { condition.wait() }
+            guard _state != .stopping else { return nil }
+            // Requests whose clients left are taken wherever they wait (start() ends them).
+            var taken = queue.filter(\.isCancelled)
+            queue.removeAll(where: \.isCancelled)
+            var free = freeSlots
+            while let job = queue.first, job.parameters.n <= free {
+                queue.removeFirst()
+                free -= job.parameters.n
+                taken.append(job)
+            }
+            return taken
         }
     }
 
-    private var stopping: Bool { condition.withLock { _state == .stopping } }
+    /// Requests still queued, to be kept alive.
+    func queued() -> [EngineJob] { condition.withLock { queue } }
 
-    private func run(_ job: EngineJob) {
-        // Not running any more before the client can see its answer end (/metrics must agree with it).
-        defer { condition.withLock { running = nil }; job.continuation.finish() }
-        guard let loaded = model, !job.isCancelled else { return }
-        if Date() > job.deadline {
-            job.continuation.yield(.failed(.unavailable("the request waited longer than --request-timeout", code: "timeout")))
-            return
-        }
-        let p = job.parameters, n = p.n, tokenizer = loaded.tokenizer
-        var options = GenerationOptions()
-        options.sampling = p.sampling
-        // Without a seed each request draws its own; with one, the answer is reproducible.
-        options.seed = p.seed ?? UInt64.random(in: 0...UInt64.max)
-        options.maxNewTokens = p.maxTokens ?? max(1, loaded.model.config.contextLength - job.prompt.count)
-        if let end = tokenizer.endOfTextID { options.stopTokens = [Int32(end)] }
-        var scanners = [StopTextScanner](repeating: StopTextScanner(stops: p.stop + job.extraStops), count: n)
-        var decoders = [StreamingTextDecoder](repeating: StreamingTextDecoder(), count: n)
-        var counts = [Int](repeating: 0, count: n)
-        var cut = [Bool](repeating: false, count: n)  // ended by us, not by the model or max_tokens
-        var logprobs = [TokenLogs](repeating: TokenLogs(), count: n)
-        var rows = [[Float]](repeating: [], count: n)
-        let decode: (Int32) -> [UInt8] = { (try? tokenizer.decodeBytes([Int($0)])) ?? [] }
-        let onLogits: ((Int, UnsafeBufferPointer<Float>) -> Void)? = p.logprobs == nil ? nil : { s, row in rows[s] = Array(row) }
-        job.continuation.yield(.started)
-        metrics.promptTokens.increment(by: Int64(job.prompt.count))
-        var firstToken: Date?
-        defer {
-            let total = counts.reduce(0, +)
-            metrics.completionTokens.increment(by: Int64(total))
-            if let firstToken, total > 1 { metrics.timePerOutputToken.record(Date().timeIntervalSince(firstToken) / Double(total - 1)) }
-        }
-        do {
-            _ = try Generator(model: loaded.model).generate(prompt: job.prompt, samples: n, options: options, onLogits: onLogits) { s, token in
-                counts[s] += 1
-                if firstToken == nil {
-                    firstToken = Date()
-                    self.metrics.timeToFirstToken.record(firstToken!.timeIntervalSince(job.arrival))
-                }
-                let bytes = decode(token)
-                if let top = p.logprobs {
-                    logprobs[s].add(TokenLogprob(token: token, logits: rows[s], top: top, decode: decode), byteCount: bytes.count)
-                }
-                let piece = decoders[s].push(bytes)
-                let (ready, stopped) = scanners[s].append(piece)
-                if !ready.isEmpty { job.continuation.yield(.text(index: s, ready, logprobs[s].release(ready))) }
-                if stopped { return false }
-                if job.isCancelled || self.stopping || Date() > job.deadline { cut[s] = true; return false }
-                return true
-            }
-        } catch {
-            // The prompt was checked before queueing; this is a broken invariant, reported, not fatal.
-            job.continuation.yield(.failed(APIError(status: 500, message: "generation failed: \(error)", type: "server_error")))
-            return
-        }
-        for s in 0..<n {
-            if !scanners[s].stopped {
-                let (ready, _) = scanners[s].append(decoders[s].finish())
-                let rest = ready + scanners[s].flush()
-                if !rest.isEmpty { job.continuation.yield(.text(index: s, rest, logprobs[s].release(rest))) }
-            }
-            // Tokens that began inside the kept text but end past it (a stop string cut them).
-            let remaining = logprobs[s].remainder()
-            if !remaining.isEmpty { job.continuation.yield(.text(index: s, "", remaining)) }
-            // Fewer tokens than asked for and not cut by us: the model wrote end-of-text.
-            let reason = scanners[s].stopped || (!cut[s] && counts[s] < options.maxNewTokens) ? "stop" : "length"
-            job.continuation.yield(.finished(index: s, reason: reason, completionTokens: counts[s]))
-        }
-    }
+    var isStopping: Bool { condition.withLock { _state == .stopping } }
+
+    /// Updates what /metrics and `depth` report.
+    func setRunning(jobs: Int, sequences: Int) { condition.withLock { runningJobs = jobs; runningSeqs = sequences } }
 }

@@ -20,10 +20,12 @@ public struct GenerationParameters: Sendable {
 
     public init() {}
 
-    init(_ fields: RequestFields, maxBatch: Int, chat: Bool) throws {
+    /// `echo`: a completion that echoes its prompt may ask for 0 new tokens (to score the prompt alone).
+    init(_ fields: RequestFields, maxBatch: Int, chat: Bool, echo: Bool = false) throws {
         // max_completion_tokens is the newer name; the older one is honoured when it is the only one.
-        maxTokens = try fields.int("max_completion_tokens", in: 1...Self.maxTokensLimit)
-            ?? fields.int("max_tokens", in: 1...Self.maxTokensLimit)
+        let least = echo ? 0 : 1
+        maxTokens = try fields.int("max_completion_tokens", in: least...Self.maxTokensLimit)
+            ?? fields.int("max_tokens", in: least...Self.maxTokensLimit)
         sampling.temperature = Float(try fields.number("temperature", in: 0...2) ?? 1)
         if let p = try fields.number("top_p", in: 0...1) {
             guard p > 0 else { throw APIError.invalid("top_p must be in (0, 1], got 0", param: "top_p") }

@@ -23,4 +23,7 @@ enum JSONBody {
     }
 
     static let done = ByteBuffer(string: "data: [DONE]\n\n")
+
+    /// An SSE comment: clients ignore it; it keeps a quiet connection (a long prefill) alive.
+    static let ping = ByteBuffer(string: ": ping\n\n")
 }

@@ -15,17 +15,19 @@ public final class LoadedModel: @unchecked Sendable {
         self.model = model; self.tokenizer = tokenizer; self.template = template
     }
 
-    /// Loads a checkpoint directory (ours, a run directory, or a Hugging Face GPT-2 directory), its
-    /// matrices held in `weightFormat` (nil: as stored).
+    /// Loads a checkpoint directory (ours, a run directory, or a Hugging Face GPT-2 directory), or
+    /// `hf:NAME` from the Hugging Face cache (downloading what it lacks), its matrices held in
+    /// `weightFormat` (nil: as stored).
     public static func load(checkpoint: String, tokenizer: String?, threads: Int,
                             weightFormat: WeightFormat? = nil) throws -> LoadedModel {
-        let directory = CheckpointLocation.resolve(checkpoint)
+        let directory = try CheckpointLocation.locate(checkpoint)
         let model = try HuggingFaceGPT2.load(directory: directory, pool: try ThreadPool(threads: threads),
                                              weightFormat: weightFormat)
         let tokens = try TokenizerLoader.load(tokenizer ?? directory.path)
         guard tokens.vocabularySize <= model.config.vocabSize else {
             throw ServerError.vocabularyMismatch(tokenizer: tokens.vocabularySize, model: model.config.vocabSize)
         }
-        return LoadedModel(model: model, tokenizer: tokens)
+        // The template the checkpoint's config names (a chat fine-tune's chatml stops at <|im_end|>).
+        return LoadedModel(model: model, tokenizer: tokens, template: try ChatCheckpoint.template(of: directory))
     }
 }

@@ -35,9 +35,10 @@ struct OpenAIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    /// /health and /metrics are open, as a load balancer's probe has no key; everything else needs it when set.
+    /// /health and /metrics are open, as a load balancer's probe has no key, and so is the chat page
+    /// (it asks for the key and sends it); everything else needs it when set.
     func authorize(_ request: Request) throws {
-        guard let apiKey, request.uri.path != "/health", request.uri.path != "/metrics" else { return }
+        guard let apiKey, !["/", "/health", "/metrics"].contains(request.uri.path) else { return }
         guard let header = request.headers[.authorization] else {
             throw APIError.unauthorized("missing API key: send the header Authorization: Bearer <key>")
         }

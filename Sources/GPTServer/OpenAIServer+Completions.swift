@@ -23,8 +23,8 @@ extension OpenAIServer {
     func completions(_ fields: RequestFields) async throws -> Response {
         try checkModel(fields)
         let model = try loaded()
-        let parameters = try GenerationParameters(fields, maxBatch: configuration.maxBatch, chat: false)
         let echo = try fields.bool("echo") ?? false
+        let parameters = try GenerationParameters(fields, maxBatch: configuration.maxBatch, chat: false, echo: echo)
         guard fields.has("prompt") else { throw APIError.invalid("prompt is required", param: "prompt") }
         let prompts = try promptList(fields.object["prompt"]!, model: model)
         // Each prompt is one queued job: more than the queue holds could never be accepted.
@@ -35,7 +35,9 @@ extension OpenAIServer {
         let texts = echo ? prompts.map { (try? model.tokenizer.decode($0.map(Int.init))) ?? "" } : []
         var p = parameters
         if p.maxTokens == nil { p.maxTokens = 16 }  // OpenAI's default for completions
-        return try await run(prompts: prompts, parameters: p, extraStops: [], shape: .completion(echo: texts), model: model)
+        // echo with logprobs: the prompt tokens' logprobs come first (the engine scores the prompt).
+        return try await run(prompts: prompts, parameters: p, extraStops: [], promptLogprobs: echo ? p.logprobs : nil,
+                             shape: .completion(echo: texts), model: model)
     }
 
     func chatCompletions(_ fields: RequestFields) async throws -> Response {
@@ -43,8 +45,14 @@ extension OpenAIServer {
         let model = try loaded()
         let parameters = try GenerationParameters(fields, maxBatch: configuration.maxBatch, chat: true)
         let messages = try chatMessages(fields)
-        let text = model.template.render(messages)
-        let ids = try encode(text, model: model, param: "messages")
+        let ids: [Int32]
+        do {
+            ids = try ChatEncoder(template: model.template, tokenizer: model.tokenizer)
+                .encode(messages, generationPrompt: true).ids.map(Int32.init)
+        } catch {
+            throw APIError.invalid("messages cannot be encoded by this model's chat template: \(error)", param: "messages")
+        }
+        _ = try fitting(ids, model: model, param: "messages")
         return try await run(prompts: [ids], parameters: parameters, extraStops: model.template.stopTexts, shape: .chat, model: model)
     }
 
@@ -122,13 +130,13 @@ extension OpenAIServer {
     }
 
     /// Queues one job per prompt (all or none) and answers with a body or a stream.
-    func run(prompts: [[Int32]], parameters: GenerationParameters, extraStops: [String], shape: Shape,
-             model: LoadedModel) async throws -> Response {
+    func run(prompts: [[Int32]], parameters: GenerationParameters, extraStops: [String], promptLogprobs: Int? = nil,
+             shape: Shape, model: LoadedModel) async throws -> Response {
         var jobs: [EngineJob] = []
         do {
             for prompt in prompts {
                 let job = EngineJob(prompt: prompt, parameters: parameters, extraStops: extraStops,
-                                    timeout: configuration.requestTimeout)
+                                    promptLogprobs: promptLogprobs, timeout: configuration.requestTimeout)
                 try engine.submit(job)
                 jobs.append(job)
             }

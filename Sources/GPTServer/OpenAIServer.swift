@@ -21,6 +21,11 @@ public final class OpenAIServer: Sendable {
         -> some ApplicationProtocol {
         let router = Router()
         router.add(middleware: OpenAIErrorMiddleware(apiKey: configuration.apiKey, maxBody: configuration.maxBody, metrics: engine.metrics))
+        router.get("/") { _, _ in
+            let page = ChatPage.html(model: self.configuration.modelName, needsKey: self.configuration.apiKey != nil)
+            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: page)))
+        }
         router.get("/health") { _, _ in self.health() }
         router.get("/metrics") { _, _ in
             let text = self.engine.metrics.text(queued: self.engine.depth.queued, running: self.engine.runningSequences)

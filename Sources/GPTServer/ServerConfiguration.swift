@@ -9,7 +9,7 @@ public struct ServerConfiguration: Sendable {
     public var modelName = "gpt"
     /// When set, every /v1 and tokenizer request needs `Authorization: Bearer <key>`.
     public var apiKey: String?
-    /// The most sequences decoded together: here, the largest `n` a request may ask for.
+    /// Cache slots: the most sequences decoded together in one forward pass, and the largest `n`.
     public var maxBatch = 8
     /// Requests that may wait for the engine; more are refused with 503 and Retry-After.
     public var maxQueue = 64
@@ -17,6 +17,10 @@ public struct ServerConfiguration: Sendable {
     public var maxBody = 1 << 20
     /// Seconds a request may take, waiting included; then it ends ("length") or fails (503).
     public var requestTimeout: TimeInterval = 600
+    /// Seconds between `: ping` comments on a stream that has nothing to send yet (a long prefill).
+    public var pingInterval: TimeInterval = 5
+    /// Prompt tokens prefilled per engine step while other sequences decode.
+    public var prefillChunk = 32
 
     public init() {}
 
@@ -27,6 +31,12 @@ public struct ServerConfiguration: Sendable {
         guard (1...(1 << 30)).contains(maxBody) else { throw ServerError.invalidOption("--max-body must be in 1 byte...1 GB, got \(maxBody)") }
         guard requestTimeout > 0, requestTimeout.isFinite else {
             throw ServerError.invalidOption("--request-timeout must be > 0 seconds, got \(requestTimeout)")
+        }
+        guard (1...4096).contains(prefillChunk) else {
+            throw ServerError.invalidOption("--prefill-chunk must be in 1...4096, got \(prefillChunk)")
+        }
+        guard pingInterval > 0, pingInterval <= 3600 else {
+            throw ServerError.invalidOption("--ping-interval must be in (0, 3600] seconds, got \(pingInterval)")
         }
         guard !modelName.isEmpty else { throw ServerError.invalidOption("--model-name must not be empty") }
         if let apiKey, apiKey.isEmpty { throw ServerError.invalidOption("--api-key must not be empty") }

@@ -1,6 +1,9 @@
 // Where a --checkpoint argument points: a checkpoint directory itself, or a run
-// directory of `gpt train`, whose latest checkpoint is `checkpoint/` inside it.
+// directory of `gpt train`, whose latest checkpoint is `checkpoint/` inside it, or a model
+// on the Hugging Face hub (`hf:NAME`), read from its local cache and fetched if missing.
 import Foundation
+import GPTNetwork
+import GPTTokenizer
 
 public enum CheckpointLocation {
     /// The checkpoint directory `path` names.
@@ -12,6 +15,26 @@ public enum CheckpointLocation {
             return inner
         }
         return url
+    }
+
+    /// The checkpoint directory `spec` names: `hf:NAME` is the snapshot of that hub model in the
+    /// Hugging Face cache, with config.json, model.safetensors and the tokenizer files (GPT-2's
+    /// vocab.json and merges.txt, or ours) downloaded first if missing; anything else as `resolve`.
+    public static func locate(_ spec: String, hub: HubSource = HubSource()) throws -> URL {
+        guard HubModel.isReference(spec) else { return resolve(spec) }
+        return try hub.snapshot(try HubModel(spec), required: ["config.json", "model.safetensors"],
+                                oneOf: [["vocab.json", "merges.txt"], [TokenizerFile.defaultFileName]])
+    }
+
+    /// Refuses a malformed `hf:` name before anything runs (a directory is checked when read).
+    public static func check(_ spec: String) throws {
+        if HubModel.isReference(spec) { _ = try HubModel(spec) }
+    }
+
+    /// The name a model goes by: the hub repository of `hf:NAME`, else the directory's name.
+    public static func displayName(_ spec: String) -> String {
+        if let model = try? HubModel(spec) { return model.repository }
+        return URL(fileURLWithPath: spec).standardizedFileURL.lastPathComponent
     }
 
     /// Refuses an output directory that holds the source checkpoint: saving there would switch its

@@ -8,7 +8,7 @@ import GPTIO
 import GPTKernels
 import GPTTokenizer
 
-public final class LanguageModelRun: TrainingRun {
+public final class LanguageModelRun: DataParallelRun {
     public let trainer: Trainer
     public let tokenizer: any Tokenizer
     /// Text the model writes at an evaluation (given the step), shown beside the losses.
@@ -25,9 +25,12 @@ public final class LanguageModelRun: TrainingRun {
 
     public func step() throws -> StepRecord {
         let r = try trainer.step()
+        let ranks = trainer.communicator.size
         return StepRecord(step: r.step, loss: r.loss, learningRate: r.learningRate, milliseconds: r.milliseconds,
-                          tokens: trainer.tokensPerStep)
+                          tokens: trainer.tokensPerStep, fields: ranks > 1 ? ["world_size": Double(ranks), "allreduce_wait_ms": trainer.lastReductionWaitMilliseconds] : [:])
     }
+
+    public func shareRestoredState() throws { try trainer.synchronize() }
 
     public func evaluationDue(after record: StepRecord) -> Bool { trainer.evaluationDue(after: record.step) }
 
@@ -57,12 +60,15 @@ public final class LanguageModelRun: TrainingRun {
 extension LanguageModelRun {
     /// Runs (or, with `resume`, continues) the training in `directory` with the standard observers,
     /// `best` for the lowest validation loss, and a checkpoint at every evaluation and every
-    /// `checkpointEvery` steps.
-    public func start(in directory: RunDirectory, resume: Bool, title: String, logEvery: Int,
+    /// `checkpointEvery` steps. Data-parallel ranks other than 0 pass no directory: they train silently.
+    public func start(in directory: RunDirectory?, resume: Bool, title: String, logEvery: Int,
                       checkpointEvery: Int?) throws -> RunOutcome {
-        try RunLoop(run: self, directory: directory, options: RunLoopOptions(checkpointEvery: checkpointEvery, bestLossKey: "val_loss"),
-                    observers: Self.observers(trainer.model, directory: directory, title: title, logEvery: logEvery))
-            .start(resume: resume)
+        let loop = RunLoop(run: self, directory: directory,
+                           options: RunLoopOptions(checkpointEvery: checkpointEvery, bestLossKey: "val_loss"),
+                           observers: directory.map { Self.observers(trainer.model, directory: $0, title: title, logEvery: logEvery) } ?? [])
+        loop.communicator = trainer.communicator
+        if directory == nil { loop.say = { _ in } }
+        return try loop.start(resume: resume)
     }
 
     /// What a language-model run shows at each evaluation: 120 tokens sampled at temperature 0.8

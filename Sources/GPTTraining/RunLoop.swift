@@ -7,6 +7,7 @@
 // save of non-finite weights. Observers (progress line, metrics.jsonl, loss chart,
 // console) watch it; none of them changes what is trained.
 import Foundation
+import GPTDistributed
 import GPTIO
 
 /// One optimizer step's figures.
@@ -65,6 +66,12 @@ public protocol TrainingRun: AnyObject {
     var position: String { get }
 }
 
+/// A run whose steps several MPI ranks can share.
+public protocol DataParallelRun: TrainingRun {
+    /// After rank 0 restored a checkpoint, gives every rank its weights and state.
+    func shareRestoredState() throws
+}
+
 /// Watches the loop.
 public protocol RunObserver: AnyObject {
     func runStarted(_ run: any TrainingRun) throws
@@ -115,31 +122,41 @@ public struct RunLoopOptions: Sendable {
 
 public final class RunLoop {
     public let run: any TrainingRun
-    public let directory: RunDirectory
+    /// nil on data-parallel ranks other than 0: they train but write nothing.
+    public let directory: RunDirectory?
     public let options: RunLoopOptions
     public var observers: [any RunObserver]
     /// Where the loop's own lines go (resume, interruption).
     public var say: (String) -> Void = { print($0) }
+    /// The ranks sharing the run; they agree on resuming and on stopping.
+    public var communicator: any Communicator = SingleProcessCommunicator()
     private var savedAtStep: Int?
 
-    public init(run: any TrainingRun, directory: RunDirectory, options: RunLoopOptions = RunLoopOptions(),
+    public init(run: any TrainingRun, directory: RunDirectory?, options: RunLoopOptions = RunLoopOptions(),
                 observers: [any RunObserver] = []) {
         self.run = run; self.directory = directory; self.options = options; self.observers = observers
     }
 
     /// Runs to the end, or until a stop signal; with `resume`, first takes up the directory's checkpoint.
     public func start(resume: Bool) throws -> RunOutcome {
+        if communicator.size > 1 && !(run is any DataParallelRun) { throw DataParallelError.notDataParallel }
         if resume {
-            guard let checkpoint = directory.target(of: RunDirectory.latestLink) else {
-                throw RunDirectoryError.nothingToResume(path: directory.url.path)
+            var checkpoint: URL?
+            if let directory {
+                guard let latest = directory.target(of: RunDirectory.latestLink) else {
+                    throw RunDirectoryError.nothingToResume(path: directory.url.path)
+                }
+                try run.restore(from: latest)
+                checkpoint = latest
             }
-            try run.restore(from: checkpoint)
+            if communicator.size > 1, let shared = run as? any DataParallelRun { try shared.shareRestoredState() }
             savedAtStep = run.stepsDone
             guard run.stepsDone < run.totalSteps else {
-                say("the run in \(directory.url.path) is complete (\(run.totalSteps) steps); nothing to resume")
+                say("the run in \(directory?.url.path ?? "") is complete (\(run.totalSteps) steps); nothing to resume")
                 return .alreadyComplete
             }
-            say("resuming after step \(run.stepsDone) of \(run.totalSteps) (\(checkpoint.path))")
+            say("resuming after step \(run.stepsDone) of \(run.totalSteps) (\(checkpoint?.path ?? "")"
+                + (communicator.size > 1 ? " on \(communicator.size) ranks)" : ")"))
         }
         var best = resume ? earlierBest() : .infinity
         let signals = StopSignals()
@@ -162,19 +179,25 @@ public final class RunLoop {
                 let saved = try save()
                 if options.bestLossKey != nil && evaluation.loss < best {
                     best = evaluation.loss
-                    try directory.point(RunDirectory.bestLink, at: saved)
+                    if let directory, let saved { try directory.point(RunDirectory.bestLink, at: saved) }
                 }
             } else if let every = options.checkpointEvery, run.stepsDone % every == 0, run.weightsAreFinite {
                 try save()
             }
-            if let signal = signals.received {
+            // A signal may reach the ranks at different steps: all stop after the same one.
+            var received = signals.received
+            if communicator.size > 1 {
+                let signal = try communicator.allReduceMax(Int(received ?? 0))
+                received = signal > 0 ? Int32(signal) : nil
+            }
+            if let signal = received {
                 end()
                 if savedAtStep != run.stepsDone {
                     guard run.weightsAreFinite else { throw RunLoopError.nonFiniteWeights(position: run.position) }
                     try save()
                 }
                 say("interrupted \(run.position) (\(StopSignals.name(signal))); checkpoint saved in "
-                    + "\(directory.url.appendingPathComponent(RunDirectory.latestLink).path); continue with --resume")
+                    + "\(directory?.url.appendingPathComponent(RunDirectory.latestLink).path ?? ""); continue with --resume")
                 return .stopped(signal: signal)
             }
         }
@@ -186,8 +209,10 @@ public final class RunLoop {
         return .finished(seconds: Date().timeIntervalSince(started))
     }
 
+    /// Saves on rank 0 (nil elsewhere).
     @discardableResult
-    private func save() throws -> URL {
+    private func save() throws -> URL? {
+        guard let directory else { savedAtStep = run.stepsDone; return nil }
         let saved = try directory.saveCheckpoint(name: "\(run.stepsDone)") { try run.writeCheckpoint(to: $0) }
         savedAtStep = run.stepsDone
         return saved
@@ -195,7 +220,7 @@ public final class RunLoop {
 
     /// The lowest evaluation loss logged before the checkpoint resumed from.
     private func earlierBest() -> Double {
-        guard let key = options.bestLossKey else { return .infinity }
+        guard let key = options.bestLossKey, let directory else { return .infinity }
         let metrics = directory.url.appendingPathComponent(MetricsLog.fileName)
         return MetricsLog.values(of: key, in: metrics, before: run.stepsDone).min() ?? .infinity
     }

@@ -13,6 +13,12 @@ public struct TokenWindows {
         generator = Xoshiro256StarStar(seed: seed)
     }
 
+    /// Draws the positions of `next(batch:seq:)` without copying tokens: the windows another
+    /// data-parallel rank trains on.
+    public mutating func skip(batch: Int, seq: Int) {
+        for _ in 0..<batch { _ = generator.next(below: tokens.count - seq) }
+    }
+
     /// x, y: [batch, seq] row-major.
     public mutating func next(batch: Int, seq: Int) -> (x: [Int32], y: [Int32]) {
         precondition(tokens.count > seq, "a window needs seq + 1 tokens")

@@ -1,8 +1,11 @@
 // The pre-training loop: random windows, forward, backward, gradient clipping,
 // AdamW with a warmup + cosine schedule, and periodic evaluation on fixed batches
-// of the training and validation splits.
+// of the training and validation splits. Under mpirun the ranks share each step: every rank
+// draws every window of the step, trains on its own share, and the gradients are summed over
+// the ranks while backward runs (see GradientBuckets), so all ranks take the same AdamW step.
 import Foundation
 import GPTCore
+import GPTDistributed
 import GPTKernels
 
 public struct TrainingOptions: Sendable {
@@ -10,8 +13,12 @@ public struct TrainingOptions: Sendable {
     public var steps = 2000
     public var schedule = LearningRateSchedule(maxRate: 1e-3, minRate: 1e-4, warmupSteps: 100, decaySteps: 2000)
     public var gradientClip: Float = 1
-    /// Micro-batches whose gradients are averaged into one optimizer step.
+    /// Micro-batches whose gradients are averaged into one optimizer step (per rank when data-parallel).
     public var gradientAccumulation = 1
+    /// Each micro-batch's gradient is computed alone and then added to the step's sum, in order,
+    /// as data-parallel ranks sum theirs: N ranks reproduce one process's step bit for bit.
+    /// Costs one more gradient buffer and two passes over it per micro-batch.
+    public var orderedAccumulation = false
     /// On a non-finite loss, skip that step's update instead of stopping.
     public var skipNonFinite = false
     public var evalEvery = 250
@@ -63,8 +70,17 @@ public final class Trainer {
     let validation: [Int32]
     /// Steps completed so far (the next step's index).
     public internal(set) var stepsDone = 0
+    /// The data-parallel ranks this trainer is one of (one process by default).
+    public let communicator: any Communicator
+    /// Of the last step, the time spent waiting for the gradient sums after backward: the part of
+    /// the communication that backward did not hide (data-parallel runs).
+    public private(set) var lastReductionWaitMilliseconds: Double = 0
+    /// The step's gradient so far while the next micro-batch's is computed (ordered accumulation).
+    private var accumulated: UnsafeMutablePointer<Float>?
 
-    public init(model: GPT, train: [Int32], validation: [Int32], options: TrainingOptions) throws {
+    /// With several ranks, rank 0's weights are copied to all and verified by checksum.
+    public init(model: GPT, train: [Int32], validation: [Int32], options: TrainingOptions,
+                communicator: any Communicator = SingleProcessCommunicator()) throws {
         let needed = model.config.contextLength + 1
         guard train.count >= needed else { throw TrainingError.corpusTooShort(split: "training", tokens: train.count, needed: needed) }
         guard validation.count >= needed else { throw TrainingError.corpusTooShort(split: "validation", tokens: validation.count, needed: needed) }
@@ -74,7 +90,11 @@ public final class Trainer {
         self.train = TokenWindows(tokens: train, seed: options.seed)
         self.validation = validation
         model.dropoutSeed = options.seed
+        self.communicator = communicator
+        try synchronize()
     }
+
+    deinit { accumulated?.deallocate() }
 
     /// Runs the remaining steps up to `options.steps`, calling `report` after each (with the
     /// evaluation on the steps `evaluationDue` names).
@@ -92,7 +112,10 @@ public final class Trainer {
         options.evalEvery > 0 && (step % options.evalEvery == 0 || step == options.steps - 1)
     }
 
-    /// Takes optimizer step `stepsDone`: `gradientAccumulation` micro-batches, clipping, AdamW.
+    /// Takes optimizer step `stepsDone`: `gradientAccumulation` micro-batches on each rank,
+    /// clipping, AdamW. Of the step's `gradientAccumulation × ranks` micro-batches, rank r takes
+    /// those numbered r, r + ranks, … (llm.c's loader), so the step sees the windows one process
+    /// with `gradientAccumulation × ranks` would, with the same dropout masks.
     public func step() throws -> StepReport {
         let seq = model.config.contextLength, batch = options.batchSize
         let step = stepsDone
@@ -100,15 +123,41 @@ public final class Trainer {
         let lr = options.schedule.rate(at: step)
         model.isTraining = true
         model.zeroGradients()
-        var loss: Float = 0
-        let micro = options.gradientAccumulation
-        for _ in 0..<micro {
+        let ranks = communicator.size, local = options.gradientAccumulation, micro = local * ranks
+        // Each micro-batch's loss in its own slot: summing the slots over ranks is exact.
+        var losses = [Float](repeating: 0, count: micro)
+        let firstPass = model.passCount
+        let buckets = ranks > 1 ? GradientBuckets(communicator: communicator, gradients: model.gradients!, pool: model.pool) : nil
+        var taken = 0
+        for m in 0..<micro {
+            guard m % ranks == communicator.rank else { train.skip(batch: batch, seq: seq); continue }
             let (x, y) = train.next(batch: batch, seq: seq)
+            model.passCount = firstPass &+ UInt64(m)
             let part = try model.forward(tokens: x, targets: y, batch: batch, seq: seq) ?? .nan
-            loss += part / Float(micro)
-            guard part.isFinite else { break }
+            losses[m] = part
+            // Ranks go on regardless: every rank must make the same collective calls.
+            guard part.isFinite || ranks > 1 else { break }
+            taken += 1
+            let stashed = options.orderedAccumulation && taken > 1 ? stashGradients() : nil
+            if taken == local, let buckets {
+                buckets.pending = stashed
+                model.gradientsFinished = { buckets.finished($0) }
+            }
+            defer { model.gradientsFinished = nil }
             try model.backward(lossScale: 1 / Float(micro))
+            if let stashed, taken < local || buckets == nil {
+                Residual.forward(out: model.gradients!, model.gradients!, stashed, count: model.layout.count, pool: model.pool)
+            }
         }
+        if let buckets {
+            let waitStart = DispatchTime.now().uptimeNanoseconds
+            try buckets.wait()
+            lastReductionWaitMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - waitStart) / 1e6
+            model.passCount = firstPass &+ UInt64(micro)
+            try losses.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
+        }
+        var loss: Float = 0
+        for part in losses { loss += part / Float(micro) }
         if loss.isFinite {
             optimizer.update(model, learningRate: lr, maxGradientNorm: options.gradientClip > 0 ? options.gradientClip : nil)
         } else if !options.skipNonFinite {
@@ -120,22 +169,43 @@ public final class Trainer {
                           tokensPerSecond: Double(tokensPerStep) / (ms / 1000), evaluation: nil)
     }
 
-    /// Tokens one optimizer step trains on.
-    public var tokensPerStep: Int { options.batchSize * model.config.contextLength * options.gradientAccumulation }
+    /// Tokens one optimizer step trains on (over all ranks).
+    public var tokensPerStep: Int {
+        options.batchSize * model.config.contextLength * options.gradientAccumulation * communicator.size
+    }
 
-    /// Mean loss over `evalBatches` fixed batches of each split (the same batches at every evaluation).
+    /// Mean loss over `evalBatches` fixed batches of each split (the same batches at every evaluation),
+    /// the batches shared out over the ranks. With several ranks, first checks that every rank
+    /// still holds the same weights.
     public func evaluate() throws -> (train: Float, validation: Float) {
+        if communicator.size > 1 { try verifySameWeights(position: "after step \(stepsDone - 1)") }
         model.isTraining = false
         defer { model.isTraining = true }
+        let ranks = communicator.size
         func meanLoss(_ tokens: [Int32]) throws -> Float {
             var windows = TokenWindows(tokens: tokens, seed: options.seed ^ 0xE7A1)
-            var total: Float = 0
-            for _ in 0..<options.evalBatches {
-                let (x, y) = windows.next(batch: options.batchSize, seq: model.config.contextLength)
-                total += try model.forward(tokens: x, targets: y, batch: options.batchSize, seq: model.config.contextLength) ?? 0
+            let seq = model.config.contextLength, batch = options.batchSize
+            var losses = [Double](repeating: 0, count: options.evalBatches)
+            for i in 0..<options.evalBatches {
+                guard i % ranks == communicator.rank else { windows.skip(batch: batch, seq: seq); continue }
+                let (x, y) = windows.next(batch: batch, seq: seq)
+                losses[i] = Double(try model.forward(tokens: x, targets: y, batch: batch, seq: seq) ?? 0)
             }
+            try losses.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
+            // Summed in batch order as one process sums them, whichever rank computed each.
+            var total: Float = 0
+            for loss in losses { total += Float(loss) }
             return total / Float(max(1, options.evalBatches))
         }
         return (try meanLoss(train.tokens), try meanLoss(validation))
+    }
+
+    /// Copies the gradient to the stash (allocated on first use) and zeroes the gradient.
+    private func stashGradients() -> UnsafeMutablePointer<Float> {
+        let count = model.layout.count
+        if accumulated == nil { accumulated = .allocate(capacity: count) }
+        accumulated!.update(from: model.gradients!, count: count)
+        model.zeroGradients()
+        return accumulated!
     }
 }

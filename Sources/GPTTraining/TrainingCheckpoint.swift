@@ -24,10 +24,14 @@ public struct TrainingState: Codable, Equatable, Sendable {
     public var passCount: UInt64
     /// FNV-1a of the training tokens, so a resume on other data is refused.
     public var dataFingerprint: UInt64
+    /// The data-parallel ranks and each one's micro-batches per step (absent before MPI: 1 rank).
+    public var worldSize: Int? = nil
+    public var gradAccumulation: Int? = nil
 
     enum CodingKeys: String, CodingKey {
         case stepsDone = "steps_done", optimizerStep = "optimizer_step", dataGenerator = "data_generator"
         case dropoutSeed = "dropout_seed", passCount = "pass_count", dataFingerprint = "data_fingerprint"
+        case worldSize = "world_size", gradAccumulation = "grad_accumulation"
     }
 }
 
@@ -89,6 +93,17 @@ public enum TrainingCheckpoint {
         guard let stateData = FileManager.default.contents(atPath: stateURL.path) else { throw CheckpointError.missingFile(stateURL.path) }
         let state = try JSONDecoder().decode(TrainingState.self, from: stateData)
         guard state.dataFingerprint == trainer.dataFingerprint else { throw CheckpointMismatch.data }
+        // Every rank draws every window of a step, so other ranks with the same micro-batches per
+        // step continue on the same windows; other totals would change what a step sees.
+        let savedRanks = state.worldSize ?? 1, ranks = trainer.communicator.size
+        if savedRanks != ranks {
+            let savedAccumulation = state.gradAccumulation ?? trainer.options.gradientAccumulation
+            let accumulation = trainer.options.gradientAccumulation
+            guard savedRanks * savedAccumulation == ranks * accumulation else {
+                throw DataParallelError.worldSizeChanged(checkpointRanks: savedRanks, checkpointAccumulation: savedAccumulation,
+                                                         ranks: ranks, accumulation: accumulation)
+            }
+        }
         try HuggingFaceGPT2.loadWeights(SafeTensorsFile(contentsOf: directory.appendingPathComponent("model.safetensors")),
                                         into: trainer.model)
         try trainer.optimizer.loadMoments(of: trainer.model.layout.tensors,
@@ -113,7 +128,8 @@ extension Trainer {
     /// The state a checkpoint records.
     public func state() -> TrainingState {
         TrainingState(stepsDone: stepsDone, optimizerStep: optimizer.step, dataGenerator: train.generator,
-                      dropoutSeed: model.dropoutSeed, passCount: model.passCount, dataFingerprint: dataFingerprint)
+                      dropoutSeed: model.dropoutSeed, passCount: model.passCount, dataFingerprint: dataFingerprint,
+                      worldSize: communicator.size, gradAccumulation: options.gradientAccumulation)
     }
 
     func restore(_ state: TrainingState) {

@@ -21,6 +21,8 @@ public struct TrainingConfig: Equatable, Sendable {
     public var beta2: Float = 0.99
     public var gradClip: Float = 1
     public var gradAccumulation = 1
+    /// See `TrainingOptions.orderedAccumulation`.
+    public var orderedAccumulation = false
     public var evalEvery = 250
     public var evalBatches = 20
     public var seed: UInt64 = 1337
@@ -112,7 +114,10 @@ public struct TrainingConfig: Equatable, Sendable {
             .number("beta1", \.beta1, "a number in [0, 1)", probability, "AdamW's first-moment decay"),
             .number("beta2", \.beta2, "a number in [0, 1)", probability, "AdamW's second-moment decay"),
             .number("grad_clip", \.gradClip, "a number ≥ 0 (0 disables clipping)", { $0 >= 0 }, "maximum global gradient norm"),
-            .integer("grad_accumulation", \.gradAccumulation, 1...65_536, "micro-batches per optimizer step"),
+            .integer("grad_accumulation", \.gradAccumulation, 1...65_536, "micro-batches per optimizer step (per rank under mpirun)"),
+            .choice("accumulation_order", \.orderedAccumulation, ["in_place": false, "ordered": true], shape: false,
+                    "in_place (add each micro-batch's gradient as backward computes it) or ordered (compute it alone, "
+                        + "then add it, as MPI ranks do: N ranks then match one process bit for bit; one more gradient buffer)"),
             .integer("eval_every", \.evalEvery, 0...Int(Int32.max), "evaluate, sample and save every N steps (0: never)"),
             .integer("eval_batches", \.evalBatches, 1...1_000_000, "batches per split at each evaluation"),
             ConfigField(key: "seed", meaning: "initialisation, data order, dropout, sampling", allowed: "an integer in 0...\(UInt64.max)",
@@ -161,7 +166,7 @@ public struct TrainingConfig: Equatable, Sendable {
     public var options: TrainingOptions {
         var o = TrainingOptions()
         o.batchSize = batchSize; o.steps = steps; o.schedule = schedule; o.gradientClip = gradClip
-        o.gradientAccumulation = gradAccumulation; o.evalEvery = evalEvery; o.evalBatches = evalBatches; o.seed = seed
+        o.gradientAccumulation = gradAccumulation; o.orderedAccumulation = orderedAccumulation; o.evalEvery = evalEvery; o.evalBatches = evalBatches; o.seed = seed
         o.optimizer = optimizer
         return o
     }

@@ -33,7 +33,7 @@ struct Classify: ParsableCommand {
     }
 
     func run() throws {
-        let (classifier, settings, tokenizer) = try ClassifierCheckpoint.load(directory: checkpointSource.directory,
+        let (classifier, settings, tokenizer) = try ClassifierCheckpoint.load(directory: try checkpointSource.directory(),
                                                                                pool: try ThreadPool(threads: threading.threads))
         let inputs = try readTexts()
         let encoder = try settings.encoder(tokenizer)

@@ -15,11 +15,13 @@ struct Convert: ParsableCommand {
         abstract: "Convert a checkpoint between our format and a Hugging Face GPT-2 directory.",
         discussion: """
         --format hf writes config.json and model.safetensors, which \
-        GPT2LMHeadModel.from_pretrained loads. --format native also writes the tokenizer (from \
-        --tokenizer, or found in --from). --dtype bf16|f16 stores the weight matrices and the \
-        token embedding in that dtype (LayerNorm, biases and positions stay F32; transformers \
-        loads the file); --dtype q8_0 stores them as 8-bit blocks of 32 with one f16 scale each \
-        (NAME.q8_0 and NAME.q8_0_scale, read by gpt only). The input may be in any of these.
+        GPT2LMHeadModel.from_pretrained loads, and for a BPE tokenizer vocab.json, merges.txt and \
+        tokenizer_config.json (special tokens and the checkpoint's chat template as `chat_template` \
+        Jinja), which AutoTokenizer loads and apply_chat_template renders. --format native also \
+        writes the tokenizer (from --tokenizer, or found in --from). --dtype bf16|f16 stores the \
+        weight matrices and the token embedding in that dtype (LayerNorm, biases and positions stay \
+        F32; transformers loads the file); --dtype q8_0 stores them as 8-bit blocks of 32 with one \
+        f16 scale each (NAME.q8_0 and NAME.q8_0_scale, read by gpt only). The input may be in any of these.
         Example: gpt convert --from runs/demo --to demo-hf --format hf
         Example: gpt convert --from runs/demo --to demo-bf16 --dtype bf16
         """)
@@ -33,9 +35,19 @@ struct Convert: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable { case hf, native }
 
     func run() throws {
-        let source = CheckpointLocation.resolve(from), destination = URL(fileURLWithPath: to)
+        let source = try CheckpointLocation.locate(from), destination = URL(fileURLWithPath: to)
         let model = try HuggingFaceGPT2.load(directory: source, pool: try ThreadPool(threads: 1))
-        try HuggingFaceGPT2.save(model, to: destination, dtype: dtype)
+        let chatTemplate = try ChatCheckpoint.template(of: source)
+        try HuggingFaceGPT2.save(model, to: destination, config: chatTemplate is PlainChatTemplate ? nil
+                                     : ChatCheckpoint.configJSON(model.config, template: chatTemplate.name), dtype: dtype)
+        if format == .hf {
+            // The tokenizer and chat template as transformers reads them (a BPE tokenizer only).
+            if let bpe = try? TokenizerLoader.load(tokenizer ?? source.path) as? BytePairTokenizer {
+                try HuggingFaceTokenizerConfig.write(bpe, template: chatTemplate, contextLength: model.config.contextLength, to: destination)
+            } else {
+                StandardStreams.error("note: no BPE tokenizer found (pass --tokenizer); vocab.json, merges.txt and tokenizer_config.json not written\n")
+            }
+        }
         if format == .native {
             let tokens: any Tokenizer
             do { tokens = try TokenizerLoader.load(tokenizer ?? source.path) } catch {

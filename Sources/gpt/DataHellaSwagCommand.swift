@@ -13,7 +13,8 @@ struct HellaSwagData: ParsableCommand {
         The cache is $XDG_CACHE_HOME/swift-gpt (default ~/.cache/swift-gpt). The file is checked \
         line by line before it is kept. Offline, pass a copy with --from FILE.
         Example:
-          gpt eval --checkpoint runs/gpt2 --task hellaswag --data "$(gpt data hellaswag)"
+          gpt eval --checkpoint runs/gpt2 --task hellaswag \\
+              --data "$(gpt data hellaswag)"
         """)
 
     static let url = "https://raw.githubusercontent.com/rowanz/hellaswag/master/data/hellaswag_val.jsonl"

@@ -20,7 +20,8 @@ struct Eval: ParsableCommand {
         mean per token (llm.c's and nanoGPT's method). Chance is 25%.
         Examples:
           gpt eval --checkpoint runs/demo --data notes.txt --json
-          gpt eval --checkpoint runs/gpt2 --task hellaswag --data "$(gpt data hellaswag)"
+          gpt eval --checkpoint runs/gpt2 --task hellaswag \\
+              --data "$(gpt data hellaswag)"
         """)
 
     @OptionGroup var checkpointSource: CheckpointOption
@@ -46,10 +47,10 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        let directory = checkpointSource.directory
+        let directory = try checkpointSource.directory()
         let model = try HuggingFaceGPT2.load(directory: directory, pool: try ThreadPool(threads: threading.threads),
                                              weightFormat: weights.dtype)
-        if task == .hellaswag { return try runHellaSwag(model: model) }
+        if task == .hellaswag { return try runHellaSwag(model: model, directory: directory) }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: data, isDirectory: &isDirectory) else {
             throw CommandError("--data \(data) does not exist")
@@ -78,8 +79,8 @@ struct Eval: ParsableCommand {
         if output.json { try printJSONLine(["loss": result.loss, "perplexity": result.perplexity, "tokens": result.tokens]) }
     }
 
-    func runHellaSwag(model: GPT) throws {
-        let tokens = try TokenizerLoader.load(tokenizer ?? checkpointSource.directory.path)
+    func runHellaSwag(model: GPT, directory: URL) throws {
+        let tokens = try TokenizerLoader.load(tokenizer ?? directory.path)
         try VocabularyCheck.check(tokens, modelVocabulary: model.config.vocabSize, use: .encode)
         var examples = try HellaSwagExample.load(data)
         if let limit { examples = Array(examples.prefix(limit)) }

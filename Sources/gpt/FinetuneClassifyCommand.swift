@@ -6,6 +6,7 @@ import ArgumentParser
 import Foundation
 import GPTCore
 import GPTData
+import GPTDistributed
 import GPTIO
 import GPTKernels
 import GPTTokenizer
@@ -81,7 +82,11 @@ struct FinetuneClassify: ParsableCommand {
     }
 
     func run() throws {
-        let source = checkpointSource.directory
+        if let ranks = World.launchedSize, ranks > 1 {
+            throw CommandError("gpt finetune classify runs in one process, not on \(ranks) MPI ranks; start it without mpirun "
+                               + "(gpt train and gpt finetune lm run data-parallel)")
+        }
+        let source = try checkpointSource.directory()
         try CheckpointLocation.refuseOutput(out, holding: source)
         var config = try HuggingFaceGPT2.loadConfig(source.appendingPathComponent("config.json"))
         if let dropout { config.embeddingDropout = dropout; config.attentionDropout = dropout; config.residualDropout = dropout }

@@ -10,5 +10,5 @@ struct Finetune: ParsableCommand {
               --train train.jsonl --test test.jsonl
           gpt finetune lm --checkpoint runs/pretrain --data notes.txt --out runs/notes
         """,
-        subcommands: [FinetuneClassify.self, FinetuneLM.self])
+        subcommands: [FinetuneClassify.self, FinetuneLM.self, FinetuneChat.self])
 }

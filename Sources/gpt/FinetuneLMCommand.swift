@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import GPTCore
 import GPTData
+import GPTDistributed
 import GPTIO
 import GPTKernels
 import GPTTokenizer
@@ -48,7 +49,12 @@ struct FinetuneLM: ParsableCommand {
     }
 
     func run() throws {
-        let source = checkpointSource.directory
+        try DataParallelCommand.run(finetune)
+    }
+
+    /// Under mpirun, one of the ranks (see `gpt train`).
+    func finetune(world: any Communicator) throws {
+        let source = try checkpointSource.directory()
         try CheckpointLocation.refuseOutput(out, holding: source)
         let modelConfig = try HuggingFaceGPT2.loadConfig(source.appendingPathComponent("config.json"))
         let tokens = try TokenizerLoader.load(tokenizer ?? source.path)
@@ -63,17 +69,22 @@ struct FinetuneLM: ParsableCommand {
         let weights = source.appendingPathComponent("model.safetensors")
         guard FileManager.default.fileExists(atPath: weights.path) else { throw CheckpointError.missingFile(weights.path) }
         try HuggingFaceGPT2.loadWeights(SafeTensorsFile(contentsOf: weights), into: model)
-        let trainer = try Trainer(model: model, train: corpus.train, validation: corpus.validation, options: config.options)
+        let trainer = try Trainer(model: model, train: corpus.train, validation: corpus.validation, options: config.options,
+                                  communicator: world)
 
-        let directory = try runDirectory.open(out)
+        let directory = try world.isRoot ? runDirectory.open(out) : nil
         var resolved = config.resolved
         resolved["init_from"] = source.path
-        try AtomicFile.write(JSONSerialization.data(withJSONObject: resolved, options: [.prettyPrinted, .sortedKeys]),
-                             to: directory.url.appendingPathComponent("config.json"))
-        print("fine-tuning \(source.path): \(model.parameterCount) parameters, tokenizer \(tokens.name); "
+        resolved["world_size"] = world.size
+        if let directory {
+            try AtomicFile.write(JSONSerialization.data(withJSONObject: resolved, options: [.prettyPrinted, .sortedKeys]),
+                                 to: directory.url.appendingPathComponent("config.json"))
+        }
+        if world.isRoot { print("fine-tuning \(source.path): \(model.parameterCount) parameters, tokenizer \(tokens.name); "
               + "\(corpus.train.count + corpus.validation.count) tokens; \(config.steps) steps of \(config.batchSize)×\(config.model.contextLength), "
-              + "lr \(config.learningRate)")
-        let outcome = try LanguageModelRun(trainer: trainer, tokenizer: tokens, sampler: LanguageModelRun.sampler(model, tokens, seed: seed))
+              + "lr \(config.learningRate)" + (world.size > 1 ? " on \(world.size) ranks" : "")) }
+        let sampler = world.isRoot ? LanguageModelRun.sampler(model, tokens, seed: seed) : nil
+        let outcome = try LanguageModelRun(trainer: trainer, tokenizer: tokens, sampler: sampler)
             .start(in: directory, resume: runDirectory.resume, title: "gpt finetune lm", logEvery: logEvery, checkpointEvery: checkpointEvery)
         try outcome.report(directory)
     }

@@ -20,6 +20,7 @@ struct Sample: ParsableCommand {
           gpt sample --checkpoint runs/demo --prompt "The king"
           gpt sample --checkpoint gpt2-dir --tokenizer gpt2 --prompt "Hello" \\
               --top-k 40 --max-new-tokens 100
+          gpt sample --checkpoint hf:gpt2 --prompt "Hello"    # downloads if not cached
         """)
 
     @OptionGroup var checkpointSource: CheckpointOption
@@ -58,7 +59,7 @@ struct Sample: ParsableCommand {
     }
 
     func run() throws {
-        let directory = checkpointSource.directory
+        let directory = try checkpointSource.directory()
         let config = try HuggingFaceGPT2.loadConfig(directory.appendingPathComponent("config.json"))
         try MemoryBudget.require(config.inferenceBytes(batch: numSamples, threads: threading.threads),
                                  for: "\(numSamples) samples decoded together")

@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import GPTIO
 import GPTServer
+import GPTTraining
 import Logging
 
 struct Serve: AsyncParsableCommand {
@@ -11,11 +12,15 @@ struct Serve: AsyncParsableCommand {
         abstract: "Serve a checkpoint over OpenAI's HTTP API (/v1/completions, /v1/chat/completions, /v1/models).",
         discussion: """
         Binds to 127.0.0.1 unless --host says otherwise, and prints the URL when the model is ready. \
-        /health answers 503 while the model loads, then 200. Requests run one at a time in arrival \
-        order; at most --max-queue wait, more are refused with 503 and Retry-After. SIGINT or SIGTERM \
-        stops accepting requests, ends open streams with a final chunk and exits 0.
+        /health answers 503 while the model loads, then 200. Requests are batched continuously: each \
+        step decodes a token of up to --max-batch sequences in one forward pass while waiting prompts \
+        are prefilled in chunks, and an answer is bit-identical to the same request run alone. At most \
+        --max-queue requests wait, more are refused with 503 and Retry-After. SIGINT or SIGTERM \
+        stops accepting requests, ends open streams with a final chunk and exits 0. \
+        GET / is a chat page that streams from /v1/chat/completions.
         Examples:
           gpt serve --checkpoint runs/demo
+          gpt serve --checkpoint hf:gpt2    # Hugging Face cache; downloads if missing
           GPT_API_KEY=secret gpt serve --checkpoint gpt2-dir --tokenizer gpt2 \\
               --port 8000 --model-name gpt2
         """)
@@ -33,6 +38,10 @@ struct Serve: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Requests that may wait; more get 503 with Retry-After.") var maxQueue = 64
     @Option(help: "The largest request body: bytes, or with KB, MB, GB.") var maxBody = "1MB"
     @Option(parsing: .unconditional, help: "Seconds a request may take, waiting included.") var requestTimeout: Double = 600
+    @Option(parsing: .unconditional, help: "Seconds between ': ping' comments on a stream still waiting for its first token.")
+    var pingInterval: Double = 5
+    @Option(parsing: .unconditional, help: "Prompt tokens prefilled per step while other streams decode (latency against admission speed).")
+    var prefillChunk = 32
     @OptionGroup var threading: ThreadOptions
     @OptionGroup var weights: WeightFormatOption
 
@@ -40,7 +49,7 @@ struct Serve: AsyncParsableCommand {
         var settings = ServerConfiguration()
         settings.host = host
         settings.port = port
-        let directory = URL(fileURLWithPath: source.checkpoint).standardizedFileURL.lastPathComponent
+        let directory = CheckpointLocation.displayName(source.checkpoint)
         settings.modelName = modelName ?? (directory.isEmpty || directory == "/" ? "gpt" : directory)
         settings.apiKey = apiKey ?? ProcessInfo.processInfo.environment["GPT_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         settings.maxBatch = maxBatch
@@ -50,6 +59,8 @@ struct Serve: AsyncParsableCommand {
         }
         settings.maxBody = bytes
         settings.requestTimeout = requestTimeout
+        settings.pingInterval = pingInterval
+        settings.prefillChunk = prefillChunk
         do { try settings.validate() } catch { throw ValidationError("\(error)") }
         return settings
     }
@@ -58,7 +69,8 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try settings()
-        let engine = Engine(maxQueue: settings.maxQueue)
+        let engine = Engine(maxQueue: settings.maxQueue, maxBatch: settings.maxBatch, pingInterval: settings.pingInterval,
+                            prefillChunk: settings.prefillChunk)
         let (checkpoint, tokenizer, threads, dtype) = (source.checkpoint, self.tokenizer, threading.threads, weights.dtype)
         engine.start { try LoadedModel.load(checkpoint: checkpoint, tokenizer: tokenizer, threads: threads, weightFormat: dtype) }
         var logger = Logger(label: "gpt-serve")

@@ -5,6 +5,7 @@ import Foundation
 import GPTIO
 import GPTKernels
 import GPTCore
+import GPTDistributed
 import GPTGeneration
 import GPTTokenizer
 import GPTTraining
@@ -24,7 +25,14 @@ struct ThreadOptions: ParsableArguments {
     /// More threads than this cannot help and only cost memory (each has an 8 MB stack).
     static let maximum = max(64, 4 * ThreadPool.coreCount)
 
-    @Option(parsing: .unconditional, help: "Worker threads, one per core unless set.") var threads = ThreadPool.coreCount
+    @Option(parsing: .unconditional, help: "Worker threads, one per core unless set (under mpirun, the cores shared by this machine's ranks).")
+    var threads = Self.defaultThreads
+
+    /// One per core; mpirun's ranks on one machine share its cores.
+    static var defaultThreads: Int {
+        let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1
+        return max(1, ThreadPool.coreCount / max(1, local))
+    }
 
     func validate() throws {
         guard (1...Self.maximum).contains(threads) else {
@@ -33,13 +41,20 @@ struct ThreadOptions: ParsableArguments {
     }
 }
 
-/// `--checkpoint DIR`: the model a command reads.
+/// `--checkpoint DIR|hf:NAME`: the model a command reads.
 struct CheckpointOption: ParsableArguments {
-    @Option(help: "A checkpoint directory (ours or Hugging Face GPT-2), or a run directory whose checkpoint/ it takes.")
+    @Option(help: """
+        A checkpoint directory (ours or Hugging Face GPT-2), a run directory whose checkpoint/ it takes, \
+        or hf:NAME (e.g. hf:gpt2): a hub model from the Hugging Face cache, downloaded into it if missing.
+        """)
     var checkpoint: String
 
-    /// The checkpoint directory itself.
-    var directory: URL { CheckpointLocation.resolve(checkpoint) }
+    /// The checkpoint directory itself (for hf:NAME, its snapshot in the cache, fetched first if need be).
+    func directory() throws -> URL { try CheckpointLocation.locate(checkpoint) }
+
+    func validate() throws {
+        do { try CheckpointLocation.check(checkpoint) } catch { throw ValidationError("--checkpoint: \(error)") }
+    }
 }
 
 /// `--json`: the command's last line of standard output is one JSON object.
@@ -62,13 +77,36 @@ struct RunDirectoryOptions: ParsableArguments {
     }
 }
 
+/// A training command as one of the ranks mpirun started, or alone: it joins the job, and an
+/// error on any rank ends every rank at once (the others would wait for it forever).
+enum DataParallelCommand {
+    static func run(_ body: (any Communicator) throws -> Void) throws {
+        let world = try World.join()
+        do {
+            try body(world)
+        } catch let exit as ExitCode {
+            world.finish()
+            throw exit
+        } catch {
+            if world.size > 1 {
+                StandardStreams.error("gpt: rank \(world.rank) of \(world.size): \(error)")
+                world.abort(status: 1)
+            }
+            throw error
+        }
+        world.finish()
+    }
+}
+
 extension RunOutcome {
     /// Says where a finished run's checkpoint is; after a stop signal, ends the process as a
     /// shell expects (130, 143, 129).
-    func report(_ directory: RunDirectory) throws {
+    func report(_ directory: RunDirectory?) throws {
         switch self {
         case let .stopped(signal): throw ExitCode(StopSignals.exitStatus(signal))
-        case let .finished(seconds): print(String(format: "trained in %.0f s; checkpoint in %@/checkpoint", seconds, directory.url.path))
+        case let .finished(seconds):
+            guard let directory else { return }  // a data-parallel rank other than 0
+            print(String(format: "trained in %.0f s; checkpoint in %@/checkpoint", seconds, directory.url.path))
         case .alreadyComplete: break
         }
     }

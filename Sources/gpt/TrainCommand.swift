@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import GPTCore
 import GPTData
+import GPTDistributed
 import GPTGeneration
 import GPTIO
 import GPTKernels
@@ -41,6 +42,10 @@ struct Train: ParsableCommand {
           gpt train --preset shakespeare-char-cpu --data tinyshakespeare.txt
           gpt train --set n_layer=2 --set learning_rate=3e-3 --steps 500
           gpt train --out runs/demo --resume
+          mpirun -np 2 gpt train --threads 1   # 2 ranks (a build with --traits MPI)
+        Under mpirun (a build with --traits MPI) the ranks train one model: each step's \
+        grad_accumulation × ranks micro-batches are shared out, gradients are summed over the ranks, \
+        and rank 0 alone prints and writes --out.
         """)
 
     /// The configuration table as help lines: key, then its meaning wrapped to 80 columns.
@@ -107,7 +112,12 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        try DataParallelCommand.run(train)
+    }
+
+    func train(world: any Communicator) throws {
         let name = presetName
+        func say(_ line: String) { if world.isRoot { print(line) } }
         var config = try resolveConfig()
         let corpus = try loadData(seed: config.seed)
         config.model.vocabSize = corpus.tokenizer.vocabularySize
@@ -116,20 +126,28 @@ struct Train: ParsableCommand {
         // Refused before anything is written: the product of batch, context and width, not each alone, is the problem.
         try MemoryBudget.require(config.model.trainingBytes(batch: config.batchSize, seq: config.model.contextLength,
                                                             threads: threading.threads), for: "training this configuration")
-        let directory = try runDirectory.open(out ?? "runs/\(name)")
-        let resolvedJSON = try JSONSerialization.data(withJSONObject: config.resolved, options: [.prettyPrinted, .sortedKeys])
-        try AtomicFile.write(resolvedJSON, to: directory.url.appendingPathComponent("config.json"))
-        print("config (\(name)): " + config.resolved.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        // Rank 0 alone holds the run directory; the others train and write nothing.
+        let directory = try world.isRoot ? runDirectory.open(out ?? "runs/\(name)") : nil
+        var resolved = config.resolved
+        resolved["world_size"] = world.size
+        if let directory {
+            let resolvedJSON = try JSONSerialization.data(withJSONObject: resolved, options: [.prettyPrinted, .sortedKeys])
+            try AtomicFile.write(resolvedJSON, to: directory.url.appendingPathComponent("config.json"))
+        }
+        say("config (\(name)): " + resolved.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
 
         let pool = try ThreadPool(threads: threading.threads)
         let model = try GPT(config: config.model, seed: config.seed, pool: pool)
         var options = config.options
         options.skipNonFinite = skipNonfinite
-        let trainer = try Trainer(model: model, train: corpus.train, validation: corpus.validation, options: options)
-        print("\(corpus.train.count + corpus.validation.count) tokens (\(corpus.tokenizer.name)), vocabulary \(corpus.tokenizer.vocabularySize), "
+        let trainer = try Trainer(model: model, train: corpus.train, validation: corpus.validation, options: options,
+                                  communicator: world)
+        say("\(corpus.train.count + corpus.validation.count) tokens (\(corpus.tokenizer.name)), vocabulary \(corpus.tokenizer.vocabularySize), "
               + "\(model.parameterCount) parameters, \(options.steps) steps of "
-              + "\(options.gradientAccumulation)×\(options.batchSize)×\(config.model.contextLength) tokens, \(threading.threads) threads")
-        let outcome = try LanguageModelRun(trainer: trainer, tokenizer: corpus.tokenizer, sampler: LanguageModelRun.sampler(model, corpus.tokenizer, seed: config.seed))
+              + "\(options.gradientAccumulation)×\(options.batchSize)×\(config.model.contextLength) tokens, \(threading.threads) threads"
+              + (world.size > 1 ? " on each of \(world.size) ranks" : ""))
+        let sampler = world.isRoot ? LanguageModelRun.sampler(model, corpus.tokenizer, seed: config.seed) : nil
+        let outcome = try LanguageModelRun(trainer: trainer, tokenizer: corpus.tokenizer, sampler: sampler)
             .start(in: directory, resume: runDirectory.resume, title: "gpt train: \(name)", logEvery: logEvery, checkpointEvery: checkpointEvery)
         try outcome.report(directory)
     }

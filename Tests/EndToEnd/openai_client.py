@@ -5,7 +5,9 @@ Trains a tiny character model with the gpt binary, starts `gpt serve` on a free 
 port, and checks completions and chat (streamed and not), stop strings, n=2, seeds, the
 errors as the SDK's exception types, 16 concurrent streams, a client that disconnects
 mid-stream, raw-HTTP refusals (oversized body, malformed JSON, invalid UTF-8, a prompt
-longer than the context), and that SIGTERM exits 0. Traffic goes to 127.0.0.1 only; every
+longer than the context, a missing key, an unknown route), echo with logprobs, and that SIGTERM
+exits 0; then a second server with --max-queue 1 --request-timeout 2 refuses a request past its
+queue with 503 + Retry-After and cuts a long stream at the timeout. Traffic goes to 127.0.0.1 only; every
 call has a timeout. Usage: openai_client.py PATH/TO/gpt
 """
 import concurrent.futures
@@ -49,6 +51,41 @@ def expect_error(kind, call, what):
     check(False, f"{what}: expected {kind.__name__}, got no error")
 
 
+def busy_server(run):
+    """A second server with room for one waiting request and a 2 s request timeout: a full queue is
+    a 503 with Retry-After (the SDK's InternalServerError), and a long request is cut at its timeout."""
+    server = subprocess.Popen([GPT, "serve", "--checkpoint", run, "--port", "0", "--threads", "1",
+                               "--max-queue", "1", "--request-timeout", "2"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                              env={k: v for k, v in os.environ.items() if k != "GPT_API_KEY"})
+    try:
+        base = server.stdout.readline().split()[-1]
+        client = openai.OpenAI(base_url=base, api_key="unused", max_retries=0, timeout=60)
+        long_stream = client.completions.create(model="run", prompt="User:", max_tokens=100000, stream=True)
+        first = next(iter(long_stream))  # running now
+        waiting = concurrent.futures.ThreadPoolExecutor(1).submit(
+            lambda: client.completions.create(model="run", prompt="User:", max_tokens=3))
+        time.sleep(0.5)  # queued behind the long one
+        try:
+            client.completions.create(model="run", prompt="User:", max_tokens=3)
+            check(False, "a full queue: expected a 503, got an answer")
+        except openai.InternalServerError as error:
+            check(error.status_code == 503 and error.response.headers.get("retry-after") is not None,
+                  f"a full queue: {error.status_code} with Retry-After {error.response.headers.get('retry-after')}")
+        # (Reading the stream takes the SDK longer than the server took to write it: count, not time.)
+        chunks = [first] + [c for c in long_stream if c.choices]
+        check(chunks[-1].choices[0].finish_reason == "length" and len(chunks) < 100000,
+              f"--request-timeout 2 cuts a 100000-token stream after {len(chunks) - 1} tokens")
+        try:
+            outcome = waiting.result(timeout=30).choices[0].finish_reason
+        except openai.InternalServerError as error:
+            outcome = error.status_code
+        check(outcome in ("length", "stop", 503), f"the request that waited ends too: {outcome}")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
 def main():
     work = tempfile.mkdtemp(prefix="serve-e2e-")
     corpus = os.path.join(work, "corpus.txt")
@@ -67,6 +104,7 @@ def main():
         base = line.split()[-1]
         check(base.startswith("http://127.0.0.1:"), f"serve prints its URL: {line.strip()}")
         exercise(base)
+        busy_server(run)
     finally:
         if server.poll() is None:
             server.send_signal(signal.SIGTERM)
@@ -110,6 +148,9 @@ def exercise(base):
           and "".join(e.token for e in entries) == lp.choices[0].message.content, "chat logprobs")
     clp = client.completions.create(model="tiny", prompt="User:", max_tokens=5, temperature=0, logprobs=2).choices[0].logprobs
     check(len(clp.tokens) == 5 and len(clp.top_logprobs) == 5, "completion logprobs")
+    echo = client.completions.create(model="tiny", prompt="User:", max_tokens=0, echo=True, logprobs=1).choices[0]
+    check(echo.text == "User:" and echo.logprobs.tokens == list("User:") and echo.logprobs.token_logprobs[0] is None
+          and all(v <= 0 for v in echo.logprobs.token_logprobs[1:]), "echo with logprobs scores the prompt (first null)")
 
     two = client.completions.create(model="tiny", prompt="User:", max_tokens=20, n=2, seed=5, temperature=1.5)
     check([ch.index for ch in two.choices] == [0, 1], "n=2 gives two choices")
@@ -121,6 +162,7 @@ def exercise(base):
     expect_error(openai.NotFoundError, lambda: client.completions.create(model="gpt-4", prompt="x"), "unknown model")
     wrong = openai.OpenAI(base_url=base, api_key="wrong", max_retries=0, timeout=30)
     expect_error(openai.AuthenticationError, lambda: wrong.models.list(), "wrong key")
+    expect_error(openai.NotFoundError, lambda: client.models.retrieve("gpt-4"), "unknown model (retrieve)")
 
     # 16 concurrent streams: each ends with a finish reason and equals the same request alone.
     def stream(i):
@@ -149,8 +191,12 @@ def exercise(base):
     headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
     for body, status, what in [(b'{"prompt": "x", "pad": "' + b"x" * 5000 + b'"}', 413, "oversized body"),
                                (b'{"prompt": ', 400, "malformed JSON"),
-                               (b'{"prompt": "\xff"}', 400, "invalid UTF-8")]:
-        request = urllib.request.Request(base + "/completions", data=body, headers=headers, method="POST")
+                               (b'{"prompt": "\xff"}', 400, "invalid UTF-8"),
+                               (b'{"prompt": "x"}', 401, "missing key"),
+                               (b'{"prompt": "x"}', 404, "unknown route")]:
+        url = base + ("/nowhere" if status == 404 else "/completions")
+        sent = {"Content-Type": "application/json"} if status == 401 else headers
+        request = urllib.request.Request(url, data=body, headers=sent, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=30) as answer:
                 code, text = answer.status, answer.read()

@@ -44,4 +44,51 @@ final class InferenceSessionTests: XCTestCase {
             }
         }
     }
+
+    /// A sequence's logits are bit-identical whether its slot steps alone or beside other slots at
+    /// other lengths (prefilling or decoding), and however its prompt is cut into steps. Heads of 64
+    /// take the four-queries path for whole prompts and the one-query path for short chunks, and
+    /// the MLP's K of 512 spans two GEMM blocks.
+    func testASlotsLogitsDependNeitherOnTheOtherSlotsNorOnHowItsPromptWasCut() throws {
+        let config = GPTConfig(vocabSize: 80, contextLength: 48, embeddingSize: 128, layerCount: 2, headCount: 2)
+        let model = try GPT(config: config, seed: 5, pool: ThreadPool(threads: 2))
+        let v = config.vocabSize
+        var rng = SplitMix64(seed: 3)
+        func tokens(_ n: Int) -> [Int32] { (0..<n).map { _ in Int32(rng.next() % UInt64(v)) } }
+        let prompt = tokens(13), continuation = tokens(10)
+        func bits(_ logits: UnsafeBufferPointer<Float>, entry: Int) -> [UInt32] { logits[(entry * v)..<((entry + 1) * v)].map(\.bitPattern) }
+
+        // Alone: the whole prompt in one step, then a token per step.
+        let alone = try InferenceSession(model: model, batch: 1)
+        var expected = [bits(try alone.step([(0, prompt)]), entry: 0)]
+        for t in continuation { expected.append(bits(try alone.step([(0, [t])]), entry: 0)) }
+
+        // Beside others: slot 2 of 4, its prompt in chunks of 5, 1 and 7, other slots at other lengths.
+        let session = try InferenceSession(model: model, batch: 4, rows: 40)
+        _ = try session.step([(0, tokens(9)), (1, tokens(3))])
+        var got: [[UInt32]] = []
+        var rest = prompt[...]
+        for size in [5, 1, 7] {
+            let chunk = Array(rest.prefix(size))
+            rest = rest.dropFirst(size)
+            let logits = try session.step([(1, tokens(1)), (2, chunk), (0, tokens(2))])
+            if rest.isEmpty { got.append(bits(logits, entry: 1)) }
+        }
+        for (i, t) in continuation.enumerated() {
+            var entries: [(slot: Int, tokens: [Int32])] = [(2, [t])]
+            if i % 2 == 0 { entries.insert((1, tokens(1)), at: 0) }
+            if i % 3 == 0 { entries.append((3, tokens(i == 0 ? 6 : 1))) }
+            let logits = try session.step(entries)
+            got.append(bits(logits, entry: entries.firstIndex { $0.slot == 2 }!))
+        }
+        XCTAssertEqual(session.lengths, [15, 11, 23, 9])
+        XCTAssertEqual(got.count, expected.count)
+        for (step, (a, b)) in zip(got, expected).enumerated() {
+            XCTAssertEqual(a.indices.count { a[$0] != b[$0] }, 0, "step \(step): logits differ from the slot run alone")
+        }
+        // A slot used twice in a step, an unknown slot, or more rows than the session holds are refused.
+        XCTAssertThrowsError(try session.step([(0, [1]), (0, [2])]))
+        XCTAssertThrowsError(try session.step([(4, [1])]))
+        XCTAssertThrowsError(try session.step([(0, tokens(20)), (1, tokens(21))]))
+    }
 }

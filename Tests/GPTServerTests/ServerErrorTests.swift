@@ -99,7 +99,7 @@ final class ServerErrorTests: XCTestCase {
     }
 
     func testAFullQueueIs503WithRetryAfterAndADisconnectedStreamFreesTheEngine() async throws {
-        let server = try await RunningServer.start { $0.maxQueue = 1 }
+        let server = try await RunningServer.start { $0.maxQueue = 1; $0.maxBatch = 1 }
         // A stream far longer than the test (the window slides past the context), then one waiting behind it.
         let long: [String: Any] = ["prompt": "User:", "max_tokens": 100_000, "stream": true]
         let running = Task { try await server.complete(long) }
@@ -123,6 +123,26 @@ final class ServerErrorTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 20)
         let after = try await server.complete(["prompt": "User:", "max_tokens": 2])
         XCTAssertEqual(after.status, 200, after.text)
+        await server.stop()
+    }
+
+    func testAStreamWaitingForItsFirstTokenGetsPingCommentsThenItsAnswer() async throws {
+        let server = try await RunningServer.start { $0.maxBatch = 1; $0.pingInterval = 0.05 }
+        // One slot, taken by a long stream: the next request waits, and hears `: ping` meanwhile.
+        let running = Task { try await server.complete(["prompt": "User:", "max_tokens": 100_000, "stream": true]) }
+        var ok = await server.wait(seconds: 10) { server.engine.depth.running == 1 }
+        XCTAssert(ok, "the first stream never started")
+        let waiting = Task { try await server.complete(["prompt": "User:", "max_tokens": 3, "stream": true]) }
+        ok = await server.wait(seconds: 10) { server.engine.depth.queued == 1 }
+        XCTAssert(ok, "the second stream never queued")
+        try await Task.sleep(nanoseconds: 400_000_000)
+        running.cancel()
+        let answer = try await waiting.value
+        XCTAssertEqual(answer.status, 200)
+        XCTAssert(answer.text.hasPrefix(": ping\n\n"), String(answer.text.prefix(200)))
+        XCTAssertGreaterThanOrEqual(answer.events.prefix { $0 == ": ping" }.count, 3, "a ping every 0.05 s for 0.4 s")
+        XCTAssertEqual(answer.events.last, "[DONE]")
+        XCTAssertEqual(answer.eventObjects.compactMap { ($0["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String }, ["length"])
         await server.stop()
     }
 }

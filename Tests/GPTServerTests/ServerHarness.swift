@@ -98,7 +98,8 @@ final class RunningServer: @unchecked Sendable {
         configuration.modelName = "tiny"
         configure(&configuration)
         let checkpoint = try Fixture.checkpoint()
-        let engine = Engine(maxQueue: configuration.maxQueue)
+        let engine = Engine(maxQueue: configuration.maxQueue, maxBatch: configuration.maxBatch,
+                            pingInterval: configuration.pingInterval, prefillChunk: configuration.prefillChunk)
         engine.start(load: load ?? { try LoadedModel.load(checkpoint: checkpoint, tokenizer: nil, threads: 1) })
         var logger = Logger(label: "gpt-serve-tests")
         logger.logLevel = .critical

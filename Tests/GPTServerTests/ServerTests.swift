@@ -3,6 +3,7 @@
 // depend on what else the server is doing.
 import Foundation
 import GPTServer
+import GPTTokenizer
 import XCTest
 
 final class ServerTests: XCTestCase {

@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Load test of `gpt serve`: C concurrent streaming clients (C = 1, 4, 8, 16 by default),
+each asking for --tokens tokens, against a server this script starts on 127.0.0.1.
+
+Reports per C: aggregate output tokens/s (all clients' tokens over the wall time of the
+round), time to first token p50/p99, inter-token latency p50/p99 (gaps between a stream's
+chunks), and the single-stream decode rate (1 / median gap). Traffic goes only to
+127.0.0.1; every request has a timeout and every round is bounded, so it stops by itself.
+
+Without --checkpoint it makes GPT-2 124M with `gpt` itself: one training step of the
+gpt2-124m preset (random weights, GPT-2's tokenizer) on a text file.
+
+  python3 Benchmarks/serve_load.py --gpt .build/release/gpt [--checkpoint DIR] [--json]
+Standard library only.
+"""
+import argparse, http.client, json, os, re, statistics, subprocess, sys, tempfile, threading, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED = os.path.join(HERE, "..", "..", "shared", "data")
+PROMPTS = ["The king", "Once upon a time", "In the beginning", "The queen said", "A ship sailed",
+           "To be or not", "My lord, the", "Friends and countrymen"]
+
+
+def percentile(values, q):
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, int(round(q / 100 * (len(s) - 1)))))]
+
+
+def make_checkpoint(gpt, work, threads):
+    data = os.path.join(SHARED, "tinyshakespeare.txt")
+    if not os.path.exists(data):
+        data = os.path.join(work, "corpus.txt")
+        with open(data, "w") as f:
+            f.write("The king is good and the queen is warm. " * 20000)
+    ranks = os.path.join(SHARED, "gpt2.tiktoken")
+    tokenizer = ranks if os.path.exists(ranks) else "gpt2"
+    run = os.path.join(work, "gpt2-124m")
+    cmd = [gpt, "train", "--preset", "gpt2-124m", "--data", data, "--tokenizer", tokenizer, "--steps", "1",
+           "--eval-every", "0", "--set", "batch_size=1", "--threads", str(threads), "--out", run]
+    print("making a checkpoint:", " ".join(cmd), file=sys.stderr)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, timeout=900)
+    return run
+
+
+def stream(port, prompt, tokens, timeout):
+    """One streaming completion; returns (start, [chunk arrival times], completion tokens)."""
+    body = json.dumps({"model": "bench", "prompt": prompt, "max_tokens": tokens, "temperature": 0, "stream": True,
+                       "stream_options": {"include_usage": True}})
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    start = time.perf_counter()
+    conn.request("POST", "/v1/completions", body, {"Content-Type": "application/json"})
+    response = conn.getresponse()
+    if response.status != 200:
+        raise RuntimeError(f"status {response.status}: {response.read()[:200]!r}")
+    arrivals, usage = [], 0
+    for line in response:
+        line = line.strip()
+        if not line.startswith(b"data: ") or line == b"data: [DONE]":
+            continue
+        event = json.loads(line[6:])
+        if event.get("usage"):
+            usage = event["usage"]["completion_tokens"]
+        for choice in event.get("choices", []):
+            if choice.get("text"):
+                arrivals.append(time.perf_counter())
+    conn.close()
+    return start, arrivals, usage
+
+
+def round_of(port, clients, tokens, timeout):
+    results, errors = [None] * clients, []
+
+    def client(i):
+        try:
+            results[i] = stream(port, PROMPTS[i % len(PROMPTS)] + f" ({i})", tokens, timeout)
+        except Exception as e:  # reported below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    begin = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout + 5)
+    wall = time.perf_counter() - begin
+    if errors or any(r is None for r in results):
+        raise RuntimeError(f"{clients} clients: {errors[:3]}")
+    total = sum(r[2] for r in results)
+    ttft = [r[1][0] - r[0] for r in results if r[1]]
+    gaps = [b - a for r in results for a, b in zip(r[1], r[1][1:])]
+    return {"clients": clients, "completion_tokens": total, "wall_s": wall, "tokens_per_s": total / wall,
+            "ttft_p50_ms": 1e3 * percentile(ttft, 50), "ttft_p99_ms": 1e3 * percentile(ttft, 99),
+            "itl_p50_ms": 1e3 * percentile(gaps, 50), "itl_p99_ms": 1e3 * percentile(gaps, 99),
+            "stream_decode_tokens_per_s": 1 / statistics.median(gaps) if gaps else float("nan")}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--gpt", default=os.path.join(HERE, "..", ".build", "release", "gpt"))
+    parser.add_argument("--checkpoint")
+    parser.add_argument("--concurrency", default="1,4,8,16")
+    parser.add_argument("--tokens", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--max-batch", type=int, default=16)
+    parser.add_argument("--timeout", type=float, default=600, help="seconds per request (a round is bounded by it)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    levels = [int(c) for c in args.concurrency.split(",")]
+    if any(c < 1 or c > 64 for c in levels) or not 1 <= args.tokens <= 1024:
+        sys.exit("concurrency must be in 1...64 and --tokens in 1...1024")
+
+    with tempfile.TemporaryDirectory(prefix="serve-load-") as work:
+        checkpoint = args.checkpoint or make_checkpoint(args.gpt, work, args.threads)
+        server = subprocess.Popen([args.gpt, "serve", "--checkpoint", checkpoint, "--host", "127.0.0.1", "--port", "0",
+                                   "--model-name", "bench", "--max-batch", str(max(args.max_batch, max(levels))),
+                                   "--max-queue", "256", "--threads", str(args.threads)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            port, deadline = None, time.time() + 300
+            while port is None and time.time() < deadline:
+                line = server.stdout.readline()
+                if not line:
+                    sys.exit("gpt serve exited before it was ready")
+                match = re.search(r"serving .* at http://127\.0\.0\.1:(\d+)/v1", line)
+                if match:
+                    port = int(match.group(1))
+            if port is None:
+                sys.exit("gpt serve was not ready within 300 s")
+            stream(port, "warm up", 8, args.timeout)
+            rows = [round_of(port, c, args.tokens, args.timeout) for c in levels]
+        finally:
+            server.terminate()
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    single = next((r["tokens_per_s"] for r in rows if r["clients"] == 1), None)
+    print("| clients | output tok/s | × 1 stream | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        ratio = f"{r['tokens_per_s'] / single:.2f}" if single else "–"
+        print(f"| {r['clients']} | {r['tokens_per_s']:.1f} | {ratio} | {r['ttft_p50_ms']:.0f} | {r['ttft_p99_ms']:.0f} | "
+              f"{r['itl_p50_ms']:.1f} | {r['itl_p99_ms']:.1f} |")
+    if args.json:
+        print(json.dumps({"tokens": args.tokens, "threads": args.threads, "rounds": rows}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+// Open MPI's handles are macros over addresses of library globals (MPI_COMM_WORLD is
+// `&ompi_mpi_comm_world`), which Swift cannot import; these functions return them.
+#ifndef SWIFT_GPT_CMPI_SHIM_H
+#define SWIFT_GPT_CMPI_SHIM_H
+#include <mpi.h>
+
+static inline MPI_Comm cmpi_comm_world(void) { return MPI_COMM_WORLD; }
+static inline MPI_Datatype cmpi_float(void) { return MPI_FLOAT; }
+static inline MPI_Datatype cmpi_double(void) { return MPI_DOUBLE; }
+static inline MPI_Datatype cmpi_int(void) { return MPI_INT; }
+static inline MPI_Datatype cmpi_byte(void) { return MPI_BYTE; }
+static inline MPI_Datatype cmpi_uint64(void) { return MPI_UINT64_T; }
+static inline MPI_Datatype cmpi_int64(void) { return MPI_INT64_T; }
+static inline MPI_Op cmpi_sum(void) { return MPI_SUM; }
+static inline MPI_Op cmpi_max(void) { return MPI_MAX; }
+static inline void *cmpi_in_place(void) { return MPI_IN_PLACE; }
+static inline MPI_Request cmpi_request_null(void) { return MPI_REQUEST_NULL; }
+static inline MPI_Status *cmpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
+static inline MPI_Status *cmpi_statuses_ignore(void) { return MPI_STATUSES_IGNORE; }
+static inline int cmpi_success(void) { return MPI_SUCCESS; }
+static inline int cmpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
+#endif

@@ -1,0 +1,107 @@
+// The ranks `mpirun` started, over Open MPI (built with `--traits MPI`). MPI's default error
+// handler ends the job on a failed call, and mpirun ends it when a rank dies, naming the rank.
+#if MPI
+import CMPI
+import Foundation
+
+public final class MPICommunicator: Communicator {
+    public let rank: Int
+    public let size: Int
+    private let world = cmpi_comm_world()
+    /// Reductions started and not yet finished.
+    private var pending: [MPI_Request?] = []
+    /// MPI counts are Int32: larger buffers go in pieces of this many elements.
+    private static let maximumCount = 1 << 30
+
+    /// Joins the job (MPI_Init); only the calling thread makes MPI calls.
+    public init() throws {
+        var provided: Int32 = 0
+        try Self.check(MPI_Init_thread(nil, nil, cmpi_thread_funneled(), &provided), "MPI_Init_thread")
+        var r: Int32 = 0, s: Int32 = 0
+        try Self.check(MPI_Comm_rank(world, &r), "MPI_Comm_rank")
+        try Self.check(MPI_Comm_size(world, &s), "MPI_Comm_size")
+        rank = Int(r); size = Int(s)
+    }
+
+    static func check(_ code: Int32, _ name: String) throws {
+        guard code == cmpi_success() else { throw CommunicatorError.call(name, code: code) }
+    }
+
+    /// Calls `body` on consecutive pieces of at most `maximumCount` elements.
+    private static func pieces(_ count: Int, _ body: (Int, Int32) throws -> Void) rethrows {
+        var start = 0
+        while start < count {
+            let n = min(maximumCount, count - start)
+            try body(start, Int32(n))
+            start += n
+        }
+    }
+
+    public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {
+        guard let base = bytes.baseAddress else { return }
+        try Self.pieces(bytes.count) { start, n in
+            try Self.check(MPI_Bcast(base + start, n, cmpi_byte(), Int32(root), world), "MPI_Bcast")
+        }
+    }
+
+    public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
+        guard let base = buffer.baseAddress else { return }
+        try Self.pieces(buffer.count) { start, n in
+            try Self.check(MPI_Allreduce(cmpi_in_place(), base + start, n, cmpi_float(), cmpi_sum(), world), "MPI_Allreduce")
+        }
+    }
+
+    public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws {
+        guard let base = buffer.baseAddress else { return }
+        try Self.pieces(buffer.count) { start, n in
+            try Self.check(MPI_Allreduce(cmpi_in_place(), base + start, n, cmpi_double(), cmpi_sum(), world), "MPI_Allreduce")
+        }
+    }
+
+    public func allReduceMax(_ value: Int) throws -> Int {
+        var v = Int64(value)
+        try Self.check(MPI_Allreduce(cmpi_in_place(), &v, 1, cmpi_int64(),
+                                     cmpi_max(), world), "MPI_Allreduce")
+        return Int(v)
+    }
+
+    public func startAllReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
+        guard let base = buffer.baseAddress else { return }
+        try Self.pieces(buffer.count) { start, n in
+            var request: MPI_Request? = cmpi_request_null()
+            try Self.check(MPI_Iallreduce(cmpi_in_place(), base + start, n, cmpi_float(), cmpi_sum(), world, &request),
+                           "MPI_Iallreduce")
+            pending.append(request)
+        }
+    }
+
+    public func progressReductions() throws {
+        guard !pending.isEmpty else { return }
+        var done: Int32 = 0
+        try Self.check(MPI_Testall(Int32(pending.count), &pending, &done, cmpi_statuses_ignore()), "MPI_Testall")
+        if done != 0 { pending.removeAll(keepingCapacity: true) }
+    }
+
+    public func waitForReductions() throws {
+        guard !pending.isEmpty else { return }
+        try Self.check(MPI_Waitall(Int32(pending.count), &pending, cmpi_statuses_ignore()), "MPI_Waitall")
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    public func allGather(_ value: UInt64) throws -> [UInt64] {
+        var mine = value
+        var all = [UInt64](repeating: 0, count: size)
+        try Self.check(MPI_Allgather(&mine, 1, cmpi_uint64(), &all, 1, cmpi_uint64(), world), "MPI_Allgather")
+        return all
+    }
+
+    public func barrier() throws { try Self.check(MPI_Barrier(world), "MPI_Barrier") }
+
+    public func abort(status: Int32) -> Never {
+        MPI_Abort(world, status)
+        exit(status)
+    }
+
+    public func finish() { MPI_Finalize() }
+}
+#endif

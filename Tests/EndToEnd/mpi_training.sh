@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Data-parallel training on 2 MPI ranks, end to end, with a gpt built with `--traits MPI`:
+#   1. equivalence: 2 ranks × grad_accumulation 1 against one process × grad_accumulation 2,
+#      20 steps: losses within 1e-6 relative and weights within 1e-6 (and whether bit-identical);
+#   2. resume: 10 steps, then --resume to 20, equals the uninterrupted 2-rank run bit for bit;
+#      resuming on 1 rank with other micro-batches per step is refused with the reason;
+#   3. a rank killed with SIGKILL ends the job within seconds, naming the rank; the last
+#      checkpoint stays whole and --resume continues it.
+# Usage: Tests/EndToEnd/mpi_training.sh PATH/TO/gpt
+set -euo pipefail
+gpt=$(realpath "$1")
+mpirun_2=(mpirun --allow-run-as-root --oversubscribe -np 2)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+# A small model on the built-in demo corpus; lr_decay_steps fixed so that runs of other lengths share a schedule.
+common=(--set n_layer=2 --set n_embd=64 --set n_head=4 --set n_positions=32 --set batch_size=4 --set eval_batches=4
+        --set warmup_steps=5 --set lr_decay_steps=20 --set accumulation_order=ordered --eval-every 10 --threads 1)
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+echo "== equivalence: 2 ranks × B=4 against 1 process × grad_accumulation 2"
+"$gpt" train "${common[@]}" --set grad_accumulation=2 --steps 20 --out one > one.log 2>&1 || { cat one.log; fail "one process"; }
+"${mpirun_2[@]}" "$gpt" train "${common[@]}" --set grad_accumulation=1 --steps 20 --out two > two.log 2>&1 || { cat two.log; fail "2 ranks"; }
+python3 - one two <<'PY'
+import json, struct, sys
+def losses(run):
+    rows = [json.loads(l) for l in open(f"{run}/metrics.jsonl")]
+    return [r["train_loss"] for r in rows], [r["val_loss"] for r in rows if "val_loss" in r], rows
+def weights(run, name):
+    data = open(f"{run}/checkpoint/{name}", "rb").read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    out = {}
+    for key, t in header.items():
+        if key == "__metadata__": continue
+        a, b = t["data_offsets"]
+        raw = data[8 + n + a: 8 + n + b]
+        out[key] = struct.unpack(f"<{len(raw) // 4}f", raw)
+    return out
+a, b = sys.argv[1], sys.argv[2]
+(ta, va, _), (tb, vb, rows) = losses(a), losses(b)
+assert len(ta) == len(tb) == 20, (len(ta), len(tb))
+assert all(r.get("world_size") == 2 for r in rows), "metrics.jsonl records world_size 2"
+assert json.load(open(f"{b}/config.json"))["world_size"] == 2, "config.json records world_size 2"
+rel = max(abs(x - y) / abs(x) for x, y in zip(ta + va, tb + vb))
+wa, wb = weights(a, "model.safetensors"), weights(b, "model.safetensors")
+assert wa.keys() == wb.keys()
+wdiff = max(max(abs(x - y) for x, y in zip(wa[k], wb[k])) for k in wa)
+print(f"losses: max relative difference {rel:.3g} over {len(ta)} steps; weights: max absolute difference {wdiff:.3g}")
+assert rel <= 1e-6, "losses within 1e-6 relative"
+assert wdiff <= 1e-6, "weights within 1e-6"
+same = ta == tb and va == vb and open(f"{a}/checkpoint/model.safetensors", "rb").read() == open(f"{b}/checkpoint/model.safetensors", "rb").read()
+print("bit-identical losses and weights" if same else "NOT bit-identical (within tolerance)")
+PY
+
+echo "== resume: 10 steps on 2 ranks, then --resume to 20"
+"${mpirun_2[@]}" "$gpt" train "${common[@]}" --steps 10 --out resumed > resumed.log 2>&1 || { cat resumed.log; fail "first half"; }
+"${mpirun_2[@]}" "$gpt" train "${common[@]}" --steps 20 --resume --out resumed > resumed2.log 2>&1 || { cat resumed2.log; fail "resume"; }
+grep -q "resuming after step 10 of 20" resumed2.log || { cat resumed2.log; fail "resume message"; }
+cmp two/checkpoint/model.safetensors resumed/checkpoint/model.safetensors || fail "resumed weights differ from the uninterrupted run"
+cmp two/checkpoint/optimizer.safetensors resumed/checkpoint/optimizer.safetensors || fail "resumed moments differ"
+echo "resumed run equals the uninterrupted one bit for bit"
+cp -r two other-n
+if "$gpt" train "${common[@]}" --steps 30 --resume --out other-n > other-n.log 2>&1; then fail "1 rank × 1 resumed a 2 × 1 checkpoint"; fi
+grep -q "cannot resume: the checkpoint's steps were 2 ranks × grad_accumulation 1" other-n.log || { cat other-n.log; fail "refusal reason"; }
+echo "refused: $(grep -o "cannot resume.*" other-n.log | head -1)"
+"$gpt" train "${common[@]}" --set grad_accumulation=2 --steps 22 --resume --out other-n > other-n2.log 2>&1 \
+  || { cat other-n2.log; fail "1 rank × grad_accumulation 2 continues a 2 × 1 checkpoint"; }
+
+echo "== a killed rank"
+"${mpirun_2[@]}" "$gpt" train "${common[@]}" --steps 100000 --set lr_decay_steps=100000 --checkpoint-every 5 --out killed \
+  > killed.log 2>&1 &
+launcher=$!
+for _ in $(seq 600); do [ -e killed/checkpoint/model.safetensors ] && break; sleep 0.1; done
+[ -e killed/checkpoint/model.safetensors ] || { cat killed.log; fail "no checkpoint before the kill"; }
+victim=""
+for pid in $(pgrep -P "$launcher" -d ' ' || true) $(pgrep -f -- "$gpt train" || true); do
+  if tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1"; then victim=$pid; break; fi
+done
+[ -n "$victim" ] || fail "rank 1's process not found"
+kill -9 "$victim"
+killed_at=$(date +%s.%N)
+status=0
+timeout 60 tail --pid="$launcher" -f /dev/null || fail "the job still runs 60 s after rank 1 was killed"
+wait "$launcher" || status=$?
+ended=$(python3 -c "import time; print(f'{time.time() - $killed_at:.1f}')")
+[ "$status" -ne 0 ] || fail "mpirun exited 0 after a rank was killed"
+grep -qi "rank 1" killed.log || { cat killed.log; fail "the message does not name rank 1"; }
+echo "job ended ${ended} s after rank 1 was killed (mpirun status $status): $(grep -i "rank 1" killed.log | head -1)"
+step=$(basename "$(readlink killed/checkpoint)" | tr -dc 0-9)
+"${mpirun_2[@]}" "$gpt" train "${common[@]}" --steps $((step + 5)) --set lr_decay_steps=100000 --resume --out killed > killed2.log 2>&1 \
+  || { cat killed2.log; fail "resume after the kill"; }
+grep -q "resuming after step $step" killed2.log || { cat killed2.log; fail "resume message after the kill"; }
+echo "resumed after step $step and finished"
+echo "mpi_training: all passed in ${SECONDS} s"

@@ -1,0 +1,96 @@
+// The data-parallel trainer against one process, with ranks as threads (ThreadRanks.swift), so
+// the default build proves the sharding, the bucketed gradient sums, the shared evaluation and
+// the drift check without MPI. Tests/EndToEnd/mpi_training.sh repeats the equivalence on real
+// MPI ranks.
+import Foundation
+import XCTest
+import GPTCore
+import GPTDistributed
+import GPTKernels
+import GPTTokenizer
+import GPTTraining
+
+final class DataParallelTrainingTests: XCTestCase {
+    let text = String(repeating: "the quick brown fox jumps over the lazy dog. pack my box with five dozen jugs. ", count: 40)
+
+    struct Outcome { var losses: [Float]; var evaluations: [Float]; var weights: [Float] }
+
+    /// Trains 8 steps (evaluating after steps 3 and 7) with dropout, so the masks must match too.
+    func train(accumulation: Int, ordered: Bool, communicator: any Communicator = SingleProcessCommunicator()) throws -> Outcome {
+        let tokenizer = CharTokenizer(characters: text.unicodeScalars)
+        let ids = try tokenizer.encode(text).map(Int32.init)
+        let config = GPTConfig(vocabSize: tokenizer.vocabularySize, contextLength: 16, embeddingSize: 32, layerCount: 2,
+                               headCount: 2, dropout: 0.1)
+        let model = try GPT(config: config, seed: 11, pool: ThreadPool(threads: 1))
+        var options = TrainingOptions()
+        options.batchSize = 3; options.steps = 8; options.evalEvery = 4; options.evalBatches = 5
+        options.gradientAccumulation = accumulation; options.orderedAccumulation = ordered
+        options.schedule = LearningRateSchedule(maxRate: 3e-3, minRate: 3e-4, warmupSteps: 2, decaySteps: 8)
+        let trainer = try Trainer(model: model, train: Array(ids.prefix(2500)), validation: Array(ids.suffix(600)),
+                                  options: options, communicator: communicator)
+        var outcome = Outcome(losses: [], evaluations: [], weights: [])
+        try trainer.run { report in
+            outcome.losses.append(report.loss)
+            if let e = report.evaluation { outcome.evaluations += [e.train, e.validation] }
+        }
+        outcome.weights = Array(UnsafeBufferPointer(start: model.parameters, count: model.layout.count))
+        return outcome
+    }
+
+    func testTwoAndThreeRanksMatchOneProcessWithOrderedAccumulationBitForBit() throws {
+        for ranks in [2, 3] {
+            let single = try train(accumulation: ranks, ordered: true)
+            let shared = try ThreadRankGroup(size: ranks).run { try self.train(accumulation: 1, ordered: true, communicator: $0) }
+            for (rank, outcome) in shared.enumerated() {
+                XCTAssertEqual(outcome.losses, single.losses, "\(ranks) ranks, rank \(rank): step losses")
+                XCTAssertEqual(outcome.evaluations, single.evaluations, "\(ranks) ranks, rank \(rank): evaluation losses")
+                XCTAssertTrue(outcome.weights == single.weights, "\(ranks) ranks, rank \(rank): weights bit for bit")
+            }
+        }
+    }
+
+    /// Two ranks of 2 micro-batches each sum their gradients in another order than one process of
+    /// 4: equal within rounding, not bit for bit. Also the default in-place accumulation.
+    func testRanksWithLocalAccumulationMatchOneProcessWithinRounding() throws {
+        let single = try train(accumulation: 4, ordered: false)
+        let shared = try ThreadRankGroup(size: 2).run { try self.train(accumulation: 2, ordered: false, communicator: $0) }
+        for outcome in shared {
+            for (a, b) in zip(outcome.losses, single.losses) { XCTAssertEqual(a, b, accuracy: 1e-5 * b) }
+            let worst = zip(outcome.weights, single.weights).map { abs($0 - $1) }.max()!
+            XCTAssertLessThan(worst, 1e-5, "weights")
+        }
+        XCTAssertTrue(shared[0].weights == shared[1].weights, "the ranks agree with each other bit for bit")
+    }
+
+    /// Ranks whose weights drift apart are stopped at the next evaluation, naming the drifted rank.
+    func testDriftedRankIsNamedAtTheNextEvaluation() throws {
+        let tokenizer = CharTokenizer(characters: text.unicodeScalars)
+        let ids = try tokenizer.encode(text).map(Int32.init)
+        let config = GPTConfig(vocabSize: tokenizer.vocabularySize, contextLength: 8, embeddingSize: 16, layerCount: 1, headCount: 2)
+        let errors = try ThreadRankGroup(size: 3).run { rank -> String in
+            let model = try GPT(config: config, seed: 3, pool: ThreadPool(threads: 1))
+            var options = TrainingOptions()
+            options.batchSize = 2; options.steps = 4; options.evalEvery = 2; options.evalBatches = 2
+            let trainer = try Trainer(model: model, train: Array(ids.prefix(800)), validation: Array(ids.suffix(200)),
+                                      options: options, communicator: rank)
+            _ = try trainer.step()
+            if rank.rank == 2 { model.parameters[5] += 1e-3 }
+            do { _ = try trainer.evaluate(); return "" } catch { return "\(error)" }
+        }
+        for message in errors { XCTAssertTrue(message.contains("the weights of rank 2 differ from rank 0's after step 0"), message) }
+    }
+
+    /// Rank 0's weights reach every rank at the start, whatever each rank initialised.
+    func testRanksStartFromRankZerosWeights() throws {
+        let config = GPTConfig(vocabSize: 7, contextLength: 8, embeddingSize: 16, layerCount: 1, headCount: 2)
+        let tokens = (0..<200).map { Int32($0 % 7) }
+        let sums = try ThreadRankGroup(size: 2).run { rank -> UInt64 in
+            let model = try GPT(config: config, seed: 100 + UInt64(rank.rank), pool: ThreadPool(threads: 1))
+            return try Trainer(model: model, train: tokens, validation: tokens, options: TrainingOptions(), communicator: rank)
+                .weightChecksum
+        }
+        let rankZero = try GPT(config: config, seed: 100, pool: ThreadPool(threads: 1))
+        let alone = try Trainer(model: rankZero, train: tokens, validation: tokens, options: TrainingOptions())
+        XCTAssertEqual(sums, [alone.weightChecksum, alone.weightChecksum])
+    }
+}
