@@ -6,7 +6,7 @@ port, and checks completions and chat (streamed and not), stop strings, n=2, see
 errors as the SDK's exception types, 16 concurrent streams, a client that disconnects
 mid-stream, raw-HTTP refusals (oversized body, malformed JSON, invalid UTF-8, a prompt
 longer than the context, a missing key, an unknown route), echo with logprobs, and that SIGTERM
-exits 0; then a second server with --max-queue 1 --request-timeout 2 refuses a request past its
+exits 0; then a second server with --max-batch 1 --max-queue 1 --request-timeout 2 refuses a request past its
 queue with 503 + Retry-After and cuts a long stream at the timeout. Traffic goes to 127.0.0.1 only; every
 call has a timeout. Usage: openai_client.py PATH/TO/gpt
 """
@@ -52,10 +52,10 @@ def expect_error(kind, call, what):
 
 
 def busy_server(run):
-    """A second server with room for one waiting request and a 2 s request timeout: a full queue is
+    """A second server with one batch slot, room for one waiting request and a 2 s request timeout: a full queue is
     a 503 with Retry-After (the SDK's InternalServerError), and a long request is cut at its timeout."""
     server = subprocess.Popen([GPT, "serve", "--checkpoint", run, "--port", "0", "--threads", "1",
-                               "--max-queue", "1", "--request-timeout", "2"],
+                               "--max-batch", "1", "--max-queue", "1", "--request-timeout", "2"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                               env={k: v for k, v in os.environ.items() if k != "GPT_API_KEY"})
     try:
