@@ -68,14 +68,21 @@ public enum TrainingCheckpoint {
 
     /// Writes the checkpoint's files into `directory`.
     public static func write(_ trainer: Trainer, tokenizer: any Tokenizer, to directory: URL) throws {
-        try HuggingFaceGPT2.save(trainer.model, to: directory)
+        try write(model: trainer.model, optimizer: trainer.optimizer, state: trainer.state(), tokenizer: tokenizer, to: directory)
+    }
+
+    /// The files of any training checkpoint: the model (with `config`, else the model's own
+    /// config.json), the optimizer's moments, `state` as state.json, and the tokenizer.
+    static func write(model: GPT, optimizer: AdamW, state: some Encodable, tokenizer: any Tokenizer, config: Data? = nil,
+                      to directory: URL) throws {
+        try HuggingFaceGPT2.save(model, to: directory, config: config)
         var moments = SafeTensorsWriter()
-        moments.metadata = ["step": "\(trainer.optimizer.step)"]
-        trainer.optimizer.addMoments(of: trainer.model.layout.tensors, to: &moments)
+        moments.metadata = ["step": "\(optimizer.step)"]
+        optimizer.addMoments(of: model.layout.tensors, to: &moments)
         try moments.write(to: directory.appendingPathComponent("optimizer.safetensors"))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(encoder.encode(trainer.state()), to: directory.appendingPathComponent("state.json"))
+        try AtomicFile.write(encoder.encode(state), to: directory.appendingPathComponent("state.json"))
         try TokenizerFile.write(tokenizer, to: directory.appendingPathComponent(TokenizerFile.defaultFileName))
     }
 

@@ -10,15 +10,8 @@ import GPTTokenizer
 
 public enum ChatCheckpoint {
     public static func write(_ trainer: ChatTrainer, tokenizer: any Tokenizer, template: any ChatTemplate, to directory: URL) throws {
-        try HuggingFaceGPT2.save(trainer.model, to: directory, config: configJSON(trainer.model.config, template: template.name))
-        try TokenizerFile.write(tokenizer, to: directory.appendingPathComponent(TokenizerFile.defaultFileName))
-        var moments = SafeTensorsWriter()
-        moments.metadata = ["step": "\(trainer.optimizer.step)"]
-        trainer.optimizer.addMoments(of: trainer.model.layout.tensors, to: &moments)
-        try moments.write(to: directory.appendingPathComponent("optimizer.safetensors"))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(encoder.encode(trainer.state()), to: directory.appendingPathComponent("state.json"))
+        try TrainingCheckpoint.write(model: trainer.model, optimizer: trainer.optimizer, state: trainer.state(), tokenizer: tokenizer,
+                                     config: configJSON(trainer.model.config, template: template.name), to: directory)
     }
 
     /// The model config plus the template's name.
