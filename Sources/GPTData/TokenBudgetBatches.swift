@@ -20,6 +20,12 @@
 // - `.skip`: the pair never appears in a batch (`skipped` lists them).
 // The budget must hold one pair of the longest allowed lengths (maxTokens ≥ 2 · maxLength), so
 // every admitted pair fits in a batch of its own.
+//
+// Lengths are what the model sees: `extraSourceTokens` / `extraTargetTokens` are added to every
+// pair's token counts before the checks and the budget (1 on the target for teacher forcing,
+// where the decoder reads BOS + target and predicts target + EOS, as GPTCore's Seq2SeqBatch
+// builds it; 1 on the source for a model that appends EOS to it, as fairseq does). Truncation
+// cuts the tokens so that tokens + extra = maxLength.
 import Foundation
 import GPTKernels
 
@@ -36,14 +42,20 @@ public struct TokenBudgetBatches: Sendable {
         public var bucketSize = 4096
         /// An optional cap on pairs per batch.
         public var maxPairs: Int?
+        /// Positions the model adds to every source / target (see the header).
+        public var extraSourceTokens: Int
+        public var extraTargetTokens: Int
 
-        public init(maxTokens: Int, maxLength: Int, oversize: OversizePolicy = .refuse, bucketSize: Int = 4096, maxPairs: Int? = nil) {
+        public init(maxTokens: Int, maxLength: Int, oversize: OversizePolicy = .refuse, bucketSize: Int = 4096, maxPairs: Int? = nil,
+                    extraSourceTokens: Int = 0, extraTargetTokens: Int = 0) {
             self.maxTokens = maxTokens; self.maxLength = maxLength; self.oversize = oversize
             self.bucketSize = bucketSize; self.maxPairs = maxPairs
+            self.extraSourceTokens = extraSourceTokens; self.extraTargetTokens = extraTargetTokens
         }
     }
 
-    /// One batch: pair indices and the padded lengths of its two sides.
+    /// One batch: pair indices and the padded lengths of its two sides, as the model sees them
+    /// (tokens plus the extra positions).
     public struct Batch: Equatable, Sendable {
         public var pairs: [Int]
         public var sourceLength: Int
@@ -61,7 +73,7 @@ public struct TokenBudgetBatches: Sendable {
 
     public let options: Options
     public let seed: UInt64
-    /// The lengths the batches use (after truncation).
+    /// The lengths the batches use: tokens kept (after truncation) plus the extra positions.
     public let sourceLengths: [Int]
     public let targetLengths: [Int]
     /// Pairs left out by `.skip`.
@@ -82,10 +94,15 @@ public struct TokenBudgetBatches: Sendable {
         guard !overflow, options.maxTokens >= doubled else {
             throw BatchingError.budgetTooSmall(maxTokens: options.maxTokens, maxLength: options.maxLength)
         }
+        guard (0..<options.maxLength).contains(options.extraSourceTokens), (0..<options.maxLength).contains(options.extraTargetTokens) else {
+            throw BatchingError.invalidOption("extra source/target tokens", max(options.extraSourceTokens, options.extraTargetTokens),
+                                              "in 0..<max length \(options.maxLength)")
+        }
         guard options.bucketSize >= 1 else { throw BatchingError.invalidOption("bucket_size", options.bucketSize, "at least 1") }
         if let cap = options.maxPairs, cap < 1 { throw BatchingError.invalidOption("max_pairs", cap, "at least 1") }
         guard !sourceLengths.isEmpty else { throw BatchingError.noPairs }
-        var sources = sourceLengths, targets = targetLengths, skipped: [Int] = [], admitted: [Int] = []
+        var sources = sourceLengths.map { $0 + options.extraSourceTokens }, targets = targetLengths.map { $0 + options.extraTargetTokens }
+        var skipped: [Int] = [], admitted: [Int] = []
         for i in sources.indices {
             guard sources[i] > options.maxLength || targets[i] > options.maxLength else { admitted.append(i); continue }
             switch options.oversize {
@@ -135,15 +152,24 @@ public struct TokenBudgetBatches: Sendable {
         return batch
     }
 
-    /// The batch as two padded, row-major id matrices: source [B, sourceLength], target
-    /// [B, targetLength], each row its pair's tokens (truncated if the policy says so) then `padding`.
+    /// The batch's pairs as token lists, truncated if the policy says so, in batch order: what
+    /// GPTCore's `Seq2SeqBatch(pairs:pad:bos:eos:)` takes.
+    public func tokens(of batch: Batch, pairs: [TokenizedPair]) -> [(source: [Int32], target: [Int32])] {
+        batch.pairs.map { index in
+            (Array(pairs[index].source.prefix(sourceLengths[index] - options.extraSourceTokens)),
+             Array(pairs[index].target.prefix(targetLengths[index] - options.extraTargetTokens)))
+        }
+    }
+
+    /// The batch's tokens as two right-padded, row-major id matrices (no extra positions):
+    /// source [B, sourceLength − extraSourceTokens], target [B, targetLength − extraTargetTokens].
     public func padded(_ batch: Batch, pairs: [TokenizedPair], padding: Int32) -> (source: [Int32], target: [Int32]) {
-        var source = [Int32](repeating: padding, count: batch.pairs.count * batch.sourceLength)
-        var target = [Int32](repeating: padding, count: batch.pairs.count * batch.targetLength)
-        for (row, index) in batch.pairs.enumerated() {
-            let s = pairs[index].source.prefix(sourceLengths[index]), t = pairs[index].target.prefix(targetLengths[index])
-            source.replaceSubrange((row * batch.sourceLength)..<(row * batch.sourceLength + s.count), with: s)
-            target.replaceSubrange((row * batch.targetLength)..<(row * batch.targetLength + t.count), with: t)
+        let s = batch.sourceLength - options.extraSourceTokens, t = batch.targetLength - options.extraTargetTokens
+        var source = [Int32](repeating: padding, count: batch.pairs.count * s)
+        var target = [Int32](repeating: padding, count: batch.pairs.count * t)
+        for (row, pair) in tokens(of: batch, pairs: pairs).enumerated() {
+            source.replaceSubrange((row * s)..<(row * s + pair.source.count), with: pair.source)
+            target.replaceSubrange((row * t)..<(row * t + pair.target.count), with: pair.target)
         }
         return (source, target)
     }

@@ -111,6 +111,16 @@ final class TokenBudgetBatchesTests: XCTestCase {
                 XCTAssertEqual(sourceRow, kept + Array(repeating: -1, count: batch.sourceLength - kept.count))
             }
         }
+        // One extra decoder position per target (BOS/EOS shift): a 5-token target no longer fits in 5.
+        let shifted = try TokenBudgetBatches(pairs: pairs, options: .init(maxTokens: 20, maxLength: 5, oversize: .truncate,
+                                                                          extraTargetTokens: 1), seed: 0)
+        XCTAssertEqual(shifted.targetLengths, [3, 2, 5])
+        let shiftedTokens = shifted.batches(epoch: 0).flatMap { shifted.tokens(of: $0, pairs: pairs) }
+        XCTAssert(shiftedTokens.contains { $0.source == [1] && $0.target == [1, 2, 3, 4] }, "the 6-token target cut to 4")
+        XCTAssert(shifted.batches(epoch: 0).allSatisfy { $0.paddedTokens <= 20 })
+        XCTAssertThrowsError(try TokenBudgetBatches(pairs: pairs, options: .init(maxTokens: 20, maxLength: 5, extraTargetTokens: 1), seed: 0)) {
+            XCTAssertEqual($0 as? BatchingError, .pairTooLong(line: 11, source: 9, target: 2, maxLength: 5))
+        }
         let skipping = try TokenBudgetBatches(pairs: pairs, options: .init(maxTokens: 20, maxLength: 5, oversize: .skip), seed: 0)
         XCTAssertEqual(skipping.skipped, [1, 2])
         XCTAssertEqual(skipping.batches(epoch: 0).flatMap(\.pairs), [0])

@@ -37,6 +37,7 @@ final class TranslationMetricsTests: XCTestCase {
         XCTAssertEqual(s.precisions[3], 50, accuracy: 1e-12)
         XCTAssertEqual(s.brevityPenalty, 1)
         XCTAssertEqual(s.score, pow(75 * 200.0 / 3 * 50 * 50, 0.25), accuracy: 1e-9)  // 59.46…
+        XCTAssertEqual(s.description, "BLEU = 59.46 75.0/66.7/50.0/50.0 (BP = 1.000 ratio = 1.000 hyp_len = 4 ref_len = 4)")
     }
 
     func testBLEUIsZeroWhenAHigherOrderHasNoNgramsAndPenalisesBrevity() throws {
@@ -102,6 +103,7 @@ final class TranslationMetricsTests: XCTestCase {
             XCTAssertEqual(expected.precisions.count, 4)
             for n in 0..<4 { XCTAssertEqual(bleu.precisions[n], expected.precisions[n], accuracy: 1e-9, "\(name): precision \(n + 1)") }
             XCTAssertEqual(bleu.brevityPenalty, expected.bp, accuracy: 1e-12, "\(name): bp")
+            XCTAssertEqual(bleu.description, expected.text, "\(name): printed as sacrebleu prints it")
             let bleuDifference = abs(bleu.score - expected.bleu), chrfDifference = abs(chrf - expected.chrf)
             XCTAssertLessThanOrEqual(bleuDifference, 1e-9, "\(name): BLEU \(bleu.score) vs sacrebleu \(expected.bleu)")
             XCTAssertLessThanOrEqual(chrfDifference, 1e-9, "\(name): chrF \(chrf) vs sacrebleu \(expected.chrf)")
@@ -213,6 +215,7 @@ final class TranslationMetricsTests: XCTestCase {
     private struct SacreBLEUAnswer: Decodable {
         struct Corpus: Decodable {
             var bleu: Double, counts: [Int], totals: [Int], precisions: [Double], bp: Double, sys_len: Int, ref_len: Int, chrf: Double
+            var text: String
         }
         var corpora: [Corpus]
         var tokenized: [String]

@@ -27,7 +27,7 @@ public struct BLEUStatistics: Equatable, Sendable {
 }
 
 /// A BLEU score with its parts, named as sacreBLEU's `BLEUScore` names them.
-public struct BLEUScore: Equatable, Sendable {
+public struct BLEUScore: Equatable, Sendable, CustomStringConvertible {
     /// 0…100.
     public var score: Double
     /// Clipped matches per order (sacreBLEU's `counts`).
@@ -42,6 +42,13 @@ public struct BLEUScore: Equatable, Sendable {
     public var systemLength: Int
     /// `ref_len`: tokens in all references.
     public var referenceLength: Int
+
+    /// sacreBLEU's `str(score)`: "BLEU = 59.46 75.0/66.7/50.0/50.0 (BP = 1.000 ratio = 1.000 hyp_len = 4 ref_len = 4)".
+    public var description: String {
+        let ratio = referenceLength > 0 ? Double(systemLength) / Double(referenceLength) : 0
+        return String(format: "BLEU = %.2f ", score) + precisions.map { String(format: "%.1f", $0) }.joined(separator: "/")
+            + String(format: " (BP = %.3f ratio = %.3f hyp_len = %d ref_len = %d)", brevityPenalty, ratio, systemLength, referenceLength)
+    }
 }
 
 public enum BLEU {
