@@ -103,6 +103,13 @@ public enum BeamSearch {
     /// Hypotheses best first (at most `beamSize`), decoding from `start` (the decoder's first input token).
     public static func search<D: BeamSearchDecoder>(_ decoder: inout D, start: Int32,
                                                     options: BeamSearchOptions) throws -> [BeamHypothesis] {
+        try search(&decoder, start: start, options: options, committed: nil)
+    }
+
+    /// `committed` (used with one beam and `.beamFinished` only, where a token once chosen is
+    /// never revisited) receives each token as soon as it is chosen, EOS excepted.
+    private static func search<D: BeamSearchDecoder>(_ decoder: inout D, start: Int32, options: BeamSearchOptions,
+                                                     committed: ((Int32) -> Void)?) throws -> [BeamHypothesis] {
         let k = options.beamSize, v = decoder.vocabularySize
         guard k >= 1 else { throw BeamSearchError.invalidOption("the beam size is \(k), expected at least 1") }
         guard options.maxLength >= 1 else { throw BeamSearchError.invalidOption("the max length is \(options.maxLength), expected at least 1") }
@@ -120,6 +127,7 @@ public enum BeamSearch {
             let candidates = try best(2 * k, of: logProbabilities, beams: live.map(\.logProbability), vocabulary: v)
             var next: [(tokens: [Int32], logProbability: Double)] = []
             tokens = []; parents = []
+            let finishedBefore = finished.count
             for (rank, c) in candidates.enumerated() {
                 if c.token == options.endOfSequence {
                     if rank < k {
@@ -131,6 +139,8 @@ public enum BeamSearch {
                     tokens.append(c.token); parents.append(c.beam)
                 }
             }
+            // With one beam, a step that finished nothing committed its one live token.
+            if let committed, let token = tokens.first, finished.count == finishedBefore { committed(token) }
             if length == options.maxLength {
                 for beam in next {
                     finished.append(BeamHypothesis(tokens: beam.tokens, logProbability: beam.logProbability,
@@ -145,11 +155,28 @@ public enum BeamSearch {
         return Array(ranked(finished).prefix(k))
     }
 
-    /// Greedy decoding: beam search with one beam, stopping at EOS.
-    public static func greedy<D: BeamSearchDecoder>(_ decoder: inout D, start: Int32, maxLength: Int,
-                                                    endOfSequence: Int32) throws -> BeamHypothesis {
+    /// Greedy decoding: beam search with one beam, stopping at EOS. `onToken` streams each
+    /// generated token (EOS excepted) as soon as it is chosen.
+    public static func greedy<D: BeamSearchDecoder>(_ decoder: inout D, start: Int32, maxLength: Int, endOfSequence: Int32,
+                                                    onToken: ((Int32) -> Void)? = nil) throws -> BeamHypothesis {
         let options = BeamSearchOptions(beamSize: 1, maxLength: maxLength, endOfSequence: endOfSequence, lengthPenalty: .none)
-        return try search(&decoder, start: start, options: options)[0]
+        return try search(&decoder, start: start, options: options, committed: onToken)[0]
+    }
+
+    /// Log-softmax of each row of `logits` ([M, V] row-major), in Double for the sums: what a
+    /// model's `step` returns when its forward ends in logits.
+    public static func logSoftmax(_ logits: UnsafeBufferPointer<Float>, vocabulary v: Int) -> [Float] {
+        precondition(v > 0 && logits.count % v == 0, "logits are rows of the vocabulary size")
+        var out = [Float](repeating: 0, count: logits.count)
+        for row in 0..<(logits.count / v) {
+            let x = UnsafeBufferPointer(rebasing: logits[(row * v)..<(row * v + v)])
+            let m = Double(x.max()!)
+            var total = 0.0
+            for value in x { total += exp(Double(value) - m) }
+            let lse = m + log(total)
+            for (i, value) in x.enumerated() { out[row * v + i] = Float(Double(value) - lse) }
+        }
+        return out
     }
 
     /// Best first; equal scores keep the order in which they finished (a stable sort).

@@ -134,7 +134,10 @@ final class BeamSearchTests: XCTestCase {
             XCTAssertEqual(found.count, 1)
             XCTAssertEqual(found[0].tokens, greedy(model), "seed \(seed)")
             var again = TableModel(vocabularySize: vocabulary, seed: seed)
-            XCTAssertEqual(try BeamSearch.greedy(&again, start: start, maxLength: maxLength, endOfSequence: eos).tokens, greedy(model))
+            var streamed: [Int32] = []
+            let g = try BeamSearch.greedy(&again, start: start, maxLength: maxLength, endOfSequence: eos) { streamed.append($0) }
+            XCTAssertEqual(g.tokens, greedy(model))
+            XCTAssertEqual(streamed, g.tokens.filter { $0 != eos }, "seed \(seed): each token streamed once, in order, EOS not")
         }
     }
 
@@ -152,6 +155,17 @@ final class BeamSearchTests: XCTestCase {
         XCTAssertEqual(b[0].logProbability, log(0.4) + log(0.96), accuracy: 1e-6)
         XCTAssertEqual(b[0].score, b[0].logProbability / pow(7.0 / 6, 0.6), accuracy: 1e-6, "GNMT lp(2) = (7/6)^0.6")
         XCTAssertGreaterThan(b[0].score, g.logProbability / pow(7.0 / 6, 0.6))
+    }
+
+    func testLogSoftmaxRowsAreNormalisedLogProbabilities() {
+        let logits: [Float] = [1, 2, 3, -1, 1000, 999, 1000, -1000]
+        let out = logits.withUnsafeBufferPointer { BeamSearch.logSoftmax($0, vocabulary: 4) }
+        for row in 0..<2 {
+            let x = logits[(row * 4)..<(row * 4 + 4)].map(Double.init)
+            let m = x.max()!, lse = m + log(x.reduce(0) { $0 + exp($1 - m) })
+            for i in 0..<4 { XCTAssertEqual(Double(out[row * 4 + i]), x[i] - lse, accuracy: 1e-4, "row \(row) token \(i)") }
+            XCTAssertEqual(out[(row * 4)..<(row * 4 + 4)].reduce(0.0) { $0 + exp(Double($1)) }, 1, accuracy: 1e-6)
+        }
     }
 
     func testBadOptionsAndBadModelOutputAreErrors() {
