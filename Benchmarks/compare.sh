@@ -65,7 +65,7 @@ if [[ $what == train-step || $what == all ]]; then
 import json, sys
 o = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
 t = json.loads(open(sys.argv[2]).read().strip().splitlines()[-1])
-print(f"train step B={o['batch']} T={o['seq']} threads={o['threads']}: ours {o['ms_per_step']:.0f} ms, torch ({sys.argv[3]}) "
+print(f"train step B={o['batch']} T={o['seq']} threads={o['threads']}: ours {o['ms_per_step']:.0f} ms (MFU {o['mfu'] * 100:.0f} %), torch ({sys.argv[3]}) "
       f"{t['ms_per_step']:.0f} ms -> {t['ms_per_step']/o['ms_per_step']:.2f}x faster; peak RSS ours {o['peak_rss_mb']:.0f} MB, "
       f"torch {t['peak_rss_mb']:.0f} MB\n")
 PY
