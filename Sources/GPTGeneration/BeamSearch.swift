@@ -87,6 +87,8 @@ public enum BeamSearchError: Error, Equatable, CustomStringConvertible {
     case invalidOption(String)
     case wrongLogProbabilityCount(expected: Int, got: Int)
     case notALogProbability(beam: Int, token: Int)
+    /// Every continuation had log-probability −infinity before any hypothesis finished.
+    case noHypothesis
 
     public var description: String {
         switch self {
@@ -95,6 +97,8 @@ public enum BeamSearchError: Error, Equatable, CustomStringConvertible {
             return "beam search: the model returned \(got) log-probabilities, expected \(expected) (live beams × vocabulary)"
         case let .notALogProbability(beam, token):
             return "beam search: the model's log-probability for token \(token) of beam \(beam) is NaN or +infinity"
+        case .noHypothesis:
+            return "beam search: the model gave every continuation probability 0 before any hypothesis finished"
         }
     }
 }
@@ -152,6 +156,7 @@ public enum BeamSearch {
             live = next
             if live.isEmpty || done(finished: finished, live: live, length: length, options: options) { break }
         }
+        guard !finished.isEmpty else { throw BeamSearchError.noHypothesis }
         return Array(ranked(finished).prefix(k))
     }
 

@@ -181,6 +181,14 @@ final class BeamSearchTests: XCTestCase {
         XCTAssertThrowsError(try BeamSearch.search(&nan, start: 0, options: .init(beamSize: 2, maxLength: 3, endOfSequence: 2))) {
             XCTAssertEqual($0 as? BeamSearchError, .notALogProbability(beam: 0, token: 1))
         }
+        struct ImpossibleModel: BeamSearchDecoder {
+            let vocabularySize = 3
+            mutating func step(tokens: [Int32], parents: [Int]) throws -> [Float] { [-.infinity, -.infinity, -.infinity] }
+        }
+        var impossible = ImpossibleModel()
+        XCTAssertThrowsError(try BeamSearch.greedy(&impossible, start: 0, maxLength: 3, endOfSequence: 2)) {
+            XCTAssertEqual($0 as? BeamSearchError, .noHypothesis)
+        }
         struct ShortModel: BeamSearchDecoder {
             let vocabularySize = 3
             mutating func step(tokens: [Int32], parents: [Int]) throws -> [Float] { [0, -1] }
