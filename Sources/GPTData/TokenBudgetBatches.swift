@@ -79,6 +79,8 @@ public struct TokenBudgetBatches: Sendable {
     /// Pairs left out by `.skip`.
     public let skipped: [Int]
     private let admitted: [Int]
+    /// The plan of the epoch `next` last read.
+    private var cachedPlan: (epoch: Int, batches: [Batch])?
 
     /// `pairs` as tokenised (the lengths must already include any BOS/EOS the model adds).
     public init(pairs: [TokenizedPair], options: Options, seed: UInt64) throws {
@@ -140,16 +142,20 @@ public struct TokenBudgetBatches: Sendable {
         return batches
     }
 
-    /// The batch at `position`, moving it on (to the next epoch after the last batch).
-    public func next(_ position: inout BatchPosition) -> Batch {
-        var plan = batches(epoch: position.epoch)
-        if position.batch >= plan.count {
-            position = BatchPosition(epoch: position.epoch + 1, batch: 0)
-            plan = batches(epoch: position.epoch)
-        }
-        let batch = plan[position.batch]
+    /// The batch at `position`, moving it on (to the next epoch after the last batch). The
+    /// epoch's plan is made once and kept until the position leaves it.
+    public mutating func next(_ position: inout BatchPosition) -> Batch {
+        if position.batch >= plan(position.epoch).count { position = BatchPosition(epoch: position.epoch + 1, batch: 0) }
+        let batch = plan(position.epoch)[position.batch]
         position.batch += 1
         return batch
+    }
+
+    private mutating func plan(_ epoch: Int) -> [Batch] {
+        if let cachedPlan, cachedPlan.epoch == epoch { return cachedPlan.batches }
+        let made = batches(epoch: epoch)
+        cachedPlan = (epoch, made)
+        return made
     }
 
     /// The batch's pairs as token lists, truncated if the policy says so, in batch order: what

@@ -70,7 +70,7 @@ final class TokenBudgetBatchesTests: XCTestCase {
 
     func testResumingFromASavedPositionContinuesTheSameSequence() throws {
         let (source, target) = Self.lengths(300)
-        let batcher = try TokenBudgetBatches(sourceLengths: source, targetLengths: target,
+        var batcher = try TokenBudgetBatches(sourceLengths: source, targetLengths: target,
                                              options: .init(maxTokens: 500, maxLength: 80, bucketSize: 64), seed: 9)
         let perEpoch = batcher.batches(epoch: 0).count
         var position = TokenBudgetBatches.BatchPosition()
@@ -81,7 +81,7 @@ final class TokenBudgetBatchesTests: XCTestCase {
         var first = TokenBudgetBatches.BatchPosition()
         for _ in 0..<(perEpoch - 2) { _ = batcher.next(&first) }
         var resumed = try JSONDecoder().decode(TokenBudgetBatches.BatchPosition.self, from: JSONEncoder().encode(first))
-        let again = try TokenBudgetBatches(sourceLengths: source, targetLengths: target,
+        var again = try TokenBudgetBatches(sourceLengths: source, targetLengths: target,
                                            options: .init(maxTokens: 500, maxLength: 80, bucketSize: 64), seed: 9)
         var rest: [TokenBudgetBatches.Batch] = []
         for _ in (perEpoch - 2)..<straight.count { rest.append(again.next(&resumed)) }
