@@ -23,7 +23,17 @@
 //   the search is greedy decoding (argmax, lowest id on ties, until EOS or maxLength).
 import Foundation
 
-/// The model side of beam search.
+/// The model side of beam search. An encoder–decoder with per-row KV caches plugs in as
+///
+///     struct TranslationBeams: BeamSearchDecoder {
+///         let decoder: Seq2SeqDecoder   // one row, after encoding the source
+///         let vocabularySize: Int
+///         mutating func step(tokens: [Int32], parents: [Int]) throws -> [Float] {
+///             try decoder.reorder(parents)              // row r continues row parents[r], caches included
+///             let logits = try decoder.step(tokens: tokens)   // [M, V]
+///             return BeamSearch.logSoftmax(logits, vocabulary: vocabularySize)
+///         }
+///     }
 public protocol BeamSearchDecoder {
     /// V: the width of each row of log-probabilities.
     var vocabularySize: Int { get }
