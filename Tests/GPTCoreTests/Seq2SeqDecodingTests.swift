@@ -3,9 +3,10 @@
 // the same position, for a padded batch and for beams sharing a source, across a reorder. Also:
 // bad input gets an error that names it, config.json round trips, a saved model loads back.
 //
-// Tolerance of the cached path: |step − full| ≤ 1e-4 · max |full logits|. The two paths sum in
+// Tolerance of the cached path: |step − full| ≤ 1e-4 · max |full logits|. The two paths may sum in
 // different orders (CachedAttention over a cache vs MaskedAttention over the whole sequence; a
-// one-row GEMM vs a blocked one), measured worst about 1e-6 relative.
+// one-row GEMM vs a blocked one); today both keep one order per row and the measured difference
+// is 0, but a faster kernel may reorder its sums, and 1e-4 still catches a wrong position or mask.
 import Foundation
 import XCTest
 import GPTCore

@@ -140,9 +140,14 @@ struct Seq2SeqParityRun {
                 check.compare(kind: "after_step", label: "after_step " + label, ours["after_step." + t.name],
                               reference["after_step." + t.name], indices)
                 let g = reference["grad." + t.name] ?? []
+                // Adam's first step moves a weight by lr · g/(|g| + eps), less than lr either way. The key bias's
+                // gradient is rounding noise on both sides, whose signs are unrelated, so its elements may end up
+                // to 2·lr apart (measured 1.3e-3 with lr 1e-3 in pre-ln-separate's cross-attention); every
+                // other tensor's about-zero elements are held to lr, as in the GPT test.
+                let excludedBound = (scaleIndices != nil ? 2 : 1) * Double(learningRate)
                 check.compare(kind: "own_step", label: "own_step " + label, ours["own_step." + t.name],
                               reference["after_step." + t.name], indices,
-                              including: { !ParityCheck.aboutZero(g[$0], eps: hyper.eps) }, excludedBound: Double(learningRate))
+                              including: { !ParityCheck.aboutZero(g[$0], eps: hyper.eps) }, excludedBound: excludedBound)
             }
         }
         return check

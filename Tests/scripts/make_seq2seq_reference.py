@@ -55,7 +55,7 @@ p.add_argument("--norm-first", action="store_true")
 p.add_argument("--share", action="store_true")
 p.add_argument("--source-lengths", default="7,5,3")
 p.add_argument("--target-lengths", default="4,6,2")
-p.add_argument("--warm-steps", type=int, default=30)
+p.add_argument("--warm-steps", type=int, default=300)
 a = p.parse_args()
 
 PAD, BOS, EOS = 0, 1, 2
