@@ -56,4 +56,28 @@ final class Seq2SeqGradientTests: XCTestCase {
             }
         }
     }
+
+    /// The hook for another loss (label smoothing): a caller that writes the cross-entropy's own
+    /// gradient into `logits` and calls `backwardFromLogitGradient` gets exactly `backward`'s gradients.
+    func testBackwardFromAWrittenLogitGradientEqualsBackward() throws {
+        let pool = try ThreadPool(threads: 2)
+        let config = Seq2SeqConfig(vocabSize: 19, modelSize: 12, headCount: 3, feedForwardSize: 20, encoderLayerCount: 1,
+                                   decoderLayerCount: 2, dropout: 0, maxPositions: 10)
+        let model = try Seq2SeqTransformer(config: config, seed: 2, pool: pool)
+        let batch = Seq2SeqBatch(pairs: [([3, 4, 5], [6, 7]), ([8], [9, 10, 11])], pad: 0, bos: 1, eos: 2)
+        try model.forward(batch)
+        model.zeroGradients()
+        try model.backward()
+        let expected = Array(UnsafeBufferPointer(start: model.gradients!, count: model.layout.count))
+        try model.forward(batch)
+        model.zeroGradients()
+        let logits = model.logits, rows = batch.batch * batch.targetLength
+        batch.targets.withUnsafeBufferPointer { targets in
+            CrossEntropy.backward(dlogits: logits.baseAddress!, logits: logits.baseAddress!, targets: targets.baseAddress!,
+                                  rows: rows, vocab: 19, dloss: 1 / Float(batch.targetTokenCount), pool: pool)
+        }
+        model.backwardFromLogitGradient()
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: model.gradients!, count: model.layout.count)), expected)
+        XCTAssertNotEqual(expected.filter { $0 != 0 }.count, 0)
+    }
 }

@@ -49,4 +49,32 @@ final class Seq2SeqStepTiming: XCTestCase {
                          Double(targetTokens) / (ms / 1000)))
         }
     }
+
+    /// Decoding: one source of 30 tokens encoded once, then 40 steps of 1 (greedy) and 4 beams.
+    func testDecodingStepTimeOfA6LayerD256Model() throws {
+        guard ProcessInfo.processInfo.environment["GPT_SEQ2SEQ_TIMING"] == "1" else {
+            throw XCTSkip("a measurement: set GPT_SEQ2SEQ_TIMING=1 to run it")
+        }
+        let pool = try ThreadPool()
+        let config = Seq2SeqConfig(vocabSize: 8000, modelSize: 256, headCount: 4, feedForwardSize: 1024, encoderLayerCount: 6,
+                                   decoderLayerCount: 6, dropout: 0.1, maxPositions: 256)
+        let model = try Seq2SeqTransformer(config: config, seed: 1, pool: pool)
+        var rng = SplitMix64(seed: 3)
+        let source = (0..<30).map { _ in Int32(3 + rng.next() % 7997) }
+        for beams in [1, 4] {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let memory = try model.encode(sources: [source])
+            let encoded = DispatchTime.now().uptimeNanoseconds
+            let decoder = try Seq2SeqDecoder(model: model, memory: memory, sources: [Int](repeating: 0, count: beams), maxLength: 40)
+            var tokens = [Int32](repeating: 1, count: beams)
+            for _ in 0..<40 {
+                let logits = try decoder.step(tokens: tokens)
+                XCTAssert(logits[0].isFinite)
+                tokens = (0..<beams).map { _ in Int32(3 + rng.next() % 7997) }
+            }
+            let end = DispatchTime.now().uptimeNanoseconds
+            print(String(format: "seq2seq 6+6 × d256 decoding, %d threads, %d row(s): encode 30 tokens %.1f ms, %.2f ms per step over 40 steps",
+                         pool.threadCount, beams, Double(encoded - start) / 1e6, Double(end - encoded) / 1e6 / 40))
+        }
+    }
 }
