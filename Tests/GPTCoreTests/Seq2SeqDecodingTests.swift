@@ -140,6 +140,10 @@ final class Seq2SeqDecodingTests: XCTestCase {
         try Seq2SeqWeights.save(model, to: directory)
         let loaded = try Seq2SeqWeights.load(directory: directory, pool: pool)
         XCTAssertEqual(loaded.config, model.config)
+        for share in [false, true] {
+            let config = Self.config(normFirst: false, share: share)
+            XCTAssertEqual(try config.parameterCount(), Seq2SeqLayout(config).count, "parameterCount, share \(share)")
+        }
         XCTAssertEqual(Array(UnsafeBufferPointer(start: loaded.parameters, count: loaded.layout.count)),
                        Array(UnsafeBufferPointer(start: model.parameters, count: model.layout.count)))
         // torch's orientation on disk: in_proj_weight [3C, C].
