@@ -66,27 +66,30 @@ final class Seq2SeqDecodingTests: XCTestCase {
         var rowSource = [0, 0, 0, 1, 1]
         let decoder = try Seq2SeqDecoder(model: model, memory: memory, sources: rowSource, maxLength: 6)
         var histories = [[Int32]](repeating: [], count: 5)
+        // Reorders that keep 5 rows, shrink to 2 (several children of one parent) and grow back to 4.
+        let reorders = [3: [2, 0, 0, 4, 3], 4: [1, 3], 5: [0, 1, 1, 0]]
         for step in 0..<6 {
-            if step == 3 {
-                let parents = [2, 0, 0, 4, 3]
+            if let parents = reorders[step] {
                 try decoder.reorder(parents)
                 histories = parents.map { histories[$0] }
                 rowSource = parents.map { rowSource[$0] }
                 XCTAssertEqual(decoder.sources, rowSource)
             }
-            let tokens = step == 0 ? [Int32](repeating: 1, count: 5) : Self.tokens(&rng, 5)
-            for r in 0..<5 { histories[r].append(tokens[r]) }
+            let m = rowSource.count
+            let tokens = step == 0 ? [Int32](repeating: 1, count: m) : Self.tokens(&rng, m)
+            for r in 0..<m { histories[r].append(tokens[r]) }
             let logits = Array(try decoder.step(tokens: tokens))
+            XCTAssertEqual(logits.count, m * 23)
             // The same rows teacher-forced from scratch: source of the row, its whole history.
             let n = step + 1, s = sources.map(\.count).max()!
-            let batch = Seq2SeqBatch(batch: 5, sourceLength: s, targetLength: n,
+            let batch = Seq2SeqBatch(batch: m, sourceLength: s, targetLength: n,
                                      source: rowSource.flatMap { sources[$0] + [Int32](repeating: 0, count: s - sources[$0].count) },
                                      sourceLengths: rowSource.map { Int32(sources[$0].count) },
                                      targetInput: histories.flatMap { $0 }, targets: [],
-                                     targetLengths: [Int32](repeating: Int32(n), count: 5))
+                                     targetLengths: [Int32](repeating: Int32(n), count: m))
             try model.forward(batch)
             let full = Array(model.logits), v = 23
-            for r in 0..<5 {
+            for r in 0..<m {
                 let d = Self.relativeDifference(logits[(r * v)..<((r + 1) * v)], full[((r * n + n - 1) * v)..<((r * n + n) * v)])
                 XCTAssertLessThanOrEqual(d, 1e-4, "row \(r) (source \(rowSource[r])) at step \(step)")
             }
@@ -115,6 +118,11 @@ final class Seq2SeqDecodingTests: XCTestCase {
         XCTAssertThrowsError(try Seq2SeqDecoder(model: model, memory: memory, sources: [0, 1], maxLength: 4)) {
             XCTAssert("\($0)".contains("source index of row 1"), "\($0)")
         }
+        let decoder = try Seq2SeqDecoder(model: model, memory: memory, sources: [0, 0, 0], maxLength: 4)
+        try decoder.reorder([0, 0])
+        XCTAssertThrowsError(try decoder.reorder([2])) { XCTAssert("\($0)".contains("parent of row 0 (below the live rows)"), "\($0)") }
+        XCTAssertThrowsError(try decoder.reorder([0, 0, 0, 0])) { XCTAssert("\($0)".contains("parents (1 to the decoder's rows)"), "\($0)") }
+        XCTAssertThrowsError(try decoder.step(tokens: [1, 1, 1])) { XCTAssert("\($0)".contains("decoder step tokens: expected 2"), "\($0)") }
         XCTAssertThrowsError(try model.backward()) { XCTAssert("\($0)".contains("backward()"), "\($0)") }
 
         // Sizes are range-checked before anything is multiplied, and memory before anything is allocated.

@@ -5,7 +5,9 @@
 // then advances M rows (beams) one token per `step`: each layer's self-attention keeps its
 // keys and values in a cache (CachedAttention), and each row reads the memory of its own
 // source, so beams sharing a source share its memory (indexed, never copied). `reorder`
-// makes row r continue row parents[r] (a beam search's survivors), caches included.
+// makes row r continue row parents[r] (a beam search's survivors), caches included; the number
+// of live rows may change with it (a search that starts from one row and keeps up to `rows`).
+// A beam search's `step(tokens:parents:)` is `reorder(parents)` then `step(tokens:)`.
 //
 // The layers are the training ones (Seq2SeqLayers.swift) with a cache; the test
 // Seq2SeqDecodingTests checks a step's logits against the teacher-forced forward's.
@@ -69,17 +71,20 @@ extension Seq2SeqTransformer {
     }
 }
 
-/// M rows of decoding over an encoded memory, one token per row per `step`.
+/// Up to `rows` rows of decoding over an encoded memory, one token per live row per `step`.
 public final class Seq2SeqDecoder {
     public let model: Seq2SeqTransformer
     public let memory: Seq2SeqMemory
+    /// The most rows the decoder holds (its caches' size).
     public let rows: Int
+    /// Rows live now: `rows` at first, then as many as the last `reorder` named.
+    public private(set) var activeRows: Int
     /// The most tokens a row can take (at most the model's max_position_embeddings).
     public let maxLength: Int
     /// Tokens each row has taken so far.
     public private(set) var position = 0
-    /// The source (index into the memory) each row reads.
-    public var sources: [Int] { (0..<rows).map { Int(sourceOf[$0]) } }
+    /// The source (index into the memory) each live row reads.
+    public var sources: [Int] { (0..<activeRows).map { Int(sourceOf[$0]) } }
 
     private let capacity: Int
     private let sourceOf: UnsafeMutablePointer<Int32>
@@ -99,7 +104,7 @@ public final class Seq2SeqDecoder {
         guard (1...config.maxPositions).contains(maxLength) else {
             throw Seq2SeqError.tooLong(what: "a decoding length", length: maxLength, maxPositions: config.maxPositions)
         }
-        self.model = model; self.memory = memory; rows = sources.count; self.maxLength = maxLength
+        self.model = model; self.memory = memory; rows = sources.count; activeRows = rows; self.maxLength = maxLength
         capacity = CachedAttention.capacity(for: maxLength)
         let what = "a decoder cache of \(rows) rows × \(maxLength) tokens"
         let cacheFloats = try Checked.product(rows, c, capacity, what: what)
@@ -124,10 +129,10 @@ public final class Seq2SeqDecoder {
         spare.deallocate(); logitsBuffer.deallocate()
     }
 
-    /// Feeds one token per row (at position `position`) and returns the logits of each row's next
-    /// token: [M, V], valid until the next call.
+    /// Feeds one token per live row (at position `position`) and returns the logits of each row's
+    /// next token: [activeRows, V], valid until the next call.
     public func step(tokens: [Int32]) throws -> UnsafeBufferPointer<Float> {
-        let config = model.config, c = config.modelSize, v = config.vocabSize
+        let config = model.config, c = config.modelSize, v = config.vocabSize, rows = activeRows
         guard tokens.count == rows else { throw GPTError.shapeMismatch(expected: rows, got: tokens.count, what: "decoder step tokens") }
         guard position < maxLength else { throw Seq2SeqError.tooLong(what: "decoding", length: position + 1, maxPositions: maxLength) }
         try tokens.withUnsafeBufferPointer { try GPT.checkTokens($0, vocabSize: v, ignoring: nil) }
@@ -143,18 +148,24 @@ public final class Seq2SeqDecoder {
         return UnsafeBufferPointer(start: logitsBuffer, count: rows * v)
     }
 
-    /// Row r continues what row parents[r] has decoded (its cache and its source); for beam search.
+    /// Row r continues what live row parents[r] has decoded (its cache and its source), for r in
+    /// 0..<parents.count, which becomes the number of live rows (1...rows); for beam search.
     public func reorder(_ parents: [Int]) throws {
-        guard parents.count == rows else { throw GPTError.shapeMismatch(expected: rows, got: parents.count, what: "parents") }
-        for (r, p) in parents.enumerated() where !(0..<rows).contains(p) {
-            throw GPTError.shapeMismatch(expected: rows, got: p, what: "parent of row \(r) (below)")
+        guard (1...rows).contains(parents.count) else {
+            throw GPTError.shapeMismatch(expected: rows, got: parents.count, what: "parents (1 to the decoder's rows)")
         }
-        let slot = model.config.modelSize * capacity  // one row's cache: [NH, hs, capacity] or [NH, capacity, hs]
+        for (r, p) in parents.enumerated() where !(0..<activeRows).contains(p) {
+            throw GPTError.shapeMismatch(expected: activeRows, got: p, what: "parent of row \(r) (below the live rows)")
+        }
+        // One row's cache: [NH, hs, capacity] or [NH, capacity, hs]; only the `position` cached
+        // positions matter, but a whole slot is one contiguous copy.
+        let slot = model.config.modelSize * capacity
         for cache in keys + values {
-            spare.update(from: cache, count: rows * slot)
+            spare.update(from: cache, count: activeRows * slot)
             for (r, p) in parents.enumerated() { (cache + r * slot).update(from: spare + p * slot, count: slot) }
         }
-        let old = (0..<rows).map { sourceOf[$0] }
+        let old = (0..<activeRows).map { sourceOf[$0] }
         for (r, p) in parents.enumerated() { sourceOf[r] = old[p] }
+        activeRows = parents.count
     }
 }
