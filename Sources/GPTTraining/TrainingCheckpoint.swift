@@ -75,10 +75,18 @@ public enum TrainingCheckpoint {
     /// config.json), the optimizer's moments, `state` as state.json, and the tokenizer.
     static func write(model: GPT, optimizer: AdamW, state: some Encodable, tokenizer: any Tokenizer, config: Data? = nil,
                       to directory: URL) throws {
-        try HuggingFaceGPT2.save(model, to: directory, config: config)
+        try write(saveModel: { try HuggingFaceGPT2.save(model, to: $0, config: config) }, tensors: model.layout.tensors,
+                  optimizer: optimizer, state: state, tokenizer: tokenizer, to: directory)
+    }
+
+    /// The files of any training checkpoint, whatever the architecture: `saveModel` writes config.json
+    /// and model.safetensors, then the moments of `tensors`, state.json and the tokenizer follow.
+    static func write(saveModel: (URL) throws -> Void, tensors: [ParameterTensor], optimizer: AdamW, state: some Encodable,
+                      tokenizer: any Tokenizer, to directory: URL) throws {
+        try saveModel(directory)
         var moments = SafeTensorsWriter()
         moments.metadata = ["step": "\(optimizer.step)"]
-        optimizer.addMoments(of: model.layout.tensors, to: &moments)
+        optimizer.addMoments(of: tensors, to: &moments)
         try moments.write(to: directory.appendingPathComponent("optimizer.safetensors"))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -30,6 +30,18 @@ public struct TrainingConfig: Equatable, Sendable {
     public var evalEvery = 250
     public var evalBatches = 20
     public var seed: UInt64 = 1337
+    /// The architecture (`model_type`): the GPT (gpt2) or the encoder–decoder Transformer (transformer).
+    public var modelType: ModelType = .gpt2
+    /// The encoder–decoder's feed-forward width (`dim_feedforward`); nil: 4 × n_embd.
+    public var feedForwardSize: Int?
+    /// Pre-LN instead of the paper's post-LN (`norm_first`, encoder–decoder only).
+    public var normFirst = false
+    /// Label smoothing ε of the encoder–decoder's training loss (`label_smoothing`).
+    public var labelSmoothing: Float = 0.1
+    /// Tokens per encoder–decoder batch, padding counted (`max_tokens`): source and target positions.
+    public var maxTokens = 4096
+
+    public enum ModelType: String, Sendable, Equatable { case gpt2, transformer }
 
     public init(model: GPTConfig) { self.model = model }
 
@@ -56,18 +68,34 @@ public struct TrainingConfig: Equatable, Sendable {
             c.batchSize = 12; c.gradAccumulation = 40; c.learningRate = 6e-4; c.minLearningRate = 6e-5
             c.warmupSteps = 2000; c.steps = 600_000; c.beta2 = 0.95; c.evalEvery = 1000; c.evalBatches = 200
             return c
+        case "translate-small":
+            // The 2017 Transformer's base recipe at a quarter of its width: 6 + 6 layers of 256, 4 heads,
+            // d_ff 1024, dropout 0.1, label smoothing 0.1, Adam β2 0.98 without weight decay, and the
+            // inverse-square-root schedule. The paper's 4000 warmup steps assume ~100k steps; a CPU budget
+            // runs a few thousand, so warmup is 1000 and lr_scale 0.5 keeps the peak at
+            // 0.5 · 256^-0.5 · 1000^-0.5 ≈ 9.9e-4, the peak the paper's warmup 4000 would give at d 256.
+            var c = TrainingConfig(model: GPTConfig(vocabSize: 1, contextLength: 256, embeddingSize: 256, layerCount: 6, headCount: 4,
+                                                    dropout: 0.1))
+            c.modelType = .transformer; c.feedForwardSize = 1024; c.maxTokens = 4096
+            c.scheduleKind = .inverseSquareRoot; c.warmupSteps = 1000; c.learningRateScale = 0.5
+            c.beta2 = 0.98; c.weightDecay = 0; c.steps = 4000; c.evalEvery = 250; c.evalBatches = 20
+            return c
         default:
             throw TrainingConfigError.unknownPreset(name)
         }
     }
 
-    public static let presets = ["demo", "shakespeare-char-cpu", "shakespeare-char", "gpt2-124m"]
+    public static let presets = ["demo", "shakespeare-char-cpu", "shakespeare-char", "gpt2-124m", "translate-small"]
 
     /// The configuration table: every field users can set, in the order help lists them.
     public static let fields: [ConfigField] = {
         let probability = { @Sendable (p: Float) in p >= 0 && p < 1 }
         let unit = "a probability in [0, 1)"
         return [
+            .choice("model_type", \.modelType, ["gpt2": ModelType.gpt2, "transformer": .transformer],
+                    "gpt2 (the decoder-only GPT, trained on text with --data) or transformer (the encoder–decoder of "
+                        + "\"Attention Is All You Need\", trained on pairs with --pairs; n_embd is d_model, n_layer the "
+                        + "layers of each stack, n_positions the longest source or target, resid_pdrop its one dropout)"),
             .integer("n_positions", \.model.contextLength, 1...GPTConfig.limits.contextLength, shape: true, "context length in tokens"),
             .integer("n_embd", \.model.embeddingSize, 1...GPTConfig.limits.embeddingSize, shape: true,
                      "width (divisible by n_head)"),
@@ -100,6 +128,20 @@ public struct TrainingConfig: Equatable, Sendable {
                         }, write: { $0.model.bias }),
             .choice("position_embedding", \.model.positions, ["learned": PositionEncoding.learned, "sinusoidal": .sinusoidal],
                     "learned (GPT-2) or sinusoidal (the 2017 Transformer's) positions"),
+            ConfigField(key: "dim_feedforward", meaning: "the encoder–decoder's feed-forward width (default 4 × n_embd)",
+                        allowed: "an integer in 1...\(Seq2SeqConfig.limits.feedForwardSize)", changesShape: true, read: { config, value in
+                            guard let v = ConfigField.integerValue(value), (1...Seq2SeqConfig.limits.feedForwardSize).contains(v) else {
+                                throw TrainingConfigError.invalid("dim_feedforward", "\(value)",
+                                                                  "an integer in 1...\(Seq2SeqConfig.limits.feedForwardSize)")
+                            }
+                            config.feedForwardSize = v
+                        }, write: { $0.feedForwardSize ?? 4 * $0.model.embeddingSize }),
+            .choice("norm_first", \.normFirst, ["false": false, "true": true],
+                    "the encoder–decoder's LayerNorm before each sub-layer (pre-LN) instead of after it (post-LN, the paper's)"),
+            .number("label_smoothing", \.labelSmoothing, unit, probability,
+                    "label smoothing of the encoder–decoder's training loss (the paper's 0.1)"),
+            .integer("max_tokens", \.maxTokens, 2...16_777_216,
+                     "tokens per encoder–decoder batch, source and target positions with padding (pairs are grouped by length)"),
             .integer("batch_size", \.batchSize, 1...65_536, "sequences per micro-batch"),
             .number("learning_rate", \.learningRate, "a finite number > 0", { $0 > 0 }, "peak learning rate"),
             .number("min_learning_rate", \.minLearningRate, "a finite number ≥ 0", { $0 >= 0 },

@@ -8,5 +8,5 @@ struct GPTCommand: AsyncParsableCommand {  // async so that `serve` can be
         commandName: "gpt",
         abstract: "Train, fine-tune, sample from and benchmark GPT models on the CPU.",
         subcommands: [Train.self, Finetune.self, Classify.self, Sample.self, Eval.self, Convert.self, PrepareCommand.self,
-                      TokenizerCommand.self, DataCommand.self, Bench.self, Serve.self, Chat.self])
+                      TokenizerCommand.self, DataCommand.self, Bench.self, Serve.self, Chat.self, Translate.self])
 }

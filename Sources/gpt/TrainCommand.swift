@@ -26,6 +26,10 @@ struct Train: ParsableCommand {
                                 dropout 0.2, batch 64, lr 1e-3, 5000 steps
           gpt2-124m             GPT-2 small: 12 layers, 12 heads, 768 dims,
                                 context 1024
+          translate-small       model_type transformer (encoder–decoder), 6+6 layers
+                                of 256, 4 heads, d_ff 1024, dropout 0.1, label
+                                smoothing 0.1, 4096-token batches, inverse_sqrt
+                                (warmup 1000, lr_scale 0.5), 4000 steps; needs --pairs
         Every preset but demo needs --data: a UTF-8 text file (tokenized with --tokenizer; the last \
         10% of its bytes is validation, as gpt prepare splits) or a directory made by `gpt prepare` \
         (its splits and tokenizer). A directory that holds a run is refused unless --resume or \
@@ -42,6 +46,8 @@ struct Train: ParsableCommand {
           gpt train --preset shakespeare-char-cpu --data tinyshakespeare.txt
           gpt train --set n_layer=2 --set learning_rate=3e-3 --steps 500
           gpt train --out runs/demo --resume
+          gpt train --preset translate-small --pairs train.jsonl \\
+              --tokenizer joint.json
           mpirun -np 2 gpt train --threads 1   # 2 ranks (a build with --traits MPI)
         Under mpirun (a build with --traits MPI) the ranks train one model: each step's \
         grad_accumulation × ranks micro-batches are shared out, gradients are summed over the ranks, \
@@ -64,6 +70,10 @@ struct Train: ParsableCommand {
     @Option(help: "A config file of fields: TOML (.toml) or JSON.") var config: String?
     @Option(name: .customLong("set"), help: "Set one config field, key=value (repeatable).") var settings: [String] = []
     @Option(help: "A UTF-8 text file (90% train, 10% validation), or a directory made by gpt prepare.") var data: String?
+    @Option(help: ArgumentHelp("Translation pairs, JSON Lines of {\"source\", \"target\"}: trains an encoder–decoder "
+                               + "(model_type transformer; every 20th pair is validation unless --val-pairs is given).", valueName: "file"))
+    var pairs: String?
+    @Option(help: ArgumentHelp("Validation pairs for --pairs (JSON Lines).", valueName: "file")) var valPairs: String?
     @Option(help: "char (the text's own characters), gpt2, or a tokenizer PATH.") var tokenizer = "char"
     @Option(help: "Output directory (default: runs/<preset>).") var out: String?
     @Option(parsing: .unconditional, help: "Training steps (the steps field).") var steps: Int?
@@ -80,10 +90,13 @@ struct Train: ParsableCommand {
         if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1, got \(checkpointEvery)") }
         let name = presetName
         guard TrainingConfig.presets.contains(name) else { throw ValidationError("\(TrainingConfigError.unknownPreset(name))") }
-        if name != "demo" && data == nil { throw ValidationError("preset \(name) needs --data FILE") }
+        if pairs != nil && data != nil { throw ValidationError("give --data (text, a GPT) or --pairs (pairs, an encoder–decoder), not both") }
+        if valPairs != nil && pairs == nil { throw ValidationError("--val-pairs goes with --pairs") }
+        if name == "translate-small" && pairs == nil { throw ValidationError("preset \(name) needs --pairs FILE.jsonl") }
+        if name != "demo" && data == nil && pairs == nil { throw ValidationError("preset \(name) needs --data FILE") }
     }
 
-    var presetName: String { preset ?? (data == nil ? "demo" : "shakespeare-char-cpu") }
+    var presetName: String { preset ?? (pairs != nil ? "translate-small" : data == nil ? "demo" : "shakespeare-char-cpu") }
 
     /// The preset, then the config file, then --set, then the dedicated flags.
     func resolveConfig() throws -> TrainingConfig {
@@ -119,6 +132,14 @@ struct Train: ParsableCommand {
         let name = presetName
         func say(_ line: String) { if world.isRoot { print(line) } }
         var config = try resolveConfig()
+        if config.modelType == .transformer || pairs != nil {
+            guard pairs != nil else { throw CommandError("model_type transformer trains on translation pairs: give --pairs FILE.jsonl") }
+            guard config.modelType == .transformer else {
+                throw CommandError("--pairs trains an encoder–decoder: set model_type=transformer (or use --preset translate-small)")
+            }
+            guard world.size == 1 else { throw CommandError("encoder–decoder training runs in one process (not under mpirun)") }
+            return try trainPairs(config: config)
+        }
         let corpus = try loadData(seed: config.seed)
         config.model.vocabSize = corpus.tokenizer.vocabularySize
         try config.model.validate()
@@ -149,6 +170,56 @@ struct Train: ParsableCommand {
         let sampler = world.isRoot ? LanguageModelRun.sampler(model, corpus.tokenizer, seed: config.seed) : nil
         let outcome = try LanguageModelRun(trainer: trainer, tokenizer: corpus.tokenizer, sampler: sampler)
             .start(in: directory, resume: runDirectory.resume, title: "gpt train: \(name)", logEvery: logEvery, checkpointEvery: checkpointEvery)
+        try outcome.report(directory)
+    }
+
+    /// An encoder–decoder on --pairs: the pairs tokenized with one joint tokenizer (char: the
+    /// pairs' own characters), BOS/EOS/padding as Seq2SeqTokens decides, the one RunLoop.
+    func trainPairs(config: TrainingConfig) throws {
+        let name = presetName
+        let all = try TranslationPairs.read(URL(fileURLWithPath: pairs!))
+        let tokens: any Tokenizer
+        if tokenizer == "char" {
+            var text = ""
+            for pair in all { text += pair.source; text += pair.target }
+            tokens = CharTokenizer(characters: text.unicodeScalars)
+        } else {
+            tokens = try TokenizerLoader.load(tokenizer)
+        }
+        var train: [TranslationPair], validation: [TranslationPair]
+        if let valPairs {
+            train = all; validation = try TranslationPairs.read(URL(fileURLWithPath: valPairs))
+        } else {
+            // Every 20th pair (by line order) is held out; a file of fewer than 20 pairs keeps its last one.
+            train = all.enumerated().filter { $0.offset % 20 != 19 }.map(\.element)
+            validation = all.enumerated().filter { $0.offset % 20 == 19 }.map(\.element)
+            if validation.isEmpty, let last = train.popLast() { validation = [last] }
+            guard !train.isEmpty else { throw CommandError("--pairs \(pairs!) needs at least 2 pairs (one is held out for validation)") }
+        }
+        let special = Seq2SeqTokens(tokenizer: tokens)
+        let modelConfig = special.modelConfig(config)
+        try modelConfig.validate()
+        let trainTokens = try TranslationPairs.tokenize(train, with: tokens)
+        let validationTokens = try TranslationPairs.tokenize(validation, with: tokens)
+        let directory = try runDirectory.open(out ?? "runs/\(name)")
+        var resolved = config.resolved
+        resolved["vocab_size"] = modelConfig.vocabSize
+        let resolvedJSON = try JSONSerialization.data(withJSONObject: resolved, options: [.prettyPrinted, .sortedKeys])
+        try AtomicFile.write(resolvedJSON, to: directory.url.appendingPathComponent("config.json"))
+        print("config (\(name)): " + resolved.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        let pool = try ThreadPool(threads: threading.threads)
+        let model = try Seq2SeqTransformer(config: modelConfig, seed: config.seed, pool: pool)
+        let trainer = try Seq2SeqTrainer(model: model, train: trainTokens, validation: validationTokens, config: config)
+        print("\(trainTokens.count) training and \(validationTokens.count) validation pairs (\(tokens.name)), vocabulary "
+              + "\(modelConfig.vocabSize) (BOS = EOS = padding = \(special.special)), \(model.layout.count) parameters, "
+              + "\(config.steps) steps of ≤ \(config.gradAccumulation)×\(config.maxTokens) tokens, \(threading.threads) threads")
+        if trainer.skipped != (0, 0) {
+            print("left out \(trainer.skipped.train) training and \(trainer.skipped.validation) validation pairs longer than "
+                  + "n_positions \(modelConfig.maxPositions) tokens on a side (EOS counted)")
+        }
+        let outcome = try Seq2SeqRun(trainer: trainer, tokenizer: tokens)
+            .start(in: directory, resume: runDirectory.resume, title: "gpt train: \(name)", logEvery: logEvery,
+                   checkpointEvery: checkpointEvery)
         try outcome.report(directory)
     }
 
