@@ -71,6 +71,13 @@ final class TranslateCommandTests: XCTestCase {
         let correct = zip(lines, test.prefix(10)).filter { $0.0 == $0.1.1 }.count
         XCTAssertGreaterThanOrEqual(correct, 8, "greedy: \(lines) for \(sources)")
 
+        // --input: one translation per non-empty line, in order; the same as the arguments give.
+        let inputFile = work.appendingPathComponent("input.txt")
+        try Data((sources.prefix(3).joined(separator: "\n\n") + "\n").utf8).write(to: inputFile)
+        let fromFile = try gpt(["translate", "--checkpoint", run.path, "--beam", "1", "--input", inputFile.path])
+        XCTAssertEqual(fromFile.status, 0, fromFile.err)
+        XCTAssertEqual(fromFile.out.split(separator: "\n").map(String.init), Array(lines.prefix(3)))
+
         // Beam search (no length penalty) finds a log-probability at least greedy's, source by source.
         let greedyJSON = try gpt(["translate", "--checkpoint", run.path, "--beam", "1", "--json"] + sources)
         let beamJSON = try gpt(["translate", "--checkpoint", run.path, "--beam", "4", "--length-penalty", "0", "--json"] + sources)

@@ -75,7 +75,8 @@ final class TrainingConfigTests: XCTestCase {
         XCTAssertEqual(Set(keys).count, keys.count, "no field twice")
         XCTAssertEqual(Set(c.resolved.keys), Set(keys).subtracting(["dropout"]).union(["vocab_size"]))
         XCTAssertEqual(Set(TrainingConfig.shapeFields),
-                       ["n_positions", "n_embd", "n_layer", "n_head", "activation_function", "bias", "position_embedding"])
+                       ["n_positions", "n_embd", "n_layer", "n_head", "activation_function", "bias", "position_embedding",
+                        "model_type", "dim_feedforward", "norm_first"])
         // Every resolved value reads back to the same config.
         var again = TrainingConfig(model: c.model)
         for field in TrainingConfig.fields {
@@ -104,5 +105,26 @@ final class TrainingConfigTests: XCTestCase {
         for i in 0..<whole.layout.count {
             XCTAssertEqual(parts.gradients![i], whole.gradients![i], accuracy: 1e-6 * max(1, abs(whole.gradients![i])))
         }
+    }
+}
+
+final class TranslationPresetTests: XCTestCase {
+    /// translate-small is the encoder–decoder of the brief, and `--set` reaches its own fields.
+    func testTranslateSmallIsASixLayerEncoderDecoderWithTheInverseSquareRootSchedule() throws {
+        var c = try TrainingConfig.preset("translate-small")
+        XCTAssertEqual(c.modelType, .transformer)
+        XCTAssertEqual([c.model.embeddingSize, c.model.layerCount, c.model.headCount, c.feedForwardSize ?? 0], [256, 6, 4, 1024])
+        XCTAssertEqual(c.model.residualDropout, 0.1); XCTAssertEqual(c.labelSmoothing, 0.1)
+        XCTAssertEqual(c.scheduleKind, .inverseSquareRoot)
+        // lr_scale 0.5 with warmup 1000 peaks where warmup 4000 would at d_model 256: 256^-0.5 · 4000^-0.5.
+        XCTAssertEqual(Double(c.schedule.rate(at: 999)), 0.5 / 16 / 1000.0.squareRoot(), accuracy: 1e-9)
+        XCTAssertEqual(Double(c.schedule.rate(at: 999)), 1 / 16 / 4000.0.squareRoot(), accuracy: 2e-5)
+        try c.set("model_type", "gpt2"); XCTAssertEqual(c.modelType, .gpt2)
+        try c.set("label_smoothing", "0"); XCTAssertEqual(c.labelSmoothing, 0)
+        try c.set("max_tokens", "2048"); XCTAssertEqual(c.maxTokens, 2048)
+        XCTAssertThrowsError(try c.set("model_type", "bart")) {
+            XCTAssertEqual("\($0)", "invalid config: model_type = bart: must be gpt2 or transformer")
+        }
+        XCTAssertThrowsError(try c.set("label_smoothing", "1")) { XCTAssert("\($0)".contains("label_smoothing = 1")) }
     }
 }
