@@ -98,6 +98,12 @@ public enum HuggingFaceGPT2 {
         if let key = JSONKeys.firstDuplicateTopLevelKey(data) {
             throw CheckpointError.invalidConfig(path: url.path, reason: "the key '\(key)' appears more than once")
         }
+        // An encoder–decoder (gpt train --pairs) has its own commands; say so rather than miss its tensors.
+        if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+           object["model_type"] as? String == Seq2SeqConfig.modelType {
+            throw CheckpointError.invalidConfig(path: url.path, reason: "it describes an encoder–decoder Transformer (model_type "
+                                                + "\"transformer\"), which gpt translate and gpt eval --pairs take; this command takes a GPT")
+        }
         let config: GPTConfig
         do { config = try JSONDecoder().decode(GPTConfig.self, from: data) } catch let error as GPTConfigError {
             throw error

@@ -113,6 +113,9 @@ final class TranslateCommandTests: XCTestCase {
             (["translate", "--checkpoint", work.appendingPathComponent("nowhere").path, "abc"], "nowhere"),
             (["translate", "--checkpoint", run.path], "give texts as arguments or --input FILE"),
             (["eval", "--checkpoint", run.path, "--data", pairsFile.path], "is an encoder–decoder checkpoint: evaluate it with --pairs"),
+            (["sample", "--checkpoint", run.path], "which gpt translate and gpt eval --pairs take; this command takes a GPT"),
+            (["convert", "--from", run.path, "--to", work.appendingPathComponent("hf").path, "--format", "hf"],
+             "which gpt translate and gpt eval --pairs take; this command takes a GPT"),
             (["train", "--pairs", pairsFile.path, "--data", pairsFile.path, "--out", work.appendingPathComponent("r2").path],
              "not both"),
         ]
