@@ -112,4 +112,20 @@ final class Seq2SeqTrainingTests: XCTestCase {
             XCTAssertEqual($0 as? CheckpointMismatch, .data)
         }
     }
+
+    /// One id is BOS, EOS and padding: <|endoftext|> when the tokenizer has it, else one appended id.
+    func testTheSpecialIdIsEndOfTextOrAnIdAppendedAfterTheVocabulary() throws {
+        let chars = Seq2SeqTokens(tokenizer: CharTokenizer(characters: "abc".unicodeScalars))
+        XCTAssertEqual([chars.special, chars.vocabularySize], [3, 4])
+        let text = Array("ab ab ab ba ba".utf8)
+        let bpe = try BPETrainer.train(counts: text.withUnsafeBufferPointer { ChunkCounter.counting($0, threads: 1) },
+                                       vocabularySize: 259, name: "t")
+        let tokens = Seq2SeqTokens(tokenizer: bpe)
+        XCTAssertEqual(tokens.special, try XCTUnwrap(bpe.endOfTextID))
+        XCTAssertEqual(tokens.vocabularySize, bpe.vocabularySize)
+        let config = tokens.modelConfig(Self.tinyConfig(steps: 1))
+        XCTAssertEqual([config.bosTokenId, config.eosTokenId, config.padTokenId], [tokens.special, tokens.special, tokens.special])
+        XCTAssertEqual([config.modelSize, config.feedForwardSize, config.encoderLayerCount, config.decoderLayerCount, config.maxPositions],
+                       [32, 64, 2, 2, 12])
+    }
 }
