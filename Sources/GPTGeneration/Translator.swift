@@ -2,7 +2,8 @@
 // once per source (Seq2SeqDecoder.encode, which also projects every decoder layer's cross-attention
 // keys and values once), then the decoder takes one token per step over its KV cache. Greedy is
 // beam search with one beam and streams each chosen token; beam search keeps `beam` rows of one
-// source and reorders their caches as hypotheses are chosen (BeamSearch over Seq2SeqBeams).
+// source and reorders their caches as hypotheses are chosen (BeamSearch over Seq2SeqBeams, the one
+// beam decoder of the encoder–decoder).
 // Decoding starts from the config's BOS and stops at its EOS; ids outside the tokenizer's
 // vocabulary (an appended special id) are never printed.
 import Foundation
@@ -19,17 +20,6 @@ public struct Translation: Equatable, Sendable {
     /// What beam search ranks by: logProbability over the length penalty.
     public var score: Double
     public var endedWithEOS: Bool
-}
-
-/// The decoder side of beam search: one source's rows, caches reordered to follow the beams.
-struct Seq2SeqBeams: BeamSearchDecoder {
-    let decoder: Seq2SeqDecoder
-    let vocabularySize: Int
-
-    mutating func step(tokens: [Int32], parents: [Int]) throws -> [Float] {
-        try decoder.reorder(parents)
-        return BeamSearch.logSoftmax(try decoder.step(tokens: tokens), vocabulary: vocabularySize)
-    }
 }
 
 public struct Translator {
@@ -50,10 +40,7 @@ public struct Translator {
         let length = min(maxLength, model.config.maxPositions)
         let bos = Int32(model.config.bosTokenId), eos = Int32(model.config.eosTokenId)
         return try sources.enumerated().map { index, source in
-            let memory = try model.encode(sources: [source])
-            var beams = Seq2SeqBeams(decoder: try Seq2SeqDecoder(model: model, memory: memory, sources: Array(repeating: 0, count: beam),
-                                                                 maxLength: length),
-                                     vocabularySize: model.config.vocabSize)
+            var beams = try Seq2SeqBeams(model: model, source: source, beams: beam, maxLength: length)
             let best: BeamHypothesis
             if beam == 1 {
                 best = try BeamSearch.greedy(&beams, start: bos, maxLength: length, endOfSequence: eos,
