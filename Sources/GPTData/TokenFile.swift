@@ -69,6 +69,27 @@ public final class TokenFile: @unchecked Sendable {
     /// Copies ids `range` into `destination` as Int32 (the model's input type).
     public func copy(_ range: Range<Int>, to destination: UnsafeMutablePointer<Int32>) {
         precondition(range.lowerBound >= 0 && range.upperBound <= count, "range \(range) outside 0..<\(count)")
-        for (offset, index) in range.enumerated() { destination[offset] = Int32(truncatingIfNeeded: self[index]) }
+        guard !range.isEmpty, let base = mapping?.advanced(by: headerBytes) else { return }
+        switch dtype {
+        case .uint16:
+            for (offset, index) in range.enumerated() {
+                destination[offset] = Int32(UInt16(littleEndian: base.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self)))
+            }
+        case .uint32:
+            for (offset, index) in range.enumerated() {
+                destination[offset] = Int32(truncatingIfNeeded: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)))
+            }
+        }
+    }
+
+    /// Drops the resident pages that hold ids `range` (widened to whole pages) from this process's
+    /// memory, as `MappedFile.release` does: a reader done with a stretch of a large corpus calls
+    /// this so the mapping does not add the whole file to the process's peak memory.
+    public func release(_ range: Range<Int>) {
+        guard let mapping, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let lo = headerBytes + range.lowerBound * dtype.byteWidth, hi = headerBytes + range.upperBound * dtype.byteWidth
+        let first = lo / page * page, last = min(mappedBytes, (hi + page - 1) / page * page)
+        if first < last { madvise(UnsafeMutableRawPointer(mutating: mapping + first), last - first, MADV_DONTNEED) }
     }
 }

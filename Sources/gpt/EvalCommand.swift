@@ -70,9 +70,8 @@ struct Eval: ParsableCommand {
             let tokens = try TokenizerLoader.load(tokenizer ?? directory.path)
             try VocabularyCheck.check(tokens, modelVocabulary: model.config.vocabSize, use: .encode)
             let ids = try TokenizedCorpus.load(data, tokenizer: .given(tokens), validationFraction: 0).train
-            result = try Evaluation.meanLoss(model: model, count: ids.count, batch: batch, fill: { range, out in
-                ids.withUnsafeBufferPointer { out.update(from: $0.baseAddress! + range.lowerBound, count: range.count) }
-            }, progress: progress)
+            result = try Evaluation.meanLoss(model: model, count: ids.count, batch: batch, fill: { ids.copy($0, to: $1) },
+                                             progress: progress)
         }
         StandardStreams.error("\n")
         print(String(format: "loss %.4f, perplexity %.3f over %d tokens", result.loss, result.perplexity, result.tokens))
