@@ -13,6 +13,8 @@ public final class TokenFile: @unchecked Sendable {
     public let dtype: TokenDType
     /// Number of tokens.
     public let count: Int
+    /// The alignment `release` widens to: 256 KiB, a multiple of fault-around's 64 KiB and of any page size.
+    static let releaseGranule = 256 << 10
     private let mapping: UnsafeRawPointer?
     private let mappedBytes: Int
     /// Bytes before the first id (0 for train.bin; an llm.c shard's 1,024-byte header).
@@ -82,14 +84,17 @@ public final class TokenFile: @unchecked Sendable {
         }
     }
 
-    /// Drops the resident pages that hold ids `range` (widened to whole pages) from this process's
-    /// memory, as `MappedFile.release` does: a reader done with a stretch of a large corpus calls
-    /// this so the mapping does not add the whole file to the process's peak memory.
+    /// Drops the resident pages around ids `range` from this process's memory, as `MappedFile.release`
+    /// does: a reader done with a stretch of a large corpus calls this so the mapping does not add
+    /// the whole file to the process's peak memory. The range is widened to `releaseGranule`
+    /// boundaries because a read fault maps more than the page it touches: Linux's fault-around
+    /// maps the cached pages of the aligned 64 KiB around it (fault_around_bytes), so releasing
+    /// only the touched page would leave 15 others resident at every random window.
     public func release(_ range: Range<Int>) {
         guard let mapping, !range.isEmpty else { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let granule = Self.releaseGranule
         let lo = headerBytes + range.lowerBound * dtype.byteWidth, hi = headerBytes + range.upperBound * dtype.byteWidth
-        let first = lo / page * page, last = min(mappedBytes, (hi + page - 1) / page * page)
+        let first = lo / granule * granule, last = min(mappedBytes, (hi + granule - 1) / granule * granule)
         if first < last { madvise(UnsafeMutableRawPointer(mutating: mapping + first), last - first, MADV_DONTNEED) }
     }
 }

@@ -76,7 +76,7 @@ extension CommandLineTests {
         let baseline = try train(small, "run-small")
         let streamed = try train(large, "run-large")
         let mb = { (bytes: Int) in Double(bytes) / 1e6 }
-        print(String(format: "peak RSS: %.0f MB on a %d-token corpus, %.0f MB on 3 GB of shards (%d tokens): +%.0f MB",
+        print(String(format: "peak RSS: %.0f MB on a %d-token corpus, %.0f MB on 3 GB of shards (%d tokens): %+.0f MB",
                      mb(baseline), try PreparedCorpusSize.tokens(small), mb(streamed), 2 * perShard, mb(streamed - baseline)))
         XCTAssertGreaterThan(baseline, 0, "wait4 reported a peak resident size")
         XCTAssertLessThan(streamed, baseline + 300_000_000,
