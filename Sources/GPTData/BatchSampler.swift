@@ -2,7 +2,8 @@
 // 0 ..< count - T, x = tokens[o ..< o+T], y = tokens[o+1 ..< o+T+1]. The tokens are a
 // `TokenShards` sequence: memory-mapped shards read in place (a window may span two
 // shards; see TokenShards), or ids in memory. The one sampler of pre-training, LM
-// fine-tuning and their evaluations.
+// fine-tuning and their evaluations. Pages of a large mapped corpus are handed back every
+// `residentBudget` bytes of windows, so the resident size stays bounded however long the run.
 import Foundation
 import GPTKernels
 
@@ -43,13 +44,31 @@ public struct BatchSampler {
                     let offset = generator.next(below: tokens.count - seq)
                     tokens.copy(offset..<(offset + seq), to: xs.baseAddress! + row * seq)
                     tokens.copy((offset + 1)..<(offset + 1 + seq), to: ys.baseAddress! + row * seq)
-                    // Mapped pages go back once read: a long run over a corpus larger than memory
-                    // would otherwise count every page it ever touched in its resident size.
-                    tokens.release(offset..<(offset + 1 + seq))
                 }
             }
         }
+        releaseIfDue(windows: batch)
         return (x, y)
+    }
+
+    /// The mapped bytes windows may leave resident before they are handed back: a long run over a
+    /// corpus larger than memory would otherwise count every page it ever touched in its resident
+    /// size. A corpus whose files are smaller than this is never released (it may stay resident whole).
+    public static let residentBudget = 64 << 20
+    /// What one window may leave resident: the 64 KiB fault-around blocks of its two ends.
+    static let bytesPerWindow = 128 << 10
+    private var residentEstimate = 0
+
+    /// Releases all mapped pages once the windows drawn since the last release may hold
+    /// `residentBudget`: one madvise per 512 windows, not one per window (each is a TLB shootdown
+    /// across the training threads; per window they cost 10% of a Shakespeare-size step).
+    private mutating func releaseIfDue(windows: Int) {
+        guard tokens.mappedBytes > Self.residentBudget else { return }
+        residentEstimate += windows * Self.bytesPerWindow
+        if residentEstimate >= Self.residentBudget {
+            tokens.releaseAll()
+            residentEstimate = 0
+        }
     }
 
     /// `next(batch:seq:)`, with a too-short sequence as an error naming the file.

@@ -84,6 +84,9 @@ public final class TokenFile: @unchecked Sendable {
         }
     }
 
+    /// The file's size in bytes (header included).
+    public var byteCount: Int { mappedBytes }
+
     /// Drops the resident pages around ids `range` from this process's memory, as `MappedFile.release`
     /// does: a reader done with a stretch of a large corpus calls this so the mapping does not add
     /// the whole file to the process's peak memory. The range is widened to `releaseGranule`

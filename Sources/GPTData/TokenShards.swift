@@ -90,6 +90,14 @@ public final class TokenShards: @unchecked Sendable {
         }
     }
 
+    /// The bytes of the mapped files (0 for ids in memory).
+    public var mappedBytes: Int { files.reduce(0) { $0 + $1.byteCount } }
+
+    /// Drops every resident page of the mapped files from this process's memory.
+    public func releaseAll() {
+        for file in files where file.count > 0 { file.release(0..<file.count) }
+    }
+
     /// Every id, in memory: for tests and small corpora only (training never calls it).
     public func allTokens() -> [Int32] {
         [Int32](unsafeUninitializedCapacity: count) { buffer, initialized in

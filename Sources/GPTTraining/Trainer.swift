@@ -203,6 +203,8 @@ public final class Trainer {
                 let (x, y) = windows.next(batch: batch, seq: seq)
                 losses[i] = Double(try model.forward(tokens: x, targets: y, batch: batch, seq: seq) ?? 0)
             }
+            // The evaluation's windows leave no pages of a large corpus resident (see BatchSampler.residentBudget).
+            if tokens.mappedBytes > BatchSampler.residentBudget { tokens.releaseAll() }
             try losses.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
             // Summed in batch order as one process sums them, whichever rank computed each.
             var total: Float = 0

@@ -169,6 +169,7 @@ extension Trainer {
         for i in 0..<fingerprintSamples {
             let index = Int((Double(i) + 0.5) / Double(fingerprintSamples) * Double(tokens.count))
             tokens.copy(index..<(index + 1), to: &id)
+            // Each read maps up to 64 KiB around it: released at once, or 4,096 samples would peak at 256 MB.
             tokens.release(index..<(index + 1))
             hash.mix(UInt64(UInt32(bitPattern: id)))
         }
