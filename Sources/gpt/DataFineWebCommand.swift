@@ -15,7 +15,8 @@ struct FineWebData: ParsableCommand {
         then are linked into --out (default $XDG_CACHE_HOME/swift-gpt/fineweb10B), whose path is printed. \
         $HF_ENDPOINT names another hub; with HF_HUB_OFFLINE=1 only the cache is used. A shard already \
         in the cache is not fetched again; every shard's header is checked before it is linked; a \
-        different file already at an output name is never replaced.
+        different file already at an output name is never replaced. Links made by an earlier, larger \
+        --shards stay (training reads every shard in the directory).
         Example:
           gpt train --preset gpt2-124m --data "$(gpt data fineweb10B --shards 1)"
         """)
