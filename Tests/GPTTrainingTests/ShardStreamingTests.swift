@@ -24,8 +24,12 @@ final class ShardStreamingTests: XCTestCase {
 
     var ids: [Int32] { get throws { try tokenizer.encode(text).map(Int32.init) } }
 
-    /// `ids` as llm.c shards of the given sizes (the last takes the rest), opened as one sequence.
     func shards(_ ids: [Int32], sizes: [Int], split: String) throws -> TokenShards {
+        try Self.shards(ids, sizes: sizes, split: split, in: directory)
+    }
+
+    /// `ids` as llm.c shards of the given sizes (the last takes the rest) in `directory`, opened as one sequence.
+    static func shards(_ ids: [Int32], sizes: [Int], split: String, in directory: URL) throws -> TokenShards {
         var rest = ids[...], files: [TokenFile] = []
         for (i, size) in (sizes + [ids.count]).enumerated() where !rest.isEmpty {
             let part = rest.prefix(size)
