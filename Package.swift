@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "GPTGenerationTests", dependencies: ["GPTGeneration", "GPTCore", "GPTKernels"]),
         .testTarget(name: "GPTCommandTests", dependencies: ["gpt"]),
         .testTarget(name: "GPTNetworkTests", dependencies: [
-            "GPTNetwork", "GPTTraining", "GPTCore", "GPTData", "GPTKernels", "GPTTokenizer",
+            "GPTNetwork", "GPTTraining", "GPTCore", "GPTData", "GPTKernels", "GPTTokenizer", "GPTTestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -7,6 +7,7 @@
 import Foundation
 import GPTData
 import GPTNetwork
+import GPTTestSupport
 import GPTTokenizer
 import XCTest
 
@@ -153,6 +154,49 @@ final class HubDatasetTests: XCTestCase {
         let requests = hub.requests.count
         XCTAssertEqual(try HubDatasets.tinyStories(into: out, tokenizer: tokenizer, hub: source(hub, offline: true)), counts)
         XCTAssertEqual(hub.requests.count, requests)
+    }
+
+    /// With GPT-2's tokenizer (../shared), the shards equal what Hugging Face `tokenizers`' GPT-2 BPE gives
+    /// for llm.c's rule (<|endoftext|>, then the stripped story) on stories with punctuation, digits,
+    /// accents, emoji, CRLF and runs of spaces.
+    func testTinyStoriesShardsEqualHuggingFaceTokenizersGPT2() async throws {
+        let gpt2 = try SharedData.gpt2()
+        let vocab = try SharedData.file("gpt2-vocab.json"), merges = try SharedData.file("gpt2-merges.txt")
+        let stories = ["Once upon a time, there was a girl named Lily. She was 3 years old!",
+                       "  \"Mom,\" said Tom, \"can I have 12 cookies?\"   Mom said no.\r\n",
+                       "The café was closed. 🙂 They went home…\n\nThe end.",
+                       "Ben's dog   ran    fast; it's      fun.\t"]
+        let text = stories.joined(separator: "\n<|endoftext|>\n")
+        let hub = try await serve(HubDatasets.tinyStoriesRepository, ["TinyStoriesV2-GPT4-train.txt": Data(text.utf8),
+                                                                       "TinyStoriesV2-GPT4-valid.txt": Data(text.utf8)])
+        let out = work.appendingPathComponent("gpt2-stories")
+        try HubDatasets.tinyStories(into: out, tokenizer: gpt2, hub: source(hub))
+        let ours = try PreparedDataset(directory: out).train.allTokens()
+
+        let textFile = work.appendingPathComponent("stories.txt")
+        try Data(text.utf8).write(to: textFile)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", """
+            import json, sys
+            from tokenizers import ByteLevelBPETokenizer
+            tok = ByteLevelBPETokenizer(sys.argv[1], sys.argv[2])
+            ids = []
+            for story in open(sys.argv[3], encoding="utf-8", newline="").read().split("<|endoftext|>"):
+                story = story.strip()
+                if story: ids += [50256] + tok.encode(story).ids
+            print(json.dumps(ids))
+            """, vocab.path, merges.path, textFile.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { throw XCTSkip("python3 is not available") }
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw XCTSkip("python3 with Hugging Face tokenizers is not available") }
+        let expected = try JSONDecoder().decode([Int32].self, from: output)
+        XCTAssertEqual(expected.filter { $0 == 50256 }.count, 4)
+        XCTAssertEqual(ours, expected)
     }
 
     func testTinyStoriesTextIsReadInBlocksWithoutSplittingAStory() async throws {
