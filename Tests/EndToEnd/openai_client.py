@@ -4,7 +4,7 @@
 Trains a tiny character model with the gpt binary, starts `gpt serve` on a free loopback
 port, and checks completions and chat (streamed and not), stop strings, n=2, seeds, the
 errors as the SDK's exception types, 16 concurrent streams, a client that disconnects
-mid-stream, raw-HTTP refusals (oversized body, malformed JSON, invalid UTF-8, a prompt
+mid-stream and one that disconnects during a non-streaming completion, raw-HTTP refusals (oversized body, malformed JSON, invalid UTF-8, a prompt
 longer than the context, a missing key, an unknown route), echo with logprobs, and that SIGTERM
 exits 0; then a second server with --max-batch 1 --max-queue 1 --request-timeout 2 refuses a request past its
 queue with 503 + Retry-After and cuts a long stream at the timeout. Traffic goes to 127.0.0.1 only; every
@@ -14,6 +14,7 @@ import concurrent.futures
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -186,6 +187,28 @@ def exercise(base):
         metrics = answer.read().decode()
     check("gpt_running_sequences 0.0" in metrics.splitlines() and "gpt_queue_depth 0.0" in metrics.splitlines(),
           "/metrics: nothing running or queued after the disconnect")
+
+    # A non-streaming client that goes away frees its slot within a step too: send the request on a bare
+    # socket, wait until it runs, close, and /metrics must show nothing running within 2 s.
+    def running_sequences():
+        with urllib.request.urlopen(root + "/metrics", timeout=30) as answer:
+            lines = answer.read().decode().splitlines()
+        return next(float(l.split()[1]) for l in lines if l.startswith("gpt_running_sequences "))
+    host, port = root.split("//", 1)[1].split(":")
+    body = b'{"model": "tiny", "prompt": "User:", "max_tokens": 100000}'
+    raw = socket.create_connection((host, int(port)), timeout=30)
+    raw.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: " + host.encode() + b"\r\nAuthorization: Bearer " + KEY.encode()
+                + b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    deadline = time.time() + 10
+    while running_sequences() == 0 and time.time() < deadline:
+        time.sleep(0.02)
+    started = running_sequences() == 1
+    raw.close()
+    closed = time.time()
+    while running_sequences() != 0 and time.time() < closed + 2:
+        time.sleep(0.02)
+    check(started and running_sequences() == 0,
+          f"a non-streaming client that disconnects frees its slot ({time.time() - closed:.2f} s after closing)")
 
     # Bodies the SDK would never send, over plain HTTP.
     headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
