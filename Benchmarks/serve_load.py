@@ -103,6 +103,18 @@ def round_of(port, clients, tokens, timeout):
             "stream_decode_tokens_per_s": statistics.median(decode) if decode else float("nan")}
 
 
+def step_totals(port):
+    """(sum, count) of the engine's forward passes from /metrics (gpt_engine_step_seconds), or None."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/metrics")
+    text = conn.getresponse().read().decode()
+    conn.close()
+    values = dict(line.split()[:2] for line in text.splitlines() if line.startswith("gpt_engine_step_seconds_"))
+    if "gpt_engine_step_seconds_sum" not in values:
+        return None
+    return float(values["gpt_engine_step_seconds_sum"]), float(values["gpt_engine_step_seconds_count"])
+
+
 def bench_generate(gpt, threads, tokens, timeout):
     """One decode run of `gpt bench generate` (random GPT-2 124M weights, 16-token prompt): tokens/s."""
     out = subprocess.run([gpt, "bench", "generate", "--threads", str(threads), "--prompt-tokens", "16",
@@ -147,11 +159,16 @@ def main():
                 sys.exit("gpt serve was not ready within 300 s")
             stream(port, "warm up", 8, args.timeout)
             rows = [round_of(port, c, args.tokens, args.timeout) for c in levels]
-            pairs = []
+            pairs, forward_ms = [], None
+            before = step_totals(port) if args.versus_bench else None
             for _ in range(args.versus_bench):
                 served = round_of(port, 1, args.tokens, args.timeout)
                 pairs.append((served["stream_decode_tokens_per_s"], served["tokens_per_s"],
                               bench_generate(args.gpt, args.threads, args.tokens, args.timeout)))
+            after = step_totals(port) if args.versus_bench else None
+            if before and after and after[1] > before[1]:
+                # The engine's own forward pass per step in those rounds: what is left of a token's time is HTTP and the host.
+                forward_ms = 1e3 * (after[0] - before[0]) / (after[1] - before[1])
         finally:
             server.terminate()
             try:
@@ -172,12 +189,15 @@ def main():
         bench = statistics.median(p[2] for p in pairs)
         # Each pair ran within seconds of each other: the median of the pairs' ratios drifts less with the host's load.
         paired = statistics.median(a / c for a, _, c in pairs)
-        versus = {"pairs": len(pairs), "serve_decode_tokens_per_s": serve, "serve_wall_tokens_per_s": wall,
+        versus = {"pairs": len(pairs), "serve_forward_ms_per_step": forward_ms, "serve_decode_tokens_per_s": serve, "serve_wall_tokens_per_s": wall,
                   "bench_decode_tokens_per_s": bench, "ratio": serve / bench, "median_pair_ratio": paired,
                   "runs": [{"serve_decode": a, "serve_wall": b, "bench_decode": c} for a, b, c in pairs]}
         print(f"\none stream vs `gpt bench generate`, medians of {len(pairs)} alternating runs: serve decode {serve:.1f} tok/s "
               f"(whole request {wall:.1f}), bench generate {bench:.1f} tok/s -> {serve / bench:.2f}x; median of the pairs' ratios {paired:.2f}x")
         print("  runs (serve decode / bench decode): " + ", ".join(f"{a:.1f}/{c:.1f}" for a, _, c in pairs))
+        if forward_ms:
+            print(f"  the server's forward pass: {forward_ms:.2f} ms per step (= {1e3 / forward_ms:.1f} tok/s); "
+                  f"bench generate: {1e3 / bench:.2f} ms per token")
     if args.json:
         print(json.dumps({"tokens": args.tokens, "threads": args.threads, "rounds": rows, "versus_bench": versus}))
 
