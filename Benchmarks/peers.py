@@ -2,7 +2,7 @@
 """The same work as `gpt bench matmul` / `gpt bench train-step`, done by numpy and
 PyTorch, so compare.sh can print ratios from one run on one machine.
 
-  peers.py matmul --m 256 --threads 2          numpy (OpenBLAS) and torch GEMM GFLOP/s
+  peers.py matmul --peer numpy|torch --threads 2   numpy (OpenBLAS) or torch GEMM GFLOP/s
   peers.py train-step --batch 4 --seq 64       GPT-2 124M step in PyTorch eager fp32
   peers.py generate --threads 2                 transformers generate (KV cache) and prefill
   peers.py shakespeare --data FILE --threads 2   shakespeare-char-cpu trained by PyTorch (same model and loop)
@@ -23,26 +23,36 @@ def median_seconds(fn, repeats):
 
 
 def bench_matmul(args):
+    """numpy's or PyTorch's GEMM, one peer a process (compare.sh runs each alone, so two thread
+    pools never share the cores), each product written into a preallocated `out=` buffer as ours
+    is, so allocation and first-touch page faults stay out of the timing."""
     import numpy as np
     from threadpoolctl import threadpool_limits
-    import torch
-    torch.set_num_threads(args.threads)
     results = []
     rng = np.random.default_rng(0)
     m = args.m
+    if args.peer == "torch":
+        import torch
+        torch.set_num_threads(args.threads)
     with threadpool_limits(limits=args.threads):
         for k, n in SHAPES:
             x = rng.standard_normal((m, k), dtype=np.float32); w = rng.standard_normal((k, n), dtype=np.float32)
             dout = rng.standard_normal((m, n), dtype=np.float32)
-            ops = {"forward": lambda: x @ w, "backward_input": lambda: dout @ w.T, "backward_weight": lambda: x.T @ dout}
-            tx, tw, td = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(dout)
-            tops = {"forward": lambda: tx @ tw, "backward_input": lambda: td @ tw.T, "backward_weight": lambda: tx.T @ td}
-            for op in ops:
+            if args.peer == "numpy":
+                y, dx, dw = np.empty((m, n), np.float32), np.empty((m, k), np.float32), np.empty((k, n), np.float32)
+                ops = {"forward": lambda: np.matmul(x, w, out=y),
+                       "backward_input": lambda: np.matmul(dout, w.T, out=dx),
+                       "backward_weight": lambda: np.matmul(x.T, dout, out=dw)}
+            else:
+                tx, tw, td = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(dout)
+                ty, tdx, tdw = torch.empty(m, n), torch.empty(m, k), torch.empty(k, n)
+                ops = {"forward": lambda: torch.matmul(tx, tw, out=ty),
+                       "backward_input": lambda: torch.matmul(td, tw.T, out=tdx),
+                       "backward_weight": lambda: torch.matmul(tx.T, td, out=tdw)}
+            for op, fn in ops.items():
                 flops = 2.0 * m * k * n
-                results.append({"peer": "numpy", "op": op, "m": m, "k": k, "n": n, "threads": args.threads,
-                                "gflops": round(flops / median_seconds(ops[op], args.repeats) / 1e9, 2)})
-                results.append({"peer": "torch", "op": op, "m": m, "k": k, "n": n, "threads": args.threads,
-                                "gflops": round(flops / median_seconds(tops[op], args.repeats) / 1e9, 2)})
+                results.append({"peer": args.peer, "op": op, "m": m, "k": k, "n": n, "threads": args.threads,
+                                "gflops": round(flops / median_seconds(fn, args.repeats) / 1e9, 2)})
     for r in results:
         print(f"{r['peer']:6} {r['op']:16} M={r['m']} K={r['k']} N={r['n']} threads={r['threads']}: {r['gflops']:.1f} GFLOP/s")
     print(json.dumps({"results": results}))
@@ -216,6 +226,7 @@ p = argparse.ArgumentParser()
 sub = p.add_subparsers(dest="cmd", required=True)
 a = sub.add_parser("matmul"); a.add_argument("--m", type=int, default=256); a.add_argument("--threads", type=int, default=2)
 a.add_argument("--repeats", type=int, default=7)
+a.add_argument("--peer", choices=["numpy", "torch"], default="numpy")
 b = sub.add_parser("train-step"); b.add_argument("--batch", type=int, default=4); b.add_argument("--seq", type=int, default=64)
 b.add_argument("--threads", type=int, default=2); b.add_argument("--steps", type=int, default=8)
 g = sub.add_parser("generate"); g.add_argument("--threads", type=int, default=2)
@@ -241,6 +252,7 @@ def describe_torch():
     print(torch.__config__.show(), file=sys.stderr)
 
 
-describe_torch()
+if args.cmd != "matmul" or args.peer == "torch":
+    describe_torch()
 {"matmul": bench_matmul, "train-step": bench_train_step, "generate": bench_generate,
  "shakespeare": bench_shakespeare}[args.cmd](args)
