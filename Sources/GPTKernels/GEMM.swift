@@ -8,8 +8,8 @@
 // Threads split C by columns (or by rows when C is tall and narrow) into static,
 // panel-aligned slices; each element of C is summed by one thread in a fixed
 // k-order whatever the split, so results depend neither on timing nor on the thread
-// count. (The path for at most 4 rows hands out its column panels to whichever thread
-// is free, which changes who computes an element, never how.) The path for at most 4 rows (decoding) sums each element in the same order
+// count. The path for at most 4 rows (decoding) hands its column panels to whichever
+// thread is free (that changes who sums an element, never how), and sums each element in the same order
 // as the blocked path, so a row's result does not depend on how many rows C has
 // (batch-invariant serving relies on it; GEMMTests checks M = 1…16 and a large M).
 // The packing buffers belong to the thread pool that runs the multiply (a
