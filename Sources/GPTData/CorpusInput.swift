@@ -1,16 +1,34 @@
 // What `gpt prepare` and `gpt tokenizer train` read: text files (one document
 // each), directories (every non-hidden regular file below, in path order), and
-// JSON Lines files (`.jsonl`, one document per line in its string field `text`).
+// JSON Lines files (`.jsonl`, one document per line in its string field `text`), and
+// translation pairs files (JSON Lines of `{"source", "target"}`, named as such by the caller:
+// each side is a document, so one tokenizer learns both languages, a joint vocabulary).
 import Foundation
 
 /// One input file and how its documents are laid out.
 public enum CorpusInput: Equatable, Sendable {
     case textFile(URL)
     case jsonLines(URL)
+    /// JSON Lines of translation pairs: the "source" and the "target" of each line are two documents.
+    case pairs(URL)
 
     public var url: URL {
         switch self {
-        case .textFile(let url), .jsonLines(let url): return url
+        case .textFile(let url), .jsonLines(let url), .pairs(let url): return url
+        }
+    }
+
+    /// Pairs files named on the command line (`--pairs`), checked to be regular files.
+    public static func resolvePairs(_ paths: [String]) throws -> [CorpusInput] {
+        try paths.map { path in
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                throw DataError.unreadableInput(path: path, reason: "no such file or directory")
+            }
+            guard !isDirectory.boolValue else {
+                throw DataError.unreadableInput(path: path, reason: "a directory; a pairs input is one JSON Lines file")
+            }
+            return .pairs(URL(fileURLWithPath: path))
         }
     }
 

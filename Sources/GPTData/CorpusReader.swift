@@ -31,7 +31,7 @@ public final class CorpusReader {
     /// Bytes of document text: the file sizes for text files, the `text` fields for JSON Lines
     /// (which needs a pass over those files).
     public func contentByteCount() throws -> Int {
-        guard inputs.contains(where: { if case .jsonLines = $0 { return true } else { return false } }) else {
+        guard inputs.contains(where: { if case .textFile = $0 { return false } else { return true } }) else {
             return totalFileBytes()
         }
         var total = 0
@@ -60,7 +60,9 @@ public final class CorpusReader {
                     }
                 }
                 try emitter.emit(pending[...], startsDocument: startsDocument, source: url.path, to: body)
-            case .jsonLines(let url):
+            case .jsonLines(let url), .pairs(let url):
+                var fields = ["text"]
+                if case .pairs = input { fields = ["source", "target"] }
                 var pending: [UInt8] = []
                 var lineNumber = 0
                 try readBlocks(url, digest: &digest) { block in
@@ -68,20 +70,22 @@ public final class CorpusReader {
                     var lineStart = 0
                     while let newline = pending[lineStart...].firstIndex(of: UInt8(ascii: "\n")) {
                         lineNumber += 1
-                        try emitDocument(jsonLine: pending[lineStart..<newline], path: url.path, line: lineNumber,
-                                         emitter: &emitter, body: body)
+                        try emitDocuments(jsonLine: pending[lineStart..<newline], fields: fields, path: url.path, line: lineNumber,
+                                          emitter: &emitter, body: body)
                         lineStart = newline + 1
                     }
                     pending.removeFirst(lineStart)
                 }
-                try emitDocument(jsonLine: pending[...], path: url.path, line: lineNumber + 1, emitter: &emitter, body: body)
+                try emitDocuments(jsonLine: pending[...], fields: fields, path: url.path, line: lineNumber + 1, emitter: &emitter,
+                                  body: body)
             }
         }
         return digest.finalizeHex()
     }
 
-    private func emitDocument(jsonLine: ArraySlice<UInt8>, path: String, line: Int,
-                              emitter: inout SegmentEmitter, body: (TextSegment) throws -> Void) throws {
+    /// The string `fields` of one JSON line, each a document in turn.
+    private func emitDocuments(jsonLine: ArraySlice<UInt8>, fields: [String], path: String, line: Int,
+                               emitter: inout SegmentEmitter, body: (TextSegment) throws -> Void) throws {
         guard jsonLine.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) else { return }
         let object: Any
         do {
@@ -89,9 +93,16 @@ public final class CorpusReader {
         } catch {
             throw DataError.malformedJSONLine(path: path, line: line, reason: "not valid JSON")
         }
-        guard let text = (object as? [String: Any])?["text"] as? String else {
-            throw DataError.malformedJSONLine(path: path, line: line, reason: "expected an object with a string field \"text\"")
+        let texts = fields.compactMap { (object as? [String: Any])?[$0] as? String }
+        guard texts.count == fields.count else {
+            let names = fields.map { "\"\($0)\"" }.joined(separator: " and ")
+            throw DataError.malformedJSONLine(path: path, line: line,
+                                              reason: "expected an object with \(fields.count > 1 ? "string fields" : "a string field") \(names)")
         }
+        for text in texts { try emitDocument(text, path: path, emitter: &emitter, body: body) }
+    }
+
+    private func emitDocument(_ text: String, path: String, emitter: inout SegmentEmitter, body: (TextSegment) throws -> Void) throws {
         var document = Array(text.utf8)[...]
         var startsDocument = true
         while document.count >= 2 * blockSize, let cut = safeCut(Array(document)) {

@@ -14,6 +14,10 @@ public struct TrainingConfig: Equatable, Sendable {
     public var steps = 2000
     /// Steps over which the rate decays to the minimum (nanoGPT's lr_decay_iters); nil: `steps`.
     public var decaySteps: Int?
+    /// cosine (default) or the 2017 Transformer's inverse square root (`lr_schedule`).
+    public var scheduleKind: LearningRateSchedule.Kind = .cosine
+    /// The inverse-square-root schedule's factor (`lr_scale`).
+    public var learningRateScale: Float = 1
     public var weightDecay: Float = 0.1
     public var beta1: Float = 0.9
     /// nanoGPT's shakespeare_char value ("a bit bigger because the number of tokens per iter is
@@ -109,6 +113,11 @@ public struct TrainingConfig: Equatable, Sendable {
                             }
                             config.decaySteps = v
                         }, write: { $0.decaySteps ?? $0.steps }),
+            .choice("lr_schedule", \.scheduleKind, ["cosine": LearningRateSchedule.Kind.cosine, "inverse_sqrt": .inverseSquareRoot],
+                     shape: false, "cosine (warmup, then cosine decay from learning_rate to min_learning_rate) or inverse_sqrt "
+                        + "(the 2017 Transformer's: lr_scale · n_embd^-0.5 · min(step^-0.5, step · warmup_steps^-1.5); "
+                        + "learning_rate and min_learning_rate unused)"),
+            .number("lr_scale", \.learningRateScale, "a finite number > 0", { $0 > 0 }, "the factor of the inverse_sqrt schedule"),
             .number("weight_decay", \.weightDecay, "a number in [0, 10]", { $0 >= 0 && $0 <= 10 },
                     "AdamW's decoupled weight decay (tensors of 2+ dimensions only)"),
             .number("beta1", \.beta1, "a number in [0, 1)", probability, "AdamW's first-moment decay"),
@@ -154,7 +163,13 @@ public struct TrainingConfig: Equatable, Sendable {
 
     /// The rate schedule this config describes.
     public var schedule: LearningRateSchedule {
-        LearningRateSchedule(maxRate: learningRate, minRate: minLearningRate, warmupSteps: warmupSteps, decaySteps: decaySteps ?? steps)
+        switch scheduleKind {
+        case .cosine:
+            return LearningRateSchedule(maxRate: learningRate, minRate: minLearningRate, warmupSteps: warmupSteps,
+                                        decaySteps: decaySteps ?? steps)
+        case .inverseSquareRoot:
+            return .inverseSquareRoot(modelWidth: model.embeddingSize, warmupSteps: warmupSteps, scale: learningRateScale)
+        }
     }
 
     /// AdamW as this config sets it (ε is PyTorch's 1e-8).

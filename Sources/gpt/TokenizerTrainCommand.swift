@@ -10,15 +10,20 @@ struct TokenizerTrain: ParsableCommand {
         commandName: "train",
         abstract: "Learn a byte-level BPE vocabulary (GPT-2 split pattern) from text files.",
         discussion: """
-        INPUT may be text files, directories, or .jsonl files with a "text" field. The corpus is \
+        INPUT may be text files, directories, or .jsonl files with a "text" field; --pairs FILE.jsonl \
+        adds translation pairs ({"source", "target"} per line), whose two sides train one joint \
+        vocabulary. The corpus is \
         streamed: only chunk counts are kept. Ties between equally frequent pairs go to the \
         smaller left id, then the smaller right id. <|endoftext|> takes the last id.
         Examples:
           gpt tokenizer train corpus.txt --vocab-size 4096 --out tok.json
           gpt tokenizer train data/ --vocab-size 8000 --out tok.json --export-hf hf/
+          gpt tokenizer train --pairs train.jsonl --vocab-size 8000 --out joint.json
         """)
 
-    @Argument(help: "Text files, directories or .jsonl files.") var inputs: [String]
+    @Argument(help: "Text files, directories or .jsonl files.") var inputs: [String] = []
+    @Option(help: ArgumentHelp("A JSON Lines file of translation pairs; both sides are read (repeatable).", valueName: "file"))
+    var pairs: [String] = []
     @Option(help: "Vocabulary size including <|endoftext|> (at least 257).") var vocabSize: Int
     @Option(help: "Tokenizer file to write.") var out: String
     @Option(help: "Also write vocab.json and merges.txt (Hugging Face / GPT-2 format) into this directory.")
@@ -26,12 +31,13 @@ struct TokenizerTrain: ParsableCommand {
     @OptionGroup var threading: ThreadOptions
 
     func validate() throws {
+        guard !inputs.isEmpty || !pairs.isEmpty else { throw ValidationError("give INPUT files or --pairs FILE.jsonl") }
     }
 
     func run() throws {
         let started = Date()
         let bar = ProgressPrinter()
-        let counts = try CorpusChunkCounting.count(inputs: CorpusInput.resolve(inputs), threads: threading.threads,
+        let counts = try CorpusChunkCounting.count(inputs: corpusInputs(), threads: threading.threads,
                                                    progress: bar.update)
         bar.finish()
         let name = URL(fileURLWithPath: out).deletingPathExtension().lastPathComponent
@@ -54,5 +60,10 @@ struct TokenizerTrain: ParsableCommand {
         print(String(format: "trained %d tokens on %.1f MB (%d distinct chunks) in %.2f s -> %@",
                      tokenizer.vocabularySize, Double(counts.byteCount) / 1e6, counts.distinctChunks,
                      Date().timeIntervalSince(started), out))
+    }
+
+    /// INPUT files, then the --pairs files.
+    func corpusInputs() throws -> [CorpusInput] {
+        (inputs.isEmpty ? [] : try CorpusInput.resolve(inputs)) + (try CorpusInput.resolvePairs(pairs))
     }
 }
