@@ -140,7 +140,7 @@ final class Seq2SeqDecodingTests: XCTestCase {
         }
     }
 
-    func testSavedModelLoadsBackWithTheSameLogitsAndConfig() throws {
+    func testSavedModelLoadsBackAndBadCheckpointsAreRefusedByName() throws {
         let pool = try ThreadPool(threads: 2)
         let model = try Seq2SeqTransformer(config: Self.config(normFirst: true, share: false), seed: 3, pool: pool)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("seq2seq-save-\(UUID().uuidString)")
@@ -159,6 +159,24 @@ final class Seq2SeqDecodingTests: XCTestCase {
         XCTAssertEqual(file["decoder.layers.1.multihead_attn.in_proj_weight"]?.shape, [72, 24])
         XCTAssertEqual(file["encoder.layers.0.linear1.weight"]?.shape, [40, 24])
         XCTAssertNotNil(file["tgt_embed.weight"])
+
+        // A checkpoint missing a tensor, with one of torch's shape (not ours), or with a NaN is refused by name.
+        let weights = directory.appendingPathComponent("model.safetensors")
+        func rewritten(_ change: (ParameterTensor, inout [Float], inout [Int]) -> Bool) throws -> String {
+            var writer = SafeTensorsWriter()
+            for t in model.layout.tensors {
+                var values = try file.floats(t.name), shape = file[t.name]!.shape
+                if change(t, &values, &shape) { writer.add(t.name, floats: values, shape: shape) }
+            }
+            try writer.write(to: weights)
+            do { _ = try Seq2SeqWeights.load(directory: directory, pool: pool); return "loaded" } catch { return "\(error)" }
+        }
+        let linear = "encoder.layers.0.linear1.weight"
+        XCTAssertEqual(try rewritten { t, _, _ in t.name != linear }, "checkpoint has no tensor '\(linear)'")
+        XCTAssertEqual(try rewritten { t, _, shape in if t.name == linear { shape = [24, 40] }; return true },
+                       "tensor '\(linear)' has shape [24, 40] in the checkpoint, but the config needs [40, 24]")
+        XCTAssert(try rewritten { t, values, _ in if t.name == linear { values[3] = .nan }; return true }
+                    .contains("'\(linear)' holds nan at index 3"))
 
         var config = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("config.json"))) as! [String: Any]
         XCTAssertEqual(config["model_type"] as? String, "transformer")

@@ -1,8 +1,11 @@
 // A measurement, not a check: the time of one training step (forward, backward, AdamW) of a
 // 6 + 6-layer, d_model 256 encoder–decoder Transformer on a batch of about 4k source and 4k
 // target tokens, so the translation benchmark can be sized. It runs only when
-// GPT_SEQ2SEQ_TIMING=1 (it takes about a minute on 2 cores) and prints median milliseconds
-// and tokens/s; it fails only if the loss is not finite.
+// GPT_SEQ2SEQ_TIMING=1 (about 30 s on 2 cores) and prints median milliseconds and tokens/s; it
+// fails only if the loss or a logit is not finite. Measured 2026-12-07 on this 2-core machine:
+// batch 128 × 32: 1295 ms per step (forward 464 ms), 2824 target tokens/s; 64 × 64: 1433 ms;
+// PyTorch 2.13 on the same step (Benchmarks/seq2seq_step_torch.py): 2994 and 3311 ms. Decoding:
+// 0.81 ms per step for one row, 0.93 ms for 4 beams, 4–5 ms to encode 30 tokens.
 //   GPT_SEQ2SEQ_TIMING=1 flock /tmp/swift-build.lock swift test -c release --skip-build --filter Seq2SeqStepTiming
 import Foundation
 import XCTest
