@@ -60,7 +60,8 @@ final class Seq2SeqBeamSearchTests: XCTestCase {
             // 320 beams hold every candidate (64 live prefixes × 5 tokens at the last step): nothing is pruned.
             for penalty in [LengthPenalty.gnmt(alpha: 0.6), .none] {
                 let options = BeamSearchOptions(beamSize: 320, maxLength: maxLength, endOfSequence: eos, lengthPenalty: penalty)
-                let found = try BeamSearch.translate(model: model, source: source, options: options)
+                var beams = try Seq2SeqBeams(model: model, source: source, beams: options.beamSize, maxLength: maxLength)
+                let found = try BeamSearch.search(&beams, start: Int32(config.bosTokenId), options: options)
                 let best = exhaustive(logP, eos: eos, penalty: penalty)
                 XCTAssertEqual(found[0].tokens, best.tokens, "seed \(seed) \(penalty)")
                 XCTAssertEqual(found[0].score, best.score, accuracy: 1e-4, "seed \(seed) \(penalty): cached vs teacher-forced")
@@ -71,11 +72,11 @@ final class Seq2SeqBeamSearchTests: XCTestCase {
                 greedy.append(Int32(p.indices.max { p[$0] < p[$1] || (p[$0] == p[$1] && $0 > $1) }!))
             }
             var streamed: [Int32] = []
-            let one = try BeamSearch.translate(model: model, source: source,
-                                               options: BeamSearchOptions(beamSize: 1, maxLength: maxLength, endOfSequence: eos)) {
+            var one = try Seq2SeqBeams(model: model, source: source, beams: 1, maxLength: maxLength)
+            let found = try BeamSearch.greedy(&one, start: Int32(config.bosTokenId), maxLength: maxLength, endOfSequence: eos) {
                 streamed.append($0)
             }
-            XCTAssertEqual(one[0].tokens, greedy, "seed \(seed): beam 1 is greedy")
+            XCTAssertEqual(found.tokens, greedy, "seed \(seed): beam 1 is greedy")
             XCTAssertEqual(streamed, greedy.filter { $0 != eos })
         }
     }
