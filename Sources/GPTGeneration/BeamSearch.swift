@@ -23,17 +23,9 @@
 //   the search is greedy decoding (argmax, lowest id on ties, until EOS or maxLength).
 import Foundation
 
-/// The model side of beam search. An encoder–decoder with per-row KV caches plugs in as
-///
-///     struct TranslationBeams: BeamSearchDecoder {
-///         let decoder: Seq2SeqDecoder   // one row, after encoding the source
-///         let vocabularySize: Int
-///         mutating func step(tokens: [Int32], parents: [Int]) throws -> [Float] {
-///             try decoder.reorder(parents)              // row r continues row parents[r], caches included
-///             let logits = try decoder.step(tokens: tokens)   // [M, V]
-///             return BeamSearch.logSoftmax(logits, vocabulary: vocabularySize)
-///         }
-///     }
+/// The model side of beam search. The encoder–decoder plugs in as `Seq2SeqBeams`: its decoder
+/// is created with as many rows as the beam size (a reorder cannot grow past them), and each step
+/// reorders the rows' KV caches by `parents`, feeds `tokens` and returns log-softmax of the logits.
 public protocol BeamSearchDecoder {
     /// V: the width of each row of log-probabilities.
     var vocabularySize: Int { get }
