@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "GPTConcurrency"),
         .target(name: "GPTNetwork"),
         .target(name: "GPTTokenizer", dependencies: ["GPTIO", "GPTConcurrency", "GPTNetwork"]),
-        .target(name: "GPTData", dependencies: ["GPTTokenizer", "GPTIO", "GPTKernels"]),
+        .target(name: "GPTData", dependencies: ["GPTTokenizer", "GPTIO", "GPTKernels", "GPTNetwork", "GPTConcurrency"]),
         // Open MPI's C API as a module (pkg-config ompi-c); only the MPI trait imports it.
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         // The Communicator that training talks to: one process, or MPI ranks under the trait.
@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "GPTGenerationTests", dependencies: ["GPTGeneration", "GPTCore", "GPTKernels"]),
         .testTarget(name: "GPTCommandTests", dependencies: ["gpt"]),
         .testTarget(name: "GPTNetworkTests", dependencies: [
-            "GPTNetwork", "GPTTraining", "GPTCore", "GPTKernels", "GPTTokenizer",
+            "GPTNetwork", "GPTTraining", "GPTCore", "GPTData", "GPTKernels", "GPTTokenizer", "GPTTestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),

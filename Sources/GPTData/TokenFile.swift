@@ -13,6 +13,8 @@ public final class TokenFile: @unchecked Sendable {
     public let dtype: TokenDType
     /// Number of tokens.
     public let count: Int
+    /// The alignment `release` widens to: 256 KiB, a multiple of fault-around's 64 KiB and of any page size.
+    static let releaseGranule = 256 << 10
     private let mapping: UnsafeRawPointer?
     private let mappedBytes: Int
     /// Bytes before the first id (0 for train.bin; an llm.c shard's 1,024-byte header).
@@ -69,6 +71,33 @@ public final class TokenFile: @unchecked Sendable {
     /// Copies ids `range` into `destination` as Int32 (the model's input type).
     public func copy(_ range: Range<Int>, to destination: UnsafeMutablePointer<Int32>) {
         precondition(range.lowerBound >= 0 && range.upperBound <= count, "range \(range) outside 0..<\(count)")
-        for (offset, index) in range.enumerated() { destination[offset] = Int32(truncatingIfNeeded: self[index]) }
+        guard !range.isEmpty, let base = mapping?.advanced(by: headerBytes) else { return }
+        switch dtype {
+        case .uint16:
+            for (offset, index) in range.enumerated() {
+                destination[offset] = Int32(UInt16(littleEndian: base.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self)))
+            }
+        case .uint32:
+            for (offset, index) in range.enumerated() {
+                destination[offset] = Int32(truncatingIfNeeded: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)))
+            }
+        }
+    }
+
+    /// The file's size in bytes (header included).
+    public var byteCount: Int { mappedBytes }
+
+    /// Drops the resident pages around ids `range` from this process's memory, as `MappedFile.release`
+    /// does: a reader done with a stretch of a large corpus calls this so the mapping does not add
+    /// the whole file to the process's peak memory. The range is widened to `releaseGranule`
+    /// boundaries because a read fault maps more than the page it touches: Linux's fault-around
+    /// maps the cached pages of the aligned 64 KiB around it (fault_around_bytes), so releasing
+    /// only the touched page would leave 15 others resident at every random window.
+    public func release(_ range: Range<Int>) {
+        guard let mapping, !range.isEmpty else { return }
+        let granule = Self.releaseGranule
+        let lo = headerBytes + range.lowerBound * dtype.byteWidth, hi = headerBytes + range.upperBound * dtype.byteWidth
+        let first = lo / granule * granule, last = min(mappedBytes, (hi + granule - 1) / granule * granule)
+        if first < last { madvise(UnsafeMutableRawPointer(mutating: mapping + first), last - first, MADV_DONTNEED) }
     }
 }

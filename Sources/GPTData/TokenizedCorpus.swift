@@ -6,20 +6,28 @@
 //   - a text file (or JSON Lines): encoded by `DataPreparer.tokenize`, the very pass
 //     `gpt prepare` runs, so the last 10% of the text *by bytes* (cut back to a
 //     character) is validation, whichever command reads it.
+//
+// A prepared directory's splits stay memory-mapped (a corpus larger than memory trains on
+// the pages its windows touch); only a text encoded for this run is held in memory.
 import Foundation
 import GPTIO
 import GPTTokenizer
 
 public struct TokenizedCorpus {
     public let tokenizer: any Tokenizer
-    public let train: [Int32]
-    public let validation: [Int32]
+    public let train: TokenShards
+    public let validation: TokenShards
 
     /// The share of a text file held out for validation when it is not prepared.
     public static let validationFraction = 0.1
 
-    public init(tokenizer: any Tokenizer, train: [Int32], validation: [Int32]) {
+    public init(tokenizer: any Tokenizer, train: TokenShards, validation: TokenShards) {
         self.tokenizer = tokenizer; self.train = train; self.validation = validation
+    }
+
+    public init(tokenizer: any Tokenizer, train: [Int32], validation: [Int32]) {
+        self.init(tokenizer: tokenizer, train: TokenShards(tokens: train, name: "the training split"),
+                  validation: TokenShards(tokens: validation, name: "the validation split"))
     }
 
     /// `path` is a prepared directory or a text / JSON Lines file. For a file, `tokenizer`
@@ -37,8 +45,7 @@ public struct TokenizedCorpus {
             if case .given(let expected) = choice {
                 try VocabularyCheck.sameTokenizer(dataset.tokenizer, expected, data: path)
             }
-            return TokenizedCorpus(tokenizer: dataset.tokenizer, train: dataset.train.allTokens(),
-                                   validation: dataset.validation.allTokens())
+            return TokenizedCorpus(tokenizer: dataset.tokenizer, train: dataset.train, validation: dataset.validation)
         }
         return try DataPreparer.tokenize(inputs: try CorpusInput.resolve([path]), tokenizer: choice,
                                          validationFraction: validationFraction)

@@ -6,6 +6,7 @@
 //                                               caches huggingface_hub wrote (plain files also work)
 //   ROOT/models--ORG--NAME/blobs/ETAG           the contents, one per distinct file
 //
+// A dataset repository has the same layout under datasets--ORG--NAME.
 // ROOT is $HF_HUB_CACHE, else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else
 // ~/.cache/huggingface/hub (huggingface_hub's constants.py).
 import Foundation
@@ -29,28 +30,30 @@ public struct HubCache: Sendable {
         }
     }
 
-    /// models--ORG--NAME for the repository ORG/NAME (models--NAME for a bare NAME).
-    public func folder(_ repository: String) -> URL {
-        root.appendingPathComponent("models--" + repository.replacingOccurrences(of: "/", with: "--"))
+    /// models--ORG--NAME for the repository ORG/NAME (models--NAME for a bare NAME); datasets--ORG--NAME
+    /// for a dataset.
+    public func folder(_ repository: String, kind: HubModel.Kind = .model) -> URL {
+        root.appendingPathComponent((kind == .dataset ? "datasets--" : "models--") + repository.replacingOccurrences(of: "/", with: "--"))
     }
 
     /// The commit `revision` resolves to: the content of refs/REVISION, or `revision` itself
     /// when it is a commit hash with a snapshot; nil when the cache does not know it.
-    public func commit(_ repository: String, revision: String) -> String? {
-        let ref = folder(repository).appendingPathComponent("refs").appendingPathComponent(revision)
+    public func commit(_ repository: String, revision: String, kind: HubModel.Kind = .model) -> String? {
+        let ref = folder(repository, kind: kind).appendingPathComponent("refs").appendingPathComponent(revision)
         if let data = FileManager.default.contents(atPath: ref.path), data.count <= 256,
            let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
            HubModel.isSafeName(text) {
             return text
         }
-        if HubModel.isCommitHash(revision), FileManager.default.fileExists(atPath: snapshot(repository, commit: revision).path) {
+        if HubModel.isCommitHash(revision),
+           FileManager.default.fileExists(atPath: snapshot(repository, commit: revision, kind: kind).path) {
             return revision
         }
         return nil
     }
 
-    public func snapshot(_ repository: String, commit: String) -> URL {
-        folder(repository).appendingPathComponent("snapshots").appendingPathComponent(commit)
+    public func snapshot(_ repository: String, commit: String, kind: HubModel.Kind = .model) -> URL {
+        folder(repository, kind: kind).appendingPathComponent("snapshots").appendingPathComponent(commit)
     }
 
     /// Whether `file` is readable in the snapshot (a symlink must lead to a blob that exists).

@@ -1,12 +1,34 @@
-// A model on the Hugging Face hub as a command names it: `hf:NAME`, `hf:ORG/NAME`, or
-// either with `@REVISION` (a branch, tag or commit; default main).
+// A repository on the Hugging Face hub: a model as a command names it (`hf:NAME`,
+// `hf:ORG/NAME`, or either with `@REVISION`: a branch, tag or commit; default main), or a
+// dataset repository (`HubModel(dataset:)`), which the hub serves under /datasets/ and
+// huggingface_hub caches as datasets--ORG--NAME.
 import Foundation
 
 public struct HubModel: Sendable, Equatable, CustomStringConvertible {
     public static let prefix = "hf:"
 
+    /// The hub's two kinds of repository we read.
+    public enum Kind: String, Sendable {
+        case model, dataset
+    }
+
     public let repository: String
     public let revision: String
+    public let kind: Kind
+
+    /// The dataset repository ORG/NAME at `revision`.
+    public init(dataset repository: String, revision: String = "main") throws {
+        let parts = repository.split(separator: "/", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), parts.allSatisfy({ Self.isSafeName(String($0)) }), Self.isSafeName(revision) else {
+            throw HubError.invalidName(repository, reason: "expected a dataset ORG/NAME of letters, digits, '.', '_' and '-'")
+        }
+        self.repository = repository
+        self.revision = revision
+        kind = .dataset
+    }
+
+    /// The repository's path under the hub's endpoint: ORG/NAME, or datasets/ORG/NAME.
+    public var urlPath: String { kind == .dataset ? "datasets/" + repository : repository }
 
     /// Whether `spec` names a hub model rather than a directory.
     public static func isReference(_ spec: String) -> Bool { spec.hasPrefix(prefix) }
@@ -30,9 +52,12 @@ public struct HubModel: Sendable, Equatable, CustomStringConvertible {
         }
         repository = name
         self.revision = revision
+        kind = .model
     }
 
-    public var description: String { Self.prefix + repository + (revision == "main" ? "" : "@" + revision) }
+    public var description: String {
+        (kind == .dataset ? "dataset " : Self.prefix) + repository + (revision == "main" ? "" : "@" + revision)
+    }
 
     /// A non-empty path component of letters, digits, '.', '_' and '-', not `.` or `..`.
     static func isSafeName(_ text: String) -> Bool {

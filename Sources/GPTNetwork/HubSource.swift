@@ -1,7 +1,7 @@
-// Makes a hub model's files present in the local cache (HubCache) and says where they are.
+// Makes a hub model's (or dataset's) files present in the local cache (HubCache) and says where they are.
 // Files already there are used as they are, with no network at all; missing ones are
 // fetched from $HF_ENDPOINT (default https://huggingface.co) at
-// /{repository}/resolve/{revision}/{file}, written as huggingface_hub writes them: the bytes
+// /{repository}/resolve/{revision}/{file} (/datasets/{repository}/... for a dataset), written as huggingface_hub writes them: the bytes
 // to blobs/ (through a `.incomplete` file renamed when whole, so an interrupted download
 // never leaves a file that looks complete), then a relative symlink in snapshots/COMMIT/.
 // HF_HUB_OFFLINE=1 forbids the network; HF_TOKEN is sent as a Bearer token.
@@ -29,17 +29,17 @@ public struct HubSource: Sendable {
     /// group of `oneOf` (a group the hub does not have at all is skipped; if it has none, so be it).
     public func snapshot(_ model: HubModel, required: [String], oneOf groups: [[String]] = []) throws -> URL {
         let name = model.description
-        var commit = cache.commit(model.repository, revision: model.revision)
-        func present(_ file: String) -> Bool { commit.map { cache.has(file, in: cache.snapshot(model.repository, commit: $0)) } ?? false }
+        var commit = cache.commit(model.repository, revision: model.revision, kind: model.kind)
+        func present(_ file: String) -> Bool { commit.map { cache.has(file, in: cache.snapshot(model.repository, commit: $0, kind: model.kind)) } ?? false }
         let missing = required.filter { !present($0) }
         let groupPresent = groups.isEmpty || groups.contains { $0.allSatisfy(present) }
-        if missing.isEmpty && groupPresent { return cache.snapshot(model.repository, commit: commit!) }
+        if missing.isEmpty && groupPresent { return cache.snapshot(model.repository, commit: commit!, kind: model.kind) }
         let alternatives = groups.map { $0.joined(separator: "+") }.joined(separator: " or ")
         if offline {
-            guard missing.isEmpty else { throw HubError.offline(model: name, missing: missing, cache: cache.folder(model.repository).path) }
+            guard missing.isEmpty else { throw HubError.offline(model: name, missing: missing, cache: cache.folder(model.repository, kind: model.kind).path) }
             // A cache that transformers filled holds the model without the tokenizer files: usable with --tokenizer.
             log("note: \(name) in the cache has no \(alternatives), and HF_HUB_OFFLINE is set\n")
-            return cache.snapshot(model.repository, commit: commit!)
+            return cache.snapshot(model.repository, commit: commit!, kind: model.kind)
         }
         for file in missing { try fetch(file, of: model, commit: &commit) }
         if !groupPresent {
@@ -54,21 +54,21 @@ public struct HubSource: Sendable {
             }
             if !found { log("note: \(name) has no \(alternatives) on the hub\n") }
         }
-        return cache.snapshot(model.repository, commit: commit!)
+        return cache.snapshot(model.repository, commit: commit!, kind: model.kind)
     }
 
     /// Downloads `file` into the cache and links it into the snapshot. The first download on an
     /// unknown revision learns its commit from the hub's X-Repo-Commit header and records it in refs/.
     func fetch(_ file: String, of model: HubModel, commit: inout String?) throws {
         let name = model.description
-        let folder = cache.folder(model.repository)
+        let folder = cache.folder(model.repository, kind: model.kind)
         let blobs = folder.appendingPathComponent("blobs")
         let fm = FileManager.default
         do { try fm.createDirectory(at: blobs, withIntermediateDirectories: true) } catch {
             throw HubError.cache("cannot create \(blobs.path): \(error.localizedDescription)")
         }
         // Asking for the commit once it is known keeps every file of the snapshot at one revision.
-        let url = endpoint.appendingPathComponent(model.repository).appendingPathComponent("resolve")
+        let url = endpoint.appendingPathComponent(model.urlPath).appendingPathComponent("resolve")
             .appendingPathComponent(commit ?? model.revision).appendingPathComponent(file)
         let partial = blobs.appendingPathComponent(UUID().uuidString.lowercased() + ".incomplete")
         defer { try? fm.removeItem(at: partial) }
@@ -96,7 +96,7 @@ public struct HubSource: Sendable {
             .replacingOccurrences(of: "W/", with: "").replacingOccurrences(of: "\"", with: "")
         let blobName = etag.flatMap { HubModel.isSafeName($0) ? $0 : nil } ?? UUID().uuidString.lowercased()
         let blob = blobs.appendingPathComponent(blobName)
-        let snapshot = cache.snapshot(model.repository, commit: commit!)
+        let snapshot = cache.snapshot(model.repository, commit: commit!, kind: model.kind)
         do {
             try? fm.removeItem(at: blob)
             try fm.moveItem(at: partial, to: blob)

@@ -1,10 +1,13 @@
 // The pre-training loop: random windows, forward, backward, gradient clipping,
 // AdamW with a warmup + cosine schedule, and periodic evaluation on fixed batches
-// of the training and validation splits. Under mpirun the ranks share each step: every rank
+// of the training and validation splits. Windows come from GPTData's BatchSampler,
+// read straight from memory-mapped token files (or ids in memory, for a text encoded
+// for this run): the corpus is never copied whole. Under mpirun the ranks share each step: every rank
 // draws every window of the step, trains on its own share, and the gradients are summed over
 // the ranks while backward runs (see GradientBuckets), so all ranks take the same AdamW step.
 import Foundation
 import GPTCore
+import GPTData
 import GPTDistributed
 import GPTKernels
 
@@ -66,8 +69,10 @@ public final class Trainer {
     public let model: GPT
     public let optimizer: AdamW
     public let options: TrainingOptions
-    var train: TokenWindows
-    let validation: [Int32]
+    var train: BatchSampler
+    let validation: TokenShards
+    /// The fingerprint a checkpoint records of the training tokens (computed once, on first use).
+    public private(set) lazy var dataFingerprint: UInt64 = Trainer.fingerprint(train.tokens)
     /// Steps completed so far (the next step's index).
     public internal(set) var stepsDone = 0
     /// The data-parallel ranks this trainer is one of (one process by default).
@@ -79,7 +84,14 @@ public final class Trainer {
     private var accumulated: UnsafeMutablePointer<Float>?
 
     /// With several ranks, rank 0's weights are copied to all and verified by checksum.
-    public init(model: GPT, train: [Int32], validation: [Int32], options: TrainingOptions,
+    public convenience init(model: GPT, train: [Int32], validation: [Int32], options: TrainingOptions,
+                            communicator: any Communicator = SingleProcessCommunicator()) throws {
+        try self.init(model: model, train: TokenShards(tokens: train), validation: TokenShards(tokens: validation),
+                      options: options, communicator: communicator)
+    }
+
+    /// Trains on windows of `train` (read in place) and evaluates on fixed windows of both splits.
+    public init(model: GPT, train: TokenShards, validation: TokenShards, options: TrainingOptions,
                 communicator: any Communicator = SingleProcessCommunicator()) throws {
         let needed = model.config.contextLength + 1
         guard train.count >= needed else { throw TrainingError.corpusTooShort(split: "training", tokens: train.count, needed: needed) }
@@ -87,7 +99,7 @@ public final class Trainer {
         self.model = model
         self.options = options
         optimizer = AdamW(layout: model.layout, hyper: options.optimizer)
-        self.train = TokenWindows(tokens: train, seed: options.seed)
+        self.train = BatchSampler(tokens: train, seed: options.seed)
         self.validation = validation
         model.dropoutSeed = options.seed
         self.communicator = communicator
@@ -182,8 +194,8 @@ public final class Trainer {
         model.isTraining = false
         defer { model.isTraining = true }
         let ranks = communicator.size
-        func meanLoss(_ tokens: [Int32]) throws -> Float {
-            var windows = TokenWindows(tokens: tokens, seed: options.seed ^ 0xE7A1)
+        func meanLoss(_ tokens: TokenShards) throws -> Float {
+            var windows = BatchSampler(tokens: tokens, seed: options.seed ^ 0xE7A1)
             let seq = model.config.contextLength, batch = options.batchSize
             var losses = [Double](repeating: 0, count: options.evalBatches)
             for i in 0..<options.evalBatches {
@@ -191,6 +203,8 @@ public final class Trainer {
                 let (x, y) = windows.next(batch: batch, seq: seq)
                 losses[i] = Double(try model.forward(tokens: x, targets: y, batch: batch, seq: seq) ?? 0)
             }
+            // The evaluation's windows leave no pages of a large corpus resident (see BatchSampler.residentBudget).
+            if tokens.mappedBytes > BatchSampler.residentBudget { tokens.releaseAll() }
             try losses.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
             // Summed in batch order as one process sums them, whichever rank computed each.
             var total: Float = 0

@@ -147,10 +147,32 @@ extension Trainer {
         model.passCount = state.passCount
     }
 
-    /// FNV-1a over the training tokens.
-    var dataFingerprint: UInt64 {
+    /// The corpus size up to which the fingerprint reads every training id. Up to it, the fingerprint
+    /// is FNV-1a over the ids, as checkpoints have always recorded it (a run that held its corpus in
+    /// memory stayed far below it), so their resumes still match. Beyond it, reading every id would
+    /// cost a pass over gigabytes at each start; the fingerprint then covers the count, each shard's
+    /// count and `fingerprintSamples` ids spread evenly over the sequence.
+    public static let fullFingerprintLimit = 1 << 28
+    static let fingerprintSamples = 4096
+
+    /// FNV-1a over the training tokens (see `fullFingerprintLimit`), reading them in chunks whose
+    /// mapped pages are released as it goes.
+    static func fingerprint(_ tokens: TokenShards) -> UInt64 {
         var hash = FNV1a()
-        for t in train.tokens { hash.mix(UInt64(UInt32(bitPattern: t))) }
+        if tokens.count <= fullFingerprintLimit {
+            tokens.forEachChunk(0..<tokens.count) { for t in $0 { hash.mix(UInt64(UInt32(bitPattern: t))) } }
+            return hash.value
+        }
+        hash.mix(UInt64(tokens.count))
+        for count in tokens.pieceCounts { hash.mix(UInt64(count)) }
+        var id: Int32 = 0
+        for i in 0..<fingerprintSamples {
+            let index = Int((Double(i) + 0.5) / Double(fingerprintSamples) * Double(tokens.count))
+            tokens.copy(index..<(index + 1), to: &id)
+            // Each read maps up to 64 KiB around it: released at once, or 4,096 samples would peak at 256 MB.
+            tokens.release(index..<(index + 1))
+            hash.mix(UInt64(UInt32(bitPattern: id)))
+        }
         return hash.value
     }
 }

@@ -5,5 +5,5 @@ import GPTTokenizer
 
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "data", abstract: "Fetch a public training corpus.", subcommands: [Shakespeare.self, HellaSwagData.self])
+        commandName: "data", abstract: "Fetch a public training corpus.", subcommands: [Shakespeare.self, HellaSwagData.self, FineWebData.self, TinyStoriesData.self])
 }

@@ -64,15 +64,17 @@ struct Eval: ParsableCommand {
             let dataset = try PreparedDataset(directory: URL(fileURLWithPath: data))
             let file = split == .val ? dataset.validation : dataset.train
             try VocabularyCheck.check(dataset.tokenizer, modelVocabulary: model.config.vocabSize, use: .encode)
-            result = try Evaluation.meanLoss(model: model, count: file.count, batch: batch,
-                                             fill: { file.copy($0, to: $1) }, progress: progress)
+            result = try Evaluation.meanLoss(model: model, count: file.count, batch: batch, fill: { range, out in
+                file.copy(range, to: out)
+                // A split larger than the sampler's budget is read once, start to end: its pages go back as it goes.
+                if file.mappedBytes > BatchSampler.residentBudget { file.release(range) }
+            }, progress: progress)
         } else {
             let tokens = try TokenizerLoader.load(tokenizer ?? directory.path)
             try VocabularyCheck.check(tokens, modelVocabulary: model.config.vocabSize, use: .encode)
             let ids = try TokenizedCorpus.load(data, tokenizer: .given(tokens), validationFraction: 0).train
-            result = try Evaluation.meanLoss(model: model, count: ids.count, batch: batch, fill: { range, out in
-                ids.withUnsafeBufferPointer { out.update(from: $0.baseAddress! + range.lowerBound, count: range.count) }
-            }, progress: progress)
+            result = try Evaluation.meanLoss(model: model, count: ids.count, batch: batch, fill: { ids.copy($0, to: $1) },
+                                             progress: progress)
         }
         StandardStreams.error("\n")
         print(String(format: "loss %.4f, perplexity %.3f over %d tokens", result.loss, result.perplexity, result.tokens))

@@ -62,6 +62,34 @@ final class BatchSamplerTests: XCTestCase {
         XCTAssertTrue(histogram.allSatisfy { abs($0 - 10_000) < 500 }, "\(histogram)")
     }
 
+    /// This process's resident pages of mapped files, in bytes (RssFile in /proc/self/status).
+    private func residentFileBytes() throws -> Int {
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("RssFile:") }),
+              let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) else {
+            throw XCTSkip("no RssFile in /proc/self/status")
+        }
+        return kb * 1024
+    }
+
+    /// Random windows over a corpus larger than the budget leave at most about the budget resident:
+    /// without the releases, 4,000 windows map 64 KiB each (fault-around), 256 MB in all.
+    func testWindowsOfALargeMappedCorpusStayWithinTheResidentBudget() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("sparse-\(UUID().uuidString).bin")
+        FileManager.default.createFile(atPath: url.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: url) }
+        guard truncate(url.path, 1 << 30) == 0 else { throw XCTSkip("cannot make a sparse file") }
+        var sampler = BatchSampler(tokens: try TokenFile(url: url, dtype: .uint16), seed: 3)
+        let before = try residentFileBytes()
+        var peak = 0
+        for _ in 0..<500 {
+            let (x, _) = sampler.next(batch: 8, seq: 64)
+            XCTAssertEqual(x.count, 512)
+            peak = max(peak, try residentFileBytes() - before)
+        }
+        XCTAssertLessThan(peak, BatchSampler.residentBudget + (16 << 20), "resident file pages grew by \(peak >> 20) MB")
+    }
+
     func testTooShortFileAndOddSize() throws {
         var sampler = BatchSampler(tokens: try tokenFile([1, 2, 3], dtype: .uint16), seed: 1)
         XCTAssertThrowsError(try sampler.nextBatch(batchSize: 1, contextLength: 3))

@@ -59,7 +59,7 @@ final class LLMCShardTests: XCTestCase {
         XCTAssertEqual(b.train.files.count, shardCount)
         XCTAssertEqual(b.train.allTokens(), a.train.allTokens())
         XCTAssertEqual(b.validation.allTokens(), a.validation.allTokens())
-        XCTAssertEqual(try TokenizedCorpus.load(shards.path, tokenizer: .characters).train, a.train.allTokens())
+        XCTAssertEqual(try TokenizedCorpus.load(shards.path, tokenizer: .characters).train.allTokens(), a.train.allTokens())
     }
 
     func testCopyAcrossShardBoundariesEqualsTheConcatenation() throws {

@@ -5,6 +5,7 @@
 import Foundation
 import XCTest
 import GPTCore
+import GPTData
 import GPTDistributed
 import GPTKernels
 import GPTTokenizer
@@ -16,7 +17,8 @@ final class DataParallelTrainingTests: XCTestCase {
     struct Outcome { var losses: [Float]; var evaluations: [Float]; var weights: [Float] }
 
     /// Trains 8 steps (evaluating after steps 3 and 7) with dropout, so the masks must match too.
-    func train(accumulation: Int, ordered: Bool, communicator: any Communicator = SingleProcessCommunicator()) throws -> Outcome {
+    func train(accumulation: Int, ordered: Bool, communicator: any Communicator = SingleProcessCommunicator(),
+               shards: (train: TokenShards, validation: TokenShards)? = nil) throws -> Outcome {
         let tokenizer = CharTokenizer(characters: text.unicodeScalars)
         let ids = try tokenizer.encode(text).map(Int32.init)
         let config = GPTConfig(vocabSize: tokenizer.vocabularySize, contextLength: 16, embeddingSize: 32, layerCount: 2,
@@ -26,7 +28,8 @@ final class DataParallelTrainingTests: XCTestCase {
         options.batchSize = 3; options.steps = 8; options.evalEvery = 4; options.evalBatches = 5
         options.gradientAccumulation = accumulation; options.orderedAccumulation = ordered
         options.schedule = LearningRateSchedule(maxRate: 3e-3, minRate: 3e-4, warmupSteps: 2, decaySteps: 8)
-        let trainer = try Trainer(model: model, train: Array(ids.prefix(2500)), validation: Array(ids.suffix(600)),
+        let trainer = try Trainer(model: model, train: shards?.train ?? TokenShards(tokens: Array(ids.prefix(2500))),
+                                  validation: shards?.validation ?? TokenShards(tokens: Array(ids.suffix(600))),
                                   options: options, communicator: communicator)
         var outcome = Outcome(losses: [], evaluations: [], weights: [])
         try trainer.run { report in
@@ -46,6 +49,24 @@ final class DataParallelTrainingTests: XCTestCase {
                 XCTAssertEqual(outcome.evaluations, single.evaluations, "\(ranks) ranks, rank \(rank): evaluation losses")
                 XCTAssertTrue(outcome.weights == single.weights, "\(ranks) ranks, rank \(rank): weights bit for bit")
             }
+        }
+    }
+
+    /// Ranks drawing their windows from memory-mapped shards (one mapping shared by all) train exactly
+    /// as one process on the same ids in memory: the sampler draws the same windows from both.
+    func testRanksReadingMappedShardsMatchOneProcessInMemoryBitForBit() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dp-shards-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let ids = try CharTokenizer(characters: text.unicodeScalars).encode(text).map(Int32.init)
+        let mapped = (train: try ShardStreamingTests.shards(Array(ids.prefix(2500)), sizes: [900, 5, 700], split: "train", in: directory),
+                      validation: try ShardStreamingTests.shards(Array(ids.suffix(600)), sizes: [250], split: "val", in: directory))
+        let single = try train(accumulation: 2, ordered: true)
+        let shared = try ThreadRankGroup(size: 2).run { try self.train(accumulation: 1, ordered: true, communicator: $0, shards: mapped) }
+        for (rank, outcome) in shared.enumerated() {
+            XCTAssertEqual(outcome.losses, single.losses, "rank \(rank): step losses")
+            XCTAssertEqual(outcome.evaluations, single.evaluations, "rank \(rank): evaluation losses")
+            XCTAssertTrue(outcome.weights == single.weights, "rank \(rank): weights bit for bit")
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import GPTCore
+import GPTData
 import GPTGeneration
 import GPTKernels
 import GPTTraining
@@ -30,7 +31,7 @@ final class TrainingTests: XCTestCase {
 
     func testWindowsAreNextTokenPairsFromTheSequence() {
         let tokens = (0..<100).map(Int32.init)
-        var windows = TokenWindows(tokens: tokens, seed: 1)
+        var windows = BatchSampler(tokens: TokenShards(tokens: tokens), seed: 1)
         let (x, y) = windows.next(batch: 3, seq: 8)
         XCTAssertEqual(x.count, 24)
         for row in 0..<3 {
@@ -39,7 +40,7 @@ final class TrainingTests: XCTestCase {
                 if t > 0 { XCTAssertEqual(x[row * 8 + t], x[row * 8 + t - 1] + 1, "a window is contiguous") }
             }
         }
-        var again = TokenWindows(tokens: tokens, seed: 1)
+        var again = BatchSampler(tokens: TokenShards(tokens: tokens), seed: 1)
         XCTAssertEqual(again.next(batch: 3, seq: 8).x, x, "same seed, same windows")
     }
 
