@@ -74,14 +74,17 @@ PY
 fi
 if [[ $what == generate || $what == all ]]; then
   for t in 1 "$threads"; do
-    "$gpt" bench generate --threads "$t" --json | tee "$out/ours.txt"
-    peer generate --threads "$t" | tee "$out/peers.txt"
+    # Both sides report the median of 5 decode runs (min–max beside it).
+    "$gpt" bench generate --threads "$t" --repeats 5 --json | tee "$out/ours.txt"
+    peer generate --threads "$t" --repeats 5 | tee "$out/peers.txt"
     python3 - "$out/ours.txt" "$out/peers.txt" <<'PY'
 import json, sys
 o = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
 t = json.loads(open(sys.argv[2]).read().strip().splitlines()[-1])
-print(f"generate threads={o['threads']}: decode ours {o['decode_tokens_per_sec']:.1f} tok/s, transformers "
-      f"{t['decode_tokens_per_sec']:.1f} -> {o['decode_tokens_per_sec']/t['decode_tokens_per_sec']:.2f}x; prefill ours "
+span = lambda r: f"{r.get('decode_tokens_per_sec_min', float('nan')):.1f}-{r.get('decode_tokens_per_sec_max', float('nan')):.1f}"
+print(f"generate threads={o['threads']}: decode (medians of {o.get('decode_runs', 1)}) ours {o['decode_tokens_per_sec']:.1f} tok/s "
+      f"({span(o)}), transformers {t['decode_tokens_per_sec']:.1f} ({span(t)}) -> "
+      f"{o['decode_tokens_per_sec']/t['decode_tokens_per_sec']:.2f}x; prefill ours "
       f"{o['prefill_ms']:.0f} ms, transformers {t['prefill_ms']:.0f} ms -> {t['prefill_ms']/o['prefill_ms']:.2f}x\n")
 PY
   done

@@ -4,13 +4,18 @@ each asking for --tokens tokens, against a server this script starts on 127.0.0.
 
 Reports per C: aggregate output tokens/s (all clients' tokens over the wall time of the
 round), time to first token p50/p99, inter-token latency p50/p99 (gaps between a stream's
-chunks), and the single-stream decode rate (1 / median gap). Traffic goes only to
-127.0.0.1; every request has a timeout and every round is bounded, so it stops by itself.
+chunks), and each stream's decode rate (tokens after the first over the time from the first
+chunk to the last; the median over streams). Traffic goes only to 127.0.0.1; every request
+has a timeout and every round is bounded, so it stops by itself.
+
+With --versus-bench N it then alternates N single-stream rounds with N runs of `gpt bench
+generate` (same threads, 16-token prompt, --tokens new tokens, one decode run each), and
+prints the medians and their ratio: the issue's "one stream within 10 % of bench generate".
 
 Without --checkpoint it makes GPT-2 124M with `gpt` itself: one training step of the
 gpt2-124m preset (random weights, GPT-2's tokenizer) on a text file.
 
-  python3 Benchmarks/serve_load.py --gpt .build/release/gpt [--checkpoint DIR] [--json]
+  python3 Benchmarks/serve_load.py --gpt .build/release/gpt [--checkpoint DIR] [--versus-bench 5] [--json]
 Standard library only.
 """
 import argparse, http.client, json, os, re, statistics, subprocess, sys, tempfile, threading, time
@@ -90,10 +95,32 @@ def round_of(port, clients, tokens, timeout):
     total = sum(r[2] for r in results)
     ttft = [r[1][0] - r[0] for r in results if r[1]]
     gaps = [b - a for r in results for a, b in zip(r[1], r[1][1:])]
+    # A stream's decode rate: the tokens after the first over the time from its first chunk to its last.
+    decode = [(r[2] - 1) / (r[1][-1] - r[1][0]) for r in results if len(r[1]) >= 2 and r[1][-1] > r[1][0]]
     return {"clients": clients, "completion_tokens": total, "wall_s": wall, "tokens_per_s": total / wall,
             "ttft_p50_ms": 1e3 * percentile(ttft, 50), "ttft_p99_ms": 1e3 * percentile(ttft, 99),
             "itl_p50_ms": 1e3 * percentile(gaps, 50), "itl_p99_ms": 1e3 * percentile(gaps, 99),
-            "stream_decode_tokens_per_s": 1 / statistics.median(gaps) if gaps else float("nan")}
+            "stream_decode_tokens_per_s": statistics.median(decode) if decode else float("nan")}
+
+
+def step_totals(port):
+    """(sum, count) of the engine's forward passes from /metrics (gpt_engine_step_seconds), or None."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/metrics")
+    text = conn.getresponse().read().decode()
+    conn.close()
+    values = dict(line.split()[:2] for line in text.splitlines() if line.startswith("gpt_engine_step_seconds_"))
+    if "gpt_engine_step_seconds_sum" not in values:
+        return None
+    return float(values["gpt_engine_step_seconds_sum"]), float(values["gpt_engine_step_seconds_count"])
+
+
+def bench_generate(gpt, threads, tokens, timeout):
+    """One decode run of `gpt bench generate` (random GPT-2 124M weights, 16-token prompt): tokens/s."""
+    out = subprocess.run([gpt, "bench", "generate", "--threads", str(threads), "--prompt-tokens", "16",
+                          "--new-tokens", str(tokens), "--prefill-tokens", "16", "--repeats", "1", "--json"],
+                         check=True, capture_output=True, text=True, timeout=timeout).stdout
+    return json.loads(out.strip().splitlines()[-1])["decode_tokens_per_sec"]
 
 
 def main():
@@ -105,11 +132,13 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--max-batch", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=600, help="seconds per request (a round is bounded by it)")
+    parser.add_argument("--versus-bench", type=int, default=0, metavar="N",
+                        help="then N single-stream rounds alternating with N `gpt bench generate` runs; their medians' ratio")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
-    if any(c < 1 or c > 64 for c in levels) or not 1 <= args.tokens <= 1024:
-        sys.exit("concurrency must be in 1...64 and --tokens in 1...1024")
+    if any(c < 1 or c > 64 for c in levels) or not 2 <= args.tokens <= 1000 or not 0 <= args.versus_bench <= 20:
+        sys.exit("concurrency must be in 1...64, --tokens in 2...1000 and --versus-bench in 0...20")
 
     with tempfile.TemporaryDirectory(prefix="serve-load-") as work:
         checkpoint = args.checkpoint or make_checkpoint(args.gpt, work, args.threads)
@@ -130,6 +159,16 @@ def main():
                 sys.exit("gpt serve was not ready within 300 s")
             stream(port, "warm up", 8, args.timeout)
             rows = [round_of(port, c, args.tokens, args.timeout) for c in levels]
+            pairs, forward_ms = [], None
+            before = step_totals(port) if args.versus_bench else None
+            for _ in range(args.versus_bench):
+                served = round_of(port, 1, args.tokens, args.timeout)
+                pairs.append((served["stream_decode_tokens_per_s"], served["tokens_per_s"],
+                              bench_generate(args.gpt, args.threads, args.tokens, args.timeout)))
+            after = step_totals(port) if args.versus_bench else None
+            if before and after and after[1] > before[1]:
+                # The engine's own forward pass per step in those rounds: what is left of a token's time is HTTP and the host.
+                forward_ms = 1e3 * (after[0] - before[0]) / (after[1] - before[1])
         finally:
             server.terminate()
             try:
@@ -143,8 +182,24 @@ def main():
         ratio = f"{r['tokens_per_s'] / single:.2f}" if single else "–"
         print(f"| {r['clients']} | {r['tokens_per_s']:.1f} | {ratio} | {r['ttft_p50_ms']:.0f} | {r['ttft_p99_ms']:.0f} | "
               f"{r['itl_p50_ms']:.1f} | {r['itl_p99_ms']:.1f} |")
+    versus = None
+    if pairs:
+        serve = statistics.median(p[0] for p in pairs)
+        wall = statistics.median(p[1] for p in pairs)
+        bench = statistics.median(p[2] for p in pairs)
+        # Each pair ran within seconds of each other: the median of the pairs' ratios drifts less with the host's load.
+        paired = statistics.median(a / c for a, _, c in pairs)
+        versus = {"pairs": len(pairs), "serve_forward_ms_per_step": forward_ms, "serve_decode_tokens_per_s": serve, "serve_wall_tokens_per_s": wall,
+                  "bench_decode_tokens_per_s": bench, "ratio": serve / bench, "median_pair_ratio": paired,
+                  "runs": [{"serve_decode": a, "serve_wall": b, "bench_decode": c} for a, b, c in pairs]}
+        print(f"\none stream vs `gpt bench generate`, medians of {len(pairs)} alternating runs: serve decode {serve:.1f} tok/s "
+              f"(whole request {wall:.1f}), bench generate {bench:.1f} tok/s -> {serve / bench:.2f}x; median of the pairs' ratios {paired:.2f}x")
+        print("  runs (serve decode / bench decode): " + ", ".join(f"{a:.1f}/{c:.1f}" for a, _, c in pairs))
+        if forward_ms:
+            print(f"  the server's forward pass: {forward_ms:.2f} ms per step (= {1e3 / forward_ms:.1f} tok/s); "
+                  f"bench generate: {1e3 / bench:.2f} ms per token")
     if args.json:
-        print(json.dumps({"tokens": args.tokens, "threads": args.threads, "rounds": rows}))
+        print(json.dumps({"tokens": args.tokens, "threads": args.threads, "rounds": rows, "versus_bench": versus}))
 
 
 if __name__ == "__main__":

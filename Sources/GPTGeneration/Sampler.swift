@@ -53,8 +53,12 @@ public enum SamplingError: Error, CustomStringConvertible, Equatable {
 
 public struct Sampler {
     public let options: SamplingOptions
+    // Working arrays, vocabulary-sized, kept from one token to the next: a sampler called once per
+    // token would otherwise allocate and free about 1 MB each time (scores, candidate ids, weights).
+    var scores: [Float] = []
     var candidates: [Int] = []
     var weights: [Double] = []
+    var order: [Int] = []
 
     public init(options: SamplingOptions) { self.options = options }
 
@@ -73,14 +77,18 @@ public struct Sampler {
     /// how often each token was generated (not in the prompt), for the presence and frequency penalties.
     public mutating func next(_ logits: UnsafeBufferPointer<Float>, present: [Int32], generated: [Int32: Int] = [:],
                               rng: inout SplitMix64) -> Int32 {
-        var scores = Array(logits)
+        let penalized = options.repetitionPenalty != 1 || options.countsOccurrences
+        // Greedy without penalties reads the logits as they are: nothing to copy.
+        if options.temperature == 0 && !penalized { return Int32(Self.argmax(logits)) }
+        scores.removeAll(keepingCapacity: true)
+        scores.append(contentsOf: logits)
         Self.penalizeRepetition(&scores, present: present, penalty: options.repetitionPenalty)
         Self.penalizeOccurrences(&scores, generated: generated, presence: options.presencePenalty, frequency: options.frequencyPenalty)
-        guard options.temperature > 0 else { return Int32(Self.argmax(scores)) }
+        guard options.temperature > 0 else { return Int32(scores.withUnsafeBufferPointer { Self.argmax($0) }) }
         for i in scores.indices { scores[i] /= options.temperature }
-        candidates = Self.topK(scores, options.topK)
+        Self.topK(scores, options.topK, into: &candidates)
         Self.softmax(scores, over: candidates, into: &weights)
-        if let p = options.topP, p < 1 { Self.nucleus(&candidates, &weights, p) }
+        if let p = options.topP, p < 1 { Self.nucleus(&candidates, &weights, p, order: &order) }
         return Int32(Self.draw(candidates, weights, rng: &rng))
     }
 
@@ -100,39 +108,55 @@ public struct Sampler {
         }
     }
 
-    static func argmax(_ scores: [Float]) -> Int {
+    /// The first index of the largest score.
+    static func argmax(_ scores: UnsafeBufferPointer<Float>) -> Int {
         var best = 0
         for i in scores.indices where scores[i] > scores[best] { best = i }
         return best
     }
 
-    /// Indices of the k largest scores (all when k is nil or ≥ V), largest first when cut.
-    static func topK(_ scores: [Float], _ k: Int?) -> [Int] {
-        guard let k, k < scores.count else { return Array(scores.indices) }
+    /// Indices of the k largest scores (all when k is nil or ≥ V), largest first when cut, into `out`.
+    static func topK(_ scores: [Float], _ k: Int?, into out: inout [Int]) {
+        out.removeAll(keepingCapacity: true)
+        out.append(contentsOf: scores.indices)
+        guard let k, k < scores.count else { return }
         // A size-k min-heap would be O(V log k); a partial sort of indices is simpler and fast enough here.
-        return Array(scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }.prefix(k))
+        out.sort { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
+        out.removeSubrange(k...)
     }
 
     static func softmax(_ scores: [Float], over candidates: [Int], into weights: inout [Double]) {
-        let m = candidates.map { scores[$0] }.max() ?? 0
-        weights = candidates.map { exp(Double(scores[$0] - m)) }
-        let total = weights.reduce(0, +)
+        var m = -Float.infinity
+        for c in candidates { m = max(m, scores[c]) }
+        if candidates.isEmpty { m = 0 }
+        weights.removeAll(keepingCapacity: true)
+        var total = 0.0
+        for c in candidates {
+            let w = exp(Double(scores[c] - m))
+            weights.append(w)
+            total += w
+        }
         for i in weights.indices { weights[i] /= total }
     }
 
-    /// Keeps the most likely candidates until their probability reaches p (at least one).
-    static func nucleus(_ candidates: inout [Int], _ weights: inout [Double], _ p: Float) {
-        let order = weights.indices.sorted { weights[$0] > weights[$1] || (weights[$0] == weights[$1] && candidates[$0] < candidates[$1]) }
-        var kept: [Int] = [], keptWeights: [Double] = []
-        var mass = 0.0
+    /// Keeps the most likely candidates until their probability reaches p (at least one). `order`: scratch.
+    static func nucleus(_ candidates: inout [Int], _ weights: inout [Double], _ p: Float, order: inout [Int]) {
+        order.removeAll(keepingCapacity: true)
+        order.append(contentsOf: weights.indices)
+        order.sort { weights[$0] > weights[$1] || (weights[$0] == weights[$1] && candidates[$0] < candidates[$1]) }
+        var mass = 0.0, kept = 0
         for i in order {
-            kept.append(candidates[i]); keptWeights.append(weights[i])
+            kept += 1
             mass += weights[i]
             if mass >= Double(p) { break }
         }
+        // The nucleus is usually small: gathered into two short arrays, then written back in place.
+        let keptCandidates = order.prefix(kept).map { candidates[$0] }, keptWeights = order.prefix(kept).map { weights[$0] }
         let total = keptWeights.reduce(0, +)
-        candidates = kept
-        weights = keptWeights.map { $0 / total }
+        candidates.removeAll(keepingCapacity: true)
+        candidates.append(contentsOf: keptCandidates)
+        weights.removeAll(keepingCapacity: true)
+        weights.append(contentsOf: keptWeights.lazy.map { $0 / total })
     }
 
     static func draw(_ candidates: [Int], _ weights: [Double], rng: inout SplitMix64) -> Int {

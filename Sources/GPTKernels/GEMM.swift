@@ -8,7 +8,8 @@
 // Threads split C by columns (or by rows when C is tall and narrow) into static,
 // panel-aligned slices; each element of C is summed by one thread in a fixed
 // k-order whatever the split, so results depend neither on timing nor on the thread
-// count. The path for at most 4 rows (decoding) sums each element in the same order
+// count. The path for at most 4 rows (decoding) hands its column panels to whichever
+// thread is free (that changes who sums an element, never how), and sums each element in the same order
 // as the blocked path, so a row's result does not depend on how many rows C has
 // (batch-invariant serving relies on it; GEMMTests checks M = 1…16 and a large M).
 // The packing buffers belong to the thread pool that runs the multiply (a
@@ -89,7 +90,7 @@ public enum GEMM {
 
     /// C[m ≤ 4, N] (+)= A[m, K] · op(B), reading a normal B where it lies (one pass over each
     /// weight matrix per token, the memory-bound floor of decoding); a transposed B is packed one
-    /// 32-column panel at a time. Threads split C by columns. Each element is summed exactly as
+    /// 32-column panel at a time. Threads claim C's columns two panels at a time. Each element is summed exactly as
     /// `block` sums it (a fused multiply-add chain from zero over each KC-deep block of k, the
     /// blocks added to C in order), so a row of C is bit-identical whichever path computed it,
     /// for any M and any thread count: what batch-invariant serving needs.
@@ -99,9 +100,12 @@ public enum GEMM {
         let ws = pool.gemmWorkspace
         ws.reserve(pool.threadCount)
         let operand = Operand(base: b, ld: ldb, layout: layoutB)
-        // Small problems are not worth waking the other workers.
-        let granule = m * n * k < 1 << 16 ? n : nr
-        pool.parallelFor(n, granule: granule) { cols, worker in
+        // Small problems are not worth waking the other workers. Otherwise threads claim two panels at a
+        // time: every element is still summed by one thread in one order, so which thread takes which
+        // columns changes no result, and a thread paused by the system (a server's I/O sharing the
+        // cores) no longer holds back the whole product.
+        let granule = m * n * k < 1 << 16 ? n : 2 * nr
+        pool.parallelForClaiming(n, granule: granule) { cols, worker in
             let w = ws.workers[worker]
             var j = cols.lowerBound
             while j < cols.upperBound {

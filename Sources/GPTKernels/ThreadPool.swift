@@ -118,6 +118,26 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
+    /// As `parallelFor(_:granule:_:)`, but workers claim `granule`-sized ranges one at a time from a
+    /// shared counter instead of owning a fixed slice, so a worker the system pauses (another process
+    /// or the server's own I/O threads taking its core) delays the region by less: the others take
+    /// its remaining ranges. Which worker runs a range then depends on timing, so `body` must compute
+    /// each range's results alone, in an order fixed by the range (no reduction across ranges).
+    public func parallelForClaiming(_ count: Int, granule: Int, _ body: (Range<Int>, _ worker: Int) -> Void) {
+        guard count > 0 else { return }
+        let chunks = (count + granule - 1) / granule
+        if min(threadCount, chunks) == 1 { body(0..<count, 0); return }
+        let shared = shared
+        shared.claim.store(0, ordering: .relaxed)
+        run { w in
+            while true {
+                let chunk = shared.claim.add(1, ordering: .relaxed).oldValue
+                guard chunk < chunks else { return }
+                body((chunk * granule)..<min(count, (chunk + 1) * granule), w)
+            }
+        }
+    }
+
     /// The slice of `chunks` that `worker` of `workers` owns: as equal as possible,
     /// earlier workers taking the remainder.
     public static func staticRange(chunks: Int, workers: Int, worker: Int) -> Range<Int> {
@@ -155,6 +175,8 @@ private final class WorkerStart {
 private final class SharedState: @unchecked Sendable {
     let generation = Atomic<Int>(0)
     let pending = Atomic<Int>(0)
+    /// The next range to claim in `parallelForClaiming` (one region runs at a time).
+    let claim = Atomic<Int>(0)
     let stopping = Atomic<Bool>(false)
     let lock = NSCondition()
     var job: ((Int) -> Void)?

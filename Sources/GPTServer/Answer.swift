@@ -90,6 +90,28 @@ struct Answer: Sendable {
         return body
     }
 
+    /// The SSE event of a text chunk without logprobs: the object `chunk(choice(index, text: text))`
+    /// makes, written straight into a buffer (a stream sends one per token; see JSONBody.appendString).
+    func textEvent(_ index: Int, _ text: String, includeUsage: Bool) -> ByteBuffer {
+        var out = ByteBuffer()
+        out.reserveCapacity(192 + id.utf8.count + model.utf8.count + text.utf8.count)
+        out.writeStaticString("data: {\"id\":")
+        JSONBody.appendString(id, to: &out)
+        out.writeString(isChat ? ",\"object\":\"chat.completion.chunk\",\"created\":" : ",\"object\":\"text_completion\",\"created\":")
+        out.writeString(String(created))
+        out.writeStaticString(",\"model\":")
+        JSONBody.appendString(model, to: &out)
+        out.writeStaticString(",\"system_fingerprint\":null,\"choices\":[{\"index\":")
+        out.writeString(String(index))
+        out.writeString(isChat ? ",\"delta\":{\"content\":" : ",\"text\":")
+        JSONBody.appendString(text, to: &out)
+        if isChat { out.writeStaticString("}") }
+        out.writeStaticString(",\"logprobs\":null,\"finish_reason\":null}]")
+        if includeUsage { out.writeStaticString(",\"usage\":null") }
+        out.writeStaticString("}\n\n")
+        return out
+    }
+
     /// A choice of a chunk: text (or a chat delta) and, on the last one, why it ended.
     func choice(_ index: Int, text: String?, role: Bool = false, finish: String? = nil, logprobs: Any = NSNull()) -> [String: Any] {
         if isChat {
@@ -126,9 +148,13 @@ struct Answer: Sendable {
                     }
                 case let .text(s, text, entries):
                     let c = i * n + s
-                    let piece = choice(c, text: text, logprobs: logprobsObject(entries, offset: offsets[c]))
+                    if withLogprobs {
+                        let piece = choice(c, text: text, logprobs: logprobsObject(entries, offset: offsets[c]))
+                        try await writer.write(JSONBody.event(chunk(piece, includeUsage: includeUsage)))
+                    } else {
+                        try await writer.write(textEvent(c, text, includeUsage: includeUsage))
+                    }
                     offsets[c] += text.count
-                    try await writer.write(JSONBody.event(chunk(piece, includeUsage: includeUsage)))
                 case let .finished(s, reason, count):
                     completionTokens += count
                     let last = isChat ? choice(i * n + s, text: nil, finish: reason) : choice(i * n + s, text: "", finish: reason)

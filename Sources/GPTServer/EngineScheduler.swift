@@ -116,7 +116,11 @@ final class Scheduler {
             }
         }
         let logits: UnsafeBufferPointer<Float>
-        do { logits = try session.step(entries) } catch {
+        let started = DispatchTime.now().uptimeNanoseconds
+        do {
+            logits = try session.step(entries)
+            engine.metrics.stepSeconds.record(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+        } catch {
             // Prompts and slots were checked before this; a broken invariant, reported, not fatal.
             for request in requests {
                 request.job.continuation.yield(.failed(APIError(status: 500, message: "generation failed: \(error)", type: "server_error")))

@@ -20,7 +20,7 @@ extension OpenAIServer {
         }
     }
 
-    func completions(_ fields: RequestFields) async throws -> Response {
+    func completions(_ fields: RequestFields, inbound: RequestBody) async throws -> Response {
         try checkModel(fields)
         let model = try loaded()
         let echo = try fields.bool("echo") ?? false
@@ -37,10 +37,10 @@ extension OpenAIServer {
         if p.maxTokens == nil { p.maxTokens = 16 }  // OpenAI's default for completions
         // echo with logprobs: the prompt tokens' logprobs come first (the engine scores the prompt).
         return try await run(prompts: prompts, parameters: p, extraStops: [], promptLogprobs: echo ? p.logprobs : nil,
-                             shape: .completion(echo: texts), model: model)
+                             shape: .completion(echo: texts), model: model, inbound: inbound)
     }
 
-    func chatCompletions(_ fields: RequestFields) async throws -> Response {
+    func chatCompletions(_ fields: RequestFields, inbound: RequestBody) async throws -> Response {
         try checkModel(fields)
         let model = try loaded()
         let parameters = try GenerationParameters(fields, maxBatch: configuration.maxBatch, chat: true)
@@ -53,7 +53,8 @@ extension OpenAIServer {
             throw APIError.invalid("messages cannot be encoded by this model's chat template: \(error)", param: "messages")
         }
         _ = try fitting(ids, model: model, param: "messages")
-        return try await run(prompts: [ids], parameters: parameters, extraStops: model.template.stopTexts, shape: .chat, model: model)
+        return try await run(prompts: [ids], parameters: parameters, extraStops: model.template.stopTexts, shape: .chat, model: model,
+                             inbound: inbound)
     }
 
     /// `prompt`: a string, an array of strings, an array of token ids, or an array of such arrays.
@@ -129,9 +130,10 @@ extension OpenAIServer {
         }
     }
 
-    /// Queues one job per prompt (all or none) and answers with a body or a stream.
+    /// Queues one job per prompt (all or none) and answers with a body or a stream. `inbound`: the
+    /// request's body, through which a non-streaming answer learns that its client went away.
     func run(prompts: [[Int32]], parameters: GenerationParameters, extraStops: [String], promptLogprobs: Int? = nil,
-             shape: Shape, model: LoadedModel) async throws -> Response {
+             shape: Shape, model: LoadedModel, inbound: RequestBody) async throws -> Response {
         var jobs: [EngineJob] = []
         do {
             for prompt in prompts {
@@ -156,6 +158,21 @@ extension OpenAIServer {
                                 try await answer.stream(submitted, includeUsage: parameters.includeUsage, into: &writer)
                             })
         }
-        return JSONBody.response(try await answer.collect(submitted))
+        return try await answerWatchingClient(submitted, answer: answer, inbound: inbound)
+    }
+
+    /// Waits for a whole (non-streaming) answer while watching the connection: when the client closes
+    /// it, the jobs are cancelled, so the engine frees their slots within a step instead of generating
+    /// every token for nobody. (A stream learns the same from its first failed write.)
+    ///
+    /// Hummingbird 2 reads the connection's inbound side for us here (`consumeWithInboundCloseHandler`);
+    /// after that the connection cannot carry another request, so the answer says `Connection: close`.
+    func answerWatchingClient(_ jobs: [EngineJob], answer: Answer, inbound: RequestBody) async throws -> Response {
+        let body = try await inbound.consumeWithInboundCloseHandler { _ in
+            JSONBody.buffer(try await answer.collect(jobs))
+        } onInboundClosed: {
+            for job in jobs { job.cancel() }
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json", .connection: "close"], body: .init(byteBuffer: body))
     }
 }

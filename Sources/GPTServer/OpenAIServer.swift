@@ -38,10 +38,19 @@ public final class OpenAIServer: Sendable {
             }
             return JSONBody.response(self.modelObject())
         }
-        router.post("/v1/completions") { request, _ in try await self.completions(try await self.fields(request)) }
-        router.post("/v1/chat/completions") { request, _ in try await self.chatCompletions(try await self.fields(request)) }
-        router.post("/tokenize") { request, _ in try self.tokenize(try await self.fields(request)) }
-        router.post("/detokenize") { request, _ in try self.detokenize(try await self.fields(request)) }
+        // The generating routes keep the request's body: a non-streaming answer watches it for the client going away.
+        router.post("/v1/completions") { request, _ in
+            var request = request
+            let fields = try await self.fields(&request)
+            return try await self.completions(fields, inbound: request.body)
+        }
+        router.post("/v1/chat/completions") { request, _ in
+            var request = request
+            let fields = try await self.fields(&request)
+            return try await self.chatCompletions(fields, inbound: request.body)
+        }
+        router.post("/tokenize") { request, _ in var request = request; return try self.tokenize(try await self.fields(&request)) }
+        router.post("/detokenize") { request, _ in var request = request; return try self.detokenize(try await self.fields(&request)) }
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "swift-gpt"),
@@ -62,10 +71,12 @@ public final class OpenAIServer: Sendable {
         ["id": configuration.modelName, "object": "model", "created": created, "owned_by": "swift-gpt"]
     }
 
-    /// The body as checked JSON fields (413 past --max-body, 400 for bad UTF-8 or JSON).
-    func fields(_ request: Request) async throws -> RequestFields {
+    /// The body as checked JSON fields (413 past --max-body, 400 for bad UTF-8 or JSON). The collected
+    /// body is stored back into `request`, which keeps the connection's inbound stream behind it (see
+    /// `answerWatchingClient`).
+    func fields(_ request: inout Request) async throws -> RequestFields {
         let buffer: ByteBuffer
-        do { buffer = try await request.body.collect(upTo: configuration.maxBody) } catch {
+        do { buffer = try await request.collectBody(upTo: configuration.maxBody) } catch {
             throw APIError.tooLarge(limit: configuration.maxBody)
         }
         return try RequestFields(body: Data(buffer.readableBytesView))

@@ -1,6 +1,7 @@
 // What /metrics reports, in Prometheus's text format (swift-prometheus): requests by
 // status, prompt and completion tokens, queue depth and running sequences, and histograms
-// of time to first token and time per output token.
+// of time to first token, time per output token, and the engine's forward pass per step
+// (time per output token above the step time is what the HTTP side and the host add).
 import Foundation
 import Prometheus
 
@@ -12,6 +13,7 @@ public final class ServerMetrics: Sendable {
     let running: Gauge
     let timeToFirstToken: ValueHistogram
     let timePerOutputToken: ValueHistogram
+    let stepSeconds: ValueHistogram
 
     public init() {
         promptTokens = registry.makeCounter(name: "gpt_prompt_tokens_total", help: "Prompt tokens of the requests run.")
@@ -24,6 +26,9 @@ public final class ServerMetrics: Sendable {
         timePerOutputToken = registry.makeValueHistogram(
             name: "gpt_time_per_output_token_seconds", buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
             help: "Mean time between a request's tokens after the first.")
+        stepSeconds = registry.makeValueHistogram(
+            name: "gpt_engine_step_seconds", buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+            help: "The forward pass of one engine step (a token of every running sequence plus any prefill chunk).")
     }
 
     func request(status: Int) {

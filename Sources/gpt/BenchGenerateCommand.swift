@@ -25,7 +25,7 @@ struct BenchGenerate: ParsableCommand {
     @Option(help: "Prompt length for decoding.") var promptTokens = 16
     @Option(help: "Tokens to decode.") var newTokens = 256
     @Option(help: "Prompt length for the prefill measurement.") var prefillTokens = 1024
-    @Option(help: "Decode runs measured after a warm-up; the median is reported.") var repeats = 5
+    @Option(help: "Decode runs measured after a warm-up; the median is reported, with the min and max.") var repeats = 5
     @Option(help: "Weight formats to measure, comma-separated, the first the baseline of the ratios (fp32, bf16, f16, q8_0).")
     var dtype = "fp32"
     @Flag(help: "Print one JSON object on the last line: the last thread count's figures, every run under results.")
@@ -46,7 +46,7 @@ struct BenchGenerate: ParsableCommand {
     func run() throws {
         let formats = try parseFormats()
         var results: [[String: Any]] = []
-        print("threads  dtype  weights MB  prefill(ms)  prefill tok/s  decode tok/s  ms/token  × first  bandwidth GB/s  floor tok/s  of floor  peak RSS MB")
+        print("threads  dtype  weights MB  prefill(ms)  prefill tok/s  decode tok/s  (min–max of \(repeats))  ms/token  × first  bandwidth GB/s  floor tok/s  of floor  peak RSS MB")
         for t in try parseThreadList(threads) {
             let pool = try ThreadPool(threads: t)
             // Streaming-read bandwidth on the same threads, once per thread count: every dtype's floor uses it.
@@ -79,12 +79,13 @@ struct BenchGenerate: ParsableCommand {
                 let floor = bandwidth / weightBytes
                 let rss = peakRSSMegabytes()
                 print(String(format: "%7d  ", t) + format.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0)
-                      + String(format: "  %10.0f  %11.0f  %13.0f  %12.1f  %8.2f  %7.2f  %14.1f  %11.1f  %7.0f%%  %11.0f", weightBytes / 1e6, prefillSeconds * 1000, Double(prefillTokens) / prefillSeconds,
-                             decodeRate, 1000 / decodeRate, decodeRate / firstRate!, bandwidth / 1e9, floor,
+                      + String(format: "  %10.0f  %11.0f  %13.0f  %12.1f  %9.1f–%-9.1f  %8.2f  %7.2f  %14.1f  %11.1f  %7.0f%%  %11.0f", weightBytes / 1e6, prefillSeconds * 1000, Double(prefillTokens) / prefillSeconds,
+                             decodeRate, rates.min()!, rates.max()!, 1000 / decodeRate, decodeRate / firstRate!, bandwidth / 1e9, floor,
                              100 * decodeRate / floor, rss))
                 results.append(["threads": t, "dtype": format.rawValue, "weight_bytes": Int(weightBytes),
                                 "prefill_tokens": prefillTokens, "prefill_ms": rounded(prefillSeconds * 1000, 1),
                                 "decode_tokens_per_sec": rounded(decodeRate, 2), "decode_runs": repeats,
+                                "decode_tokens_per_sec_min": rounded(rates.min()!, 2), "decode_tokens_per_sec_max": rounded(rates.max()!, 2),
                                 "decode_tokens_per_sec_runs": rates.map { rounded($0, 2) }, "ms_per_token": rounded(1000 / decodeRate, 3),
                                 "decode_ratio_to_first": rounded(decodeRate / firstRate!, 3),
                                 "peak_rss_mb": rounded(rss, 1), "memory_gb_per_sec": rounded(bandwidth / 1e9, 2),

@@ -4,9 +4,9 @@
 Trains a tiny character model with the gpt binary, starts `gpt serve` on a free loopback
 port, and checks completions and chat (streamed and not), stop strings, n=2, seeds, the
 errors as the SDK's exception types, 16 concurrent streams, a client that disconnects
-mid-stream, raw-HTTP refusals (oversized body, malformed JSON, invalid UTF-8, a prompt
+mid-stream and one that disconnects during a non-streaming completion, raw-HTTP refusals (oversized body, malformed JSON, invalid UTF-8, a prompt
 longer than the context, a missing key, an unknown route), echo with logprobs, and that SIGTERM
-exits 0; then a second server with --max-batch 1 --max-queue 1 --request-timeout 2 refuses a request past its
+exits 0; then a second server with --max-batch 1 --max-queue 1 --request-timeout 1 refuses a request past its
 queue with 503 + Retry-After and cuts a long stream at the timeout. Traffic goes to 127.0.0.1 only; every
 call has a timeout. Usage: openai_client.py PATH/TO/gpt
 """
@@ -14,6 +14,7 @@ import concurrent.futures
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -52,10 +53,12 @@ def expect_error(kind, call, what):
 
 
 def busy_server(run):
-    """A second server with one batch slot, room for one waiting request and a 2 s request timeout: a full queue is
-    a 503 with Retry-After (the SDK's InternalServerError), and a long request is cut at its timeout."""
+    """A second server with one batch slot, room for one waiting request and a 1 s request timeout: a full queue is
+    a 503 with Retry-After (the SDK's InternalServerError), and a long request is cut at its timeout. (The tiny model
+    makes 35,000-50,000 tokens/s on one thread here: with a 2 s timeout a quiet machine finished all 100,000 tokens
+    before the cut, and the check failed.)"""
     server = subprocess.Popen([GPT, "serve", "--checkpoint", run, "--port", "0", "--threads", "1",
-                               "--max-batch", "1", "--max-queue", "1", "--request-timeout", "2"],
+                               "--max-batch", "1", "--max-queue", "1", "--request-timeout", "1"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                               env={k: v for k, v in os.environ.items() if k != "GPT_API_KEY"})
     try:
@@ -65,7 +68,7 @@ def busy_server(run):
         first = next(iter(long_stream))  # running now
         waiting = concurrent.futures.ThreadPoolExecutor(1).submit(
             lambda: client.completions.create(model="run", prompt="User:", max_tokens=3))
-        time.sleep(0.5)  # queued behind the long one
+        time.sleep(0.3)  # queued behind the long one
         try:
             client.completions.create(model="run", prompt="User:", max_tokens=3)
             check(False, "a full queue: expected a 503, got an answer")
@@ -75,7 +78,7 @@ def busy_server(run):
         # (Reading the stream takes the SDK longer than the server took to write it: count, not time.)
         chunks = [first] + [c for c in long_stream if c.choices]
         check(chunks[-1].choices[0].finish_reason == "length" and len(chunks) < 100000,
-              f"--request-timeout 2 cuts a 100000-token stream after {len(chunks) - 1} tokens")
+              f"--request-timeout 1 cuts a 100000-token stream after {len(chunks) - 1} tokens")
         try:
             outcome = waiting.result(timeout=30).choices[0].finish_reason
         except openai.InternalServerError as error:
@@ -186,6 +189,28 @@ def exercise(base):
         metrics = answer.read().decode()
     check("gpt_running_sequences 0.0" in metrics.splitlines() and "gpt_queue_depth 0.0" in metrics.splitlines(),
           "/metrics: nothing running or queued after the disconnect")
+
+    # A non-streaming client that goes away frees its slot within a step too: send the request on a bare
+    # socket, wait until it runs, close, and /metrics must show nothing running within 2 s.
+    def running_sequences():
+        with urllib.request.urlopen(root + "/metrics", timeout=30) as answer:
+            lines = answer.read().decode().splitlines()
+        return next(float(l.split()[1]) for l in lines if l.startswith("gpt_running_sequences "))
+    host, port = root.split("//", 1)[1].split(":")
+    body = b'{"model": "tiny", "prompt": "User:", "max_tokens": 100000}'
+    raw = socket.create_connection((host, int(port)), timeout=30)
+    raw.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: " + host.encode() + b"\r\nAuthorization: Bearer " + KEY.encode()
+                + b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    deadline = time.time() + 10
+    while running_sequences() == 0 and time.time() < deadline:
+        time.sleep(0.02)
+    started = running_sequences() == 1
+    raw.close()
+    closed = time.time()
+    while running_sequences() != 0 and time.time() < closed + 2:
+        time.sleep(0.02)
+    check(started and running_sequences() == 0,
+          f"a non-streaming client that disconnects frees its slot ({time.time() - closed:.2f} s after closing)")
 
     # Bodies the SDK would never send, over plain HTTP.
     headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}

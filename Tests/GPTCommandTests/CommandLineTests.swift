@@ -174,6 +174,21 @@ final class CommandLineTests: XCTestCase {
                        "the converted checkpoint samples the same")
     }
 
+    func testBenchGenerateReportsTheMedianOfItsDecodeRunsWithTheirMinAndMax() throws {
+        // GPT-2 124M with random weights, a 1-token prompt and 2 new tokens: seconds, not minutes.
+        let (status, output, err) = try gpt("bench", "generate", "--threads", "1", "--prompt-tokens", "1", "--new-tokens", "2",
+                                            "--prefill-tokens", "1", "--repeats", "3", "--json")
+        XCTAssertEqual(status, 0, err)
+        let json = try lastJSON(output)
+        let runs = try XCTUnwrap(json["decode_tokens_per_sec_runs"] as? [Double], output).sorted()
+        XCTAssertEqual(runs.count, 3)
+        XCTAssertEqual(json["decode_runs"] as? Int, 3)
+        XCTAssertEqual(json["decode_tokens_per_sec"] as? Double, runs[1], "the median of three runs is the middle one")
+        XCTAssertEqual(json["decode_tokens_per_sec_min"] as? Double, runs[0])
+        XCTAssertEqual(json["decode_tokens_per_sec_max"] as? Double, runs[2])
+        XCTAssert(output.contains("min–max of 3"), output)
+    }
+
     func testStopTextCutsTheSampleBeforeIt() throws {
         let run = work.appendingPathComponent("run").path
         XCTAssertEqual(try gpt("train", "--steps", "60", "--eval-every", "1000", "--out", run).0, 0)

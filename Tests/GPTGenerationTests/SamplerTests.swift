@@ -62,6 +62,30 @@ final class SamplerTests: XCTestCase {
         }
     }
 
+    func testASamplerReusedAcrossTokensDrawsWhatAFreshSamplerDrawsEachTime() {
+        // The sampler keeps its vocabulary-sized working arrays between calls; nothing of one call
+        // may leak into the next (a top-k cut, a nucleus, penalised scores, a different row).
+        var seed = SplitMix64(seed: 9)
+        let rows: [[Float]] = (0..<40).map { _ in (0..<50).map { _ in Float(seed.nextUnitInterval() * 8 - 4) } }
+        let settings = [SamplingOptions(), SamplingOptions(temperature: 0.7, topK: 5), SamplingOptions(topP: 0.5),
+                        SamplingOptions(temperature: 1.3, topK: 20, topP: 0.9, repetitionPenalty: 1.4),
+                        SamplingOptions(temperature: 0, presencePenalty: 0.5, frequencyPenalty: 0.3),
+                        SamplingOptions(temperature: 0)]
+        for options in settings {
+            var reused = Sampler(options: options)
+            var rngReused = SplitMix64(seed: 3), rngFresh = SplitMix64(seed: 3)
+            var history: [Int32] = [1, 2]
+            for row in rows {
+                row.withUnsafeBufferPointer { l in
+                    var fresh = Sampler(options: options)
+                    let a = reused.next(l, history: history, rng: &rngReused), b = fresh.next(l, history: history, rng: &rngFresh)
+                    XCTAssertEqual(a, b, "\(options)")
+                    history.append(a)
+                }
+            }
+        }
+    }
+
     func testInvalidOptionsAreNamed() {
         for (options, name) in [(SamplingOptions(temperature: -1), "temperature"), (SamplingOptions(topK: 0), "top-k"),
                                 (SamplingOptions(topP: 0), "top-p"), (SamplingOptions(topP: 1.5), "top-p"),

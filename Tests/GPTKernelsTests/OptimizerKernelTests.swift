@@ -90,4 +90,29 @@ final class OptimizerKernelTests: XCTestCase {
             }
         }
     }
+
+    func testClaimingThreadPoolCoversEveryIndexOnceInGranuleAlignedRanges() throws {
+        for threads in [1, 2, 3] {
+            let pool = try ThreadPool(threads: threads)
+            for count in [1, 7, 33, 65, 1000] {
+                for granule in [1, 16, 64] {
+                    // Twice in a row: the claim counter must start again from zero.
+                    for _ in 0..<2 {
+                        var hits = [Int](repeating: 0, count: count)
+                        var misaligned = [Int](repeating: 0, count: threads)
+                        hits.withUnsafeMutableBufferPointer { h in misaligned.withUnsafeMutableBufferPointer { bad in
+                            pool.parallelForClaiming(count, granule: granule) { range, worker in
+                                if range.lowerBound % granule != 0 || (range.upperBound % granule != 0 && range.upperBound != count) {
+                                    bad[worker] += 1
+                                }
+                                for i in range { h[i] += 1 }
+                            }
+                        }}
+                        XCTAssertEqual(hits, [Int](repeating: 1, count: count), "threads \(threads) count \(count) granule \(granule)")
+                        XCTAssertEqual(misaligned.reduce(0, +), 0, "ranges not on granule bounds")
+                    }
+                }
+            }
+        }
+    }
 }

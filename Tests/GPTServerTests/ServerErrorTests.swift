@@ -145,4 +145,29 @@ final class ServerErrorTests: XCTestCase {
         XCTAssertEqual(answer.eventObjects.compactMap { ($0["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String }, ["length"])
         await server.stop()
     }
+
+    func testANonStreamingClientThatDisconnectsFreesItsSlotWithinAStep() async throws {
+        let server = try await RunningServer.start { $0.maxBatch = 1 }
+        // 100,000 tokens take this model far longer than the bounds below (the window slides past the
+        // context, so each token re-runs 31 positions); the client sends the request, waits, and leaves.
+        let client = try RawConnection(port: server.port)
+        try client.post("/v1/completions", json: #"{"prompt": "User:", "max_tokens": 100000, "temperature": 0}"#)
+        var ok = await server.wait(seconds: 10) { server.engine.runningSequences == 1 }
+        XCTAssert(ok, "the request never started")
+        // Still generating a second later: it cannot have ended by itself within the bound below.
+        try await Task.sleep(nanoseconds: 1_000_000_000)
+        XCTAssertEqual(server.engine.runningSequences, 1, "the request ended before its client left")
+        client.close()
+        let closed = Date()
+        ok = await server.wait(seconds: 1) { server.engine.depth == (0, 0) && server.engine.runningSequences == 0 }
+        XCTAssert(ok, "the slot was not freed within 1 s of the client closing its connection")
+        let freedAfter = Date().timeIntervalSince(closed)
+        let metrics = try await server.request("/metrics", method: "GET")
+        XCTAssert(metrics.text.split(separator: "\n").contains("gpt_running_sequences 0.0"), metrics.text)
+        // The engine serves the next request (one slot: it was really freed).
+        let after = try await server.complete(["prompt": "User:", "max_tokens": 2])
+        XCTAssertEqual(after.status, 200, after.text)
+        print("slot freed \(Int(freedAfter * 1000)) ms after the client closed")
+        await server.stop()
+    }
 }

@@ -151,3 +151,51 @@ final class RunningServer: @unchecked Sendable {
         return condition()
     }
 }
+
+/// A bare TCP connection to the server on 127.0.0.1, for what URLSession cannot do: send a request
+/// and then close the connection without reading the answer (a client that went away).
+final class RawConnection {
+    private var socket: Int32
+
+    init(port: Int) throws {
+        #if canImport(Glibc)
+        socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        socket = Darwin.socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        guard socket >= 0 else { throw XCTSkip("no socket: errno \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let status = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard status == 0 else { close(); throw XCTSkip("cannot connect to 127.0.0.1:\(port): errno \(errno)") }
+    }
+
+    /// Sends a whole HTTP/1.1 POST of `json` to `path`.
+    func post(_ path: String, json: String) throws {
+        let request = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            + "Content-Length: \(json.utf8.count)\r\n\r\n\(json)"
+        let bytes = Array(request.utf8)
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { send(socket, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { throw XCTSkip("send failed: errno \(errno)") }
+            sent += n
+        }
+    }
+
+    func close() {
+        guard socket >= 0 else { return }
+        #if canImport(Glibc)
+        _ = Glibc.close(socket)
+        #else
+        _ = Darwin.close(socket)
+        #endif
+        socket = -1
+    }
+
+    deinit { close() }
+}

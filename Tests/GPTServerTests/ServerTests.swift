@@ -261,7 +261,9 @@ final class ServerTests: XCTestCase {
         for expected in [#"gpt_requests_total{status="200"} 1"#, #"gpt_requests_total{status="400"} 1"#,
                          "gpt_prompt_tokens_total 5", "gpt_completion_tokens_total 18", "gpt_queue_depth 0.0",
                          "gpt_running_sequences 0.0", "gpt_time_to_first_token_seconds_count 1",
-                         "gpt_time_per_output_token_seconds_count 1"] {
+                         "gpt_time_per_output_token_seconds_count 1",
+                         // One prefill step for both samples' prompts, then 8 decode steps for tokens 2...9.
+                         "gpt_engine_step_seconds_count 9"] {
             XCTAssert(lines.contains(expected), "no line \(expected) in\n\(metrics.text)")
         }
     }
