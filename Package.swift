@@ -78,14 +78,14 @@ let package = Package(
         .testTarget(name: "GPTTrainingTests", dependencies: ["GPTTraining", "GPTGeneration", "GPTCore", "GPTData", "GPTKernels", "GPTTokenizer",
                                                             "GPTDistributed"]),
         .testTarget(name: "GPTGenerationTests", dependencies: ["GPTGeneration", "GPTCore", "GPTKernels"]),
-        .testTarget(name: "GPTCommandTests", dependencies: ["gpt"]),
+        .testTarget(name: "GPTCommandTests", dependencies: ["gpt", "GPTTestSupport"]),
         .testTarget(name: "GPTNetworkTests", dependencies: [
             "GPTNetwork", "GPTTraining", "GPTCore", "GPTData", "GPTKernels", "GPTTokenizer", "GPTTestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "GPTServerTests", dependencies: [
-            "GPTServer", "GPTGeneration", "GPTCore", "GPTKernels", "GPTTokenizer",
+            "GPTServer", "GPTGeneration", "GPTCore", "GPTKernels", "GPTTokenizer", "GPTTestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
     ],

@@ -1,6 +1,7 @@
 // The `gpt` binary end to end, as a user runs it: train the demo briefly, then sample,
 // evaluate and convert the result; bad options must fail with a one-line error.
 import Foundation
+import GPTTestSupport
 import XCTest
 
 final class CommandLineTests: XCTestCase {
@@ -23,18 +24,7 @@ final class CommandLineTests: XCTestCase {
     func gpt(_ arguments: String...) throws -> (Int32, String, String) { try gpt(arguments) }
 
     func gpt(_ arguments: [String]) throws -> (Int32, String, String) {
-        let binary = [Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("gpt"), Self.binary]
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }!
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+        try GPTBinary.run(arguments)
     }
 
     /// step → train_loss from a run's metrics.jsonl.

@@ -4,24 +4,13 @@
 // trains with `gpt train --data`. The library tests (GPTNetworkTests/HubDatasetTests) cover
 // caching, bad shards, offline mode and refusals in detail.
 import Foundation
+import GPTTestSupport
 import XCTest
 
 extension CommandLineTests {
     /// Runs gpt with `arguments` and extra environment variables; returns (status, stdout, stderr).
     func gpt(_ arguments: [String], environment extra: [String: String]) throws -> (Int32, String, String) {
-        let binary = [Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("gpt"), Self.binary]
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }!
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+        try GPTBinary.run(arguments, environment: extra)
     }
 
     /// A python3 static file server on 127.0.0.1 for `directory`; returns its port and the process to stop.

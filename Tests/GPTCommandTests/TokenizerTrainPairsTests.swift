@@ -1,22 +1,11 @@
 // `gpt tokenizer train --pairs FILE.jsonl`: one joint BPE from both sides of a pairs file.
 import Foundation
+import GPTTestSupport
 import XCTest
 
 final class TokenizerTrainPairsTests: XCTestCase {
     private func gpt(_ arguments: String...) throws -> (status: Int32, out: String, err: String) {
-        let binary = [Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("gpt"), CommandLineTests.binary]
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
-        guard let binary else { throw XCTSkip("the gpt binary is not built next to the tests (run swift test -c release)") }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+        try GPTBinary.run(arguments)
     }
 
     func testTrainsOneVocabularyOnBothSidesOfAPairsFile() throws {

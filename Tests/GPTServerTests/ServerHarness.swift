@@ -1,6 +1,7 @@
 // Test support: a tiny character model trained once by the `gpt` binary, a server started
 // in-process on a free loopback port, and a small HTTP client. All traffic is to 127.0.0.1.
 import Foundation
+import GPTTestSupport
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -43,17 +44,8 @@ enum Fixture {
 
     /// Runs gpt with `arguments`; returns (status, stdout, stderr).
     static func gpt(_ arguments: [String]) throws -> (Int32, String, String) {
-        guard let binary else { throw XCTSkip("the gpt binary is not built next to the tests (run swift build -c release --build-tests)") }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+        guard binary != nil else { throw XCTSkip("the gpt binary is not built next to the tests (run swift build -c release --build-tests)") }
+        return try GPTBinary.run(arguments)
     }
 }
 
