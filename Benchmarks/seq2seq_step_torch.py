@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch's time for the training step that Tests/GPTCoreTests/Seq2SeqStepTiming.swift measures:
+"""PyTorch's time for the training step that `gpt bench translate-step` measures:
 nn.Transformer 6+6 layers, d_model 256, 4 heads, ff 1024, dropout 0.1, vocab 8000, shared
 embeddings scaled by sqrt(d) plus sinusoids, tied output, cross-entropy, AdamW; batches of
 128 x 32 and 64 x 64 pairs with lengths spread over 3/4..1 of the maximum, padded, with

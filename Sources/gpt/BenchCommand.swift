@@ -4,5 +4,6 @@ import ArgumentParser
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the engine: GEMM throughput, training step, generation, tokenizer.",
-        subcommands: [BenchMatmul.self, BenchTrainStep.self, BenchGenerate.self, BenchTokenize.self, BenchAllReduce.self])
+        subcommands: [BenchMatmul.self, BenchTrainStep.self, BenchTranslateStep.self, BenchGenerate.self, BenchTokenize.self,
+                      BenchAllReduce.self])
 }
