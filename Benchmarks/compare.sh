@@ -20,17 +20,19 @@ peer() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 Benchmarks/peers.p
 #   intel     MKL's CPU-vendor check answered "Intel" by a preloaded one-function library, so it
 #             dispatches its AVX-512 kernels (built below with cc; skipped if there is no compiler)
 torch_env() {
-  case $1 in
-    default) env ;;
-    avx512) env MKL_ENABLE_INSTRUCTIONS=AVX512 ;;
-    intel) env LD_PRELOAD="$out/mkl_intel_cpu.so" MKL_ENABLE_INSTRUCTIONS=AVX512 ;;
+  local config=$1; shift
+  local unset=(-u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE)
+  case $config in
+    default) env "${unset[@]}" "$@" ;;
+    avx512) env "${unset[@]}" MKL_ENABLE_INSTRUCTIONS=AVX512 "$@" ;;
+    intel) env "${unset[@]}" LD_PRELOAD="$out/mkl_intel_cpu.so" MKL_ENABLE_INSTRUCTIONS=AVX512 "$@" ;;
   esac
 }
 torch_configs="default avx512"
 if printf 'int mkl_serv_intel_cpu_true(void) { return 1; }\n' | cc -shared -fPIC -x c - -o "$out/mkl_intel_cpu.so" 2>/dev/null; then
   torch_configs="$torch_configs intel"
 fi
-torch_peer() { local config=$1; shift; torch_env "$config" -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 Benchmarks/peers.py "$@"; }
+torch_peer() { local config=$1; shift; torch_env "$config" python3 Benchmarks/peers.py "$@"; }
 
 if [[ $what == matmul || $what == all ]]; then
   "$gpt" bench matmul --threads "$threads" --json | tee "$out/ours.txt"
