@@ -93,24 +93,14 @@ public enum HuggingFaceGPT2 {
     }
 
     public static func loadConfig(_ url: URL) throws -> GPTConfig {
-        guard FileManager.default.fileExists(atPath: url.path) else { throw CheckpointError.missingFile(url.path) }
-        let data = try InputFile.read(url.path, what: "config.json", limit: 16 << 20)
-        if let key = JSONKeys.firstDuplicateTopLevelKey(data) {
-            throw CheckpointError.invalidConfig(path: url.path, reason: "the key '\(key)' appears more than once")
-        }
+        let data = try ConfigFile.read(url)
         // An encoder–decoder (gpt train --pairs) has its own commands; say so rather than miss its tensors.
         if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
            object["model_type"] as? String == Seq2SeqConfig.modelType {
             throw CheckpointError.invalidConfig(path: url.path, reason: "it describes an encoder–decoder Transformer (model_type "
                                                 + "\"transformer\"), which gpt translate and gpt eval --pairs take; this command takes a GPT")
         }
-        let config: GPTConfig
-        do { config = try JSONDecoder().decode(GPTConfig.self, from: data) } catch let error as GPTConfigError {
-            throw error
-        } catch {
-            let isObject = (try? JSONSerialization.jsonObject(with: data)) is [String: Any]
-            throw CheckpointError.invalidConfig(path: url.path, reason: isObject ? GPTConfig.rawValue(of: error) : "not a JSON object")
-        }
+        let config = try ConfigFile.decode(GPTConfig.self, from: data, path: url.path)
         try config.validate()
         return config
     }

@@ -14,10 +14,34 @@ public struct ParameterTensor: Equatable, Sendable {
     public var decays: Bool { shape.count >= 2 }
 }
 
-public struct ParameterLayout: Sendable {
+/// Tensors laid end to end in one flat buffer, found by name: what every model's layout is built on.
+public struct ParameterTable: Sendable {
     public private(set) var tensors: [ParameterTensor] = []
+    /// Floats in the flat buffer.
     public private(set) var count = 0
     private var index: [String: Int] = [:]
+
+    public init() {}
+
+    /// Appends `name` of `shape` after the last tensor; returns its offset.
+    public mutating func add(_ name: String, _ shape: [Int]) -> Int {
+        let tensor = ParameterTensor(name: name, shape: shape, offset: count)
+        index[name] = tensors.count
+        tensors.append(tensor)
+        count += tensor.count
+        return tensor.offset
+    }
+
+    public subscript(name: String) -> ParameterTensor? {
+        index[name].map { tensors[$0] }
+    }
+}
+
+public struct ParameterLayout: Sendable {
+    private var table = ParameterTable()
+    public var tensors: [ParameterTensor] { table.tensors }
+    public var count: Int { table.count }
+    public subscript(name: String) -> ParameterTensor? { table[name] }
 
     /// Offsets of one transformer block's tensors (nil: no bias in this config).
     public struct Block: Sendable {
@@ -61,17 +85,7 @@ public struct ParameterLayout: Sendable {
     /// Whether `name` is a tensor of the classification head (stored without `transformer.`).
     public static func isHead(_ name: String) -> Bool { name.hasPrefix("score.") }
 
-    private mutating func add(_ name: String, _ shape: [Int]) -> Int {
-        let tensor = ParameterTensor(name: name, shape: shape, offset: count)
-        index[name] = tensors.count
-        tensors.append(tensor)
-        count += tensor.count
-        return tensor.offset
-    }
-
-    public subscript(name: String) -> ParameterTensor? {
-        index[name].map { tensors[$0] }
-    }
+    private mutating func add(_ name: String, _ shape: [Int]) -> Int { table.add(name, shape) }
 
     /// The residual projections, whose initial std GPT-2 scales by 1/√(2·n_layer).
     public static func isResidualProjection(_ name: String) -> Bool {

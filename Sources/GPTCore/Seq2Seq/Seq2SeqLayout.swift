@@ -8,9 +8,10 @@
 // Matrices are stored [in, out], as our Linear kernel reads them: the transpose of torch's
 // nn.Linear / in_proj_weight [out, in]. `Seq2SeqWeights` is the one place that transposes.
 public struct Seq2SeqLayout: Sendable {
-    public private(set) var tensors: [ParameterTensor] = []
-    public private(set) var count = 0
-    private var index: [String: Int] = [:]
+    private var table = ParameterTable()
+    public var tensors: [ParameterTensor] { table.tensors }
+    public var count: Int { table.count }
+    public subscript(name: String) -> ParameterTensor? { table[name] }
 
     /// Offsets of one multi-head attention's tensors: in_proj [C, 3C] (q, k, v column blocks), out_proj [C, C].
     public struct Attention: Sendable {
@@ -62,17 +63,7 @@ public struct Seq2SeqLayout: Sendable {
         decoderNorm = norm("decoder.norm")
     }
 
-    private mutating func add(_ name: String, _ shape: [Int]) -> Int {
-        let tensor = ParameterTensor(name: name, shape: shape, offset: count)
-        index[name] = tensors.count
-        tensors.append(tensor)
-        count += tensor.count
-        return tensor.offset
-    }
-
-    public subscript(name: String) -> ParameterTensor? {
-        index[name].map { tensors[$0] }
-    }
+    private mutating func add(_ name: String, _ shape: [Int]) -> Int { table.add(name, shape) }
 
     /// Whether our tensor `name` holds the transpose of torch's: every matrix but the embedding tables.
     public static func isTransposed(_ tensor: ParameterTensor) -> Bool {

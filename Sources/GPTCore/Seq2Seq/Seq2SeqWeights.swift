@@ -83,18 +83,8 @@ public enum Seq2SeqWeights {
 
     /// A checked Seq2SeqConfig from a config.json; the error names the file and what is wrong.
     public static func loadConfig(_ url: URL) throws -> Seq2SeqConfig {
-        guard FileManager.default.fileExists(atPath: url.path) else { throw CheckpointError.missingFile(url.path) }
-        let data = try InputFile.read(url.path, what: "config.json", limit: 16 << 20)
-        if let key = JSONKeys.firstDuplicateTopLevelKey(data) {
-            throw CheckpointError.invalidConfig(path: url.path, reason: "the key '\(key)' appears more than once")
-        }
-        let config: Seq2SeqConfig
-        do { config = try JSONDecoder().decode(Seq2SeqConfig.self, from: data) } catch let error as GPTConfigError {
-            throw error
-        } catch {
-            let isObject = (try? JSONSerialization.jsonObject(with: data)) is [String: Any]
-            throw CheckpointError.invalidConfig(path: url.path, reason: isObject ? GPTConfig.rawValue(of: error) : "not a JSON object")
-        }
+        let data = try ConfigFile.read(url)
+        let config = try ConfigFile.decode(Seq2SeqConfig.self, from: data, path: url.path)
         try config.validate()
         return config
     }
