@@ -73,22 +73,8 @@ extension CommandLineTests {
         let good = #"{"ctx": "A man", "endings": ["runs.", "sits.", "eats.", "sleeps."], "label": 1}"# + "\n"
         try good.write(to: served.appendingPathComponent("hellaswag_val.jsonl"), atomically: true, encoding: .utf8)
         try "<html>not found</html>\n".write(to: served.appendingPathComponent("page.html"), atomically: true, encoding: .utf8)
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = ["python3", "-u", "-c", """
-            import functools, http.server, sys
-            handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
-            handler.func.log_message = lambda *a: None
-            s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-            print(s.server_address[1], flush=True)
-            s.serve_forever()
-            """, served.path]
-        let pipe = Pipe()
-        server.standardOutput = pipe
-        guard (try? server.run()) != nil else { throw XCTSkip("python3 is not available for a loopback HTTP server") }
+        let (port, server) = try serveDirectory(served)
         defer { server.terminate(); server.waitUntilExit() }
-        let port = String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        XCTAssertNotNil(Int(port), "the loopback server did not report its port")
 
         let out = work.appendingPathComponent("hs.jsonl").path
         let fetched = try gpt("data", "hellaswag", "--url", "http://127.0.0.1:\(port)/hellaswag_val.jsonl", "--out", out)
