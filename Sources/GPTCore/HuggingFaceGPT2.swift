@@ -96,9 +96,9 @@ public enum HuggingFaceGPT2 {
         let data = try ConfigFile.read(url)
         // An encoder–decoder (gpt train --pairs) has its own commands; say so rather than miss its tensors.
         if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-           object["model_type"] as? String == Seq2SeqConfig.modelType {
+           let type = object["model_type"] as? String, type == Seq2SeqConfig.modelType || type == MarianConfigFile.modelType {
             throw CheckpointError.invalidConfig(path: url.path, reason: "it describes an encoder–decoder Transformer (model_type "
-                                                + "\"transformer\"), which gpt translate and gpt eval --pairs take; this command takes a GPT")
+                                                + "\"\(type)\"), which gpt translate and gpt eval --pairs take; this command takes a GPT")
         }
         let config = try ConfigFile.decode(GPTConfig.self, from: data, path: url.path)
         try config.validate()

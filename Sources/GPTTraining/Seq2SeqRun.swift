@@ -117,10 +117,12 @@ public enum Seq2SeqCheckpoint {
         trainer.restore(state)
     }
 
-    /// Whether the model directory holds an encoder–decoder (config.json's model_type is "transformer").
+    /// Whether the model directory holds an encoder–decoder: config.json's model_type is "transformer"
+    /// (ours) or "marian" (a Hugging Face MarianMTModel, which Seq2SeqWeights.load reads too).
     public static func isSeq2Seq(_ directory: URL) -> Bool {
         guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent("config.json").path),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
-        return object["model_type"] as? String == Seq2SeqConfig.modelType
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let type = object["model_type"] as? String else { return false }
+        return type == Seq2SeqConfig.modelType || type == MarianConfigFile.modelType
     }
 }

@@ -18,6 +18,8 @@ struct Translate: ParsableCommand {
         over GNMT's length penalty ((5 + length) / 6)^α, α = --length-penalty. Without --json, one \
         translation per input line, in order; with --json, one object per input ({"source", \
         "source_ids", "text", "ids", "log_probability", "score"}) and a last line {"translations": N, ...}.
+        The checkpoint may also be a Hugging Face MarianMTModel directory (gpt convert --format hf \
+        of one, or any Marian model of the same architecture, with a tokenizer beside it).
         Examples:
           gpt translate --checkpoint runs/en-es "In the beginning God created."
           gpt translate --checkpoint runs/en-es --input verses.txt --json
@@ -45,7 +47,7 @@ struct Translate: ParsableCommand {
             throw CommandError("\(directory.path) holds no checkpoint (no config.json)")
         }
         guard Seq2SeqCheckpoint.isSeq2Seq(directory) else {
-            throw CommandError("\(directory.path) is not an encoder–decoder checkpoint (config.json's model_type is not \"transformer\"); "
+            throw CommandError("\(directory.path) is not an encoder–decoder checkpoint (config.json's model_type is neither \"transformer\" nor \"marian\"); "
                                + "use gpt sample for a GPT")
         }
         let model = try Seq2SeqWeights.load(directory: directory, pool: try ThreadPool(threads: threading.threads))

@@ -15,9 +15,14 @@ public enum Seq2SeqWeights {
         Seq2SeqLayout.isTransposed(tensor) ? tensor.shape.reversed() : tensor.shape
     }
 
-    /// Reads `directory/config.json` and `directory/model.safetensors` into a new model.
+    /// Reads `directory/config.json` and `directory/model.safetensors` into a new model: ours, or a
+    /// Hugging Face MarianMTModel directory (model_type "marian", read by MarianWeights).
     public static func load(directory: URL, pool: ThreadPool) throws -> Seq2SeqTransformer {
-        let config = try loadConfig(directory.appendingPathComponent("config.json"))
+        let configURL = directory.appendingPathComponent("config.json")
+        if MarianWeights.isMarian(configJSON: try ConfigFile.read(configURL)) {
+            return try MarianWeights.load(directory: directory, pool: pool)
+        }
+        let config = try loadConfig(configURL)
         let model = try Seq2SeqTransformer(config: config, pool: pool)
         let url = directory.appendingPathComponent("model.safetensors")
         guard FileManager.default.fileExists(atPath: url.path) else { throw CheckpointError.missingFile(url.path) }
