@@ -21,8 +21,8 @@ final class MarianInteropTests: XCTestCase {
     /// Odd sizes: C = 20 (4 heads of 5) shared, or C = 21 (3 heads of 7: Marian's sin/cos split at ⌈C/2⌉) separate.
     static func config(share: Bool, finalNorm: Bool = false, normFirst: Bool = false) -> Seq2SeqConfig {
         Seq2SeqConfig(vocabSize: 29, modelSize: share ? 20 : 21, headCount: share ? 4 : 3, feedForwardSize: 36, encoderLayerCount: 2,
-                      decoderLayerCount: 3, dropout: 0.1, maxPositions: 16, normFirst: normFirst, finalNorm: finalNorm,
-                      shareEmbeddings: share, padTokenId: 0, bosTokenId: 1, eosTokenId: 2)
+                      decoderLayerCount: 3, dropout: 0.1, maxPositions: 16, normFirst: normFirst,
+                      shareEmbeddings: share, finalNorm: finalNorm, padTokenId: 0, bosTokenId: 1, eosTokenId: 2)
     }
 
     /// A model whose every parameter (LayerNorm gains and all biases too) is distinct and non-trivial,

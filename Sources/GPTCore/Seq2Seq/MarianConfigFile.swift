@@ -95,7 +95,7 @@ public struct MarianConfigFile: Equatable, Sendable {
         let config = Seq2SeqConfig(vocabSize: vocabSize, modelSize: modelSize, headCount: encoderHeads,
                                    feedForwardSize: encoderFeedForward, encoderLayerCount: encoderLayers,
                                    decoderLayerCount: decoderLayers, dropout: Float(dropout), maxPositions: maxPositions,
-                                   normFirst: false, finalNorm: false, shareEmbeddings: shareEmbeddings, padTokenId: pad,
+                                   normFirst: false, shareEmbeddings: shareEmbeddings, finalNorm: false, padTokenId: pad,
                                    bosTokenId: start, eosTokenId: eos, layerNormEpsilon: Self.layerNormEpsilon)
         try config.validate()
         return config
