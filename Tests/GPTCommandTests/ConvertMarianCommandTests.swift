@@ -2,7 +2,7 @@
 // directory with the tokenizer beside it, on which `gpt translate` and `gpt eval --pairs` give what
 // they give on the original (the weights round-trip bit for bit, so the translations and
 // log-probabilities are equal, not close); --format native reads the Marian directory back.
-// A model with final norms is refused with a one-line error (TranslateCommandTests' bad input).
+// A model with final norms is refused with a one-line error that names --set final_norm=false.
 import Foundation
 import GPTTestSupport
 import XCTest
@@ -61,5 +61,30 @@ final class ConvertMarianCommandTests: XCTestCase {
         let bf16 = try GPTBinary.run(["convert", "--from", run.path, "--to", work.appendingPathComponent("x").path, "--dtype", "bf16"])
         XCTAssertNotEqual(bf16.status, 0)
         XCTAssert(bf16.err.contains("converts in fp32 only"), bf16.err)
+    }
+
+    func testConvertRefusesAModelWithFinalNormsInOneLineNamingTheSetting() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("convert-marian-refused-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let pairsFile = work.appendingPathComponent("pairs.jsonl")
+        try Data((0..<20).map { _ in #"{"source": "a b", "target": "b a"}"# }.joined(separator: "\n").utf8).write(to: pairsFile)
+        let run = work.appendingPathComponent("run"), out = work.appendingPathComponent("hf")
+        let trained = try GPTBinary.run(["train", "--pairs", pairsFile.path, "--out", run.path, "--threads", "1", "--steps", "1",
+                                         "--eval-every", "1"]
+                                        + ["n_embd=8", "n_layer=1", "n_head=2", "dim_feedforward=8", "n_positions=6", "max_tokens=32",
+                                           "final_norm=true"].flatMap { ["--set", $0] })
+        XCTAssertEqual(trained.status, 0, trained.err)
+        let refused = try GPTBinary.run(["convert", "--from", run.path, "--to", out.path, "--format", "hf"])
+        XCTAssertNotEqual(refused.status, 0)
+        let err = refused.err.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssert(err.contains("cannot export as a Hugging Face MarianMTModel: final_norm is true"), err)
+        XCTAssert(err.contains("--set final_norm=false"), err)
+        XCTAssertFalse(err.contains("\n") || err.contains("Stack dump"), err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("model.safetensors").path))
+        // The native form of the same model converts: the refusal is Marian's, not the model's.
+        let native = try GPTBinary.run(["convert", "--from", run.path, "--to", work.appendingPathComponent("native").path,
+                                        "--format", "native"])
+        XCTAssertEqual(native.status, 0, native.err)
     }
 }

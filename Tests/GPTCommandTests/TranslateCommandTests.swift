@@ -103,10 +103,6 @@ final class TranslateCommandTests: XCTestCase {
             (["translate", "--checkpoint", run.path], "give texts as arguments or --input FILE"),
             (["eval", "--checkpoint", run.path, "--data", pairsFile.path], "is an encoder–decoder checkpoint: evaluate it with --pairs"),
             (["sample", "--checkpoint", run.path], "which gpt translate and gpt eval --pairs take; this command takes a GPT"),
-            // This model keeps nn.Transformer's final norms (final_norm defaults to true), which Marian has not.
-            (["convert", "--from", run.path, "--to", work.appendingPathComponent("hf").path, "--format", "hf"],
-             "cannot export as a Hugging Face MarianMTModel: final_norm is true; Marian has no LayerNorm after the encoder and "
-                + "decoder stacks"),
             (["train", "--pairs", pairsFile.path, "--data", pairsFile.path, "--out", work.appendingPathComponent("r2").path],
              "not both"),
         ]
