@@ -2,11 +2,12 @@
 // - the mapping table is a bijection onto our layout (every parameter in exactly one Marian tensor);
 // - ours → Marian directory → ours gives the same parameters bit for bit, hence the same logits
 //   (always runs);
-// - where python3 imports torch and transformers, MarianMTModel.from_pretrained on our export gives
-//   our logits on a padded batch with attention masks, within 1e-4 of max |logit| (Tests/scripts/
-//   marian_logits.py; once the import works, a failing script fails the test). The two compute the
-//   same sums in different orders (our GEMM vs MKL/ATen) on a permuted residual stream: measured
-//   differences are a few 1e-7 of the scale; 1e-4 still catches a wrong permutation, mask or table;
+// - where python3 imports torch and transformers (Tests/scripts/marian_logits.py; once the import
+//   works, a failing script fails the test): MarianMTModel.from_pretrained on our export gives our
+//   logits, and our reader on a MarianMTModel that save_pretrained wrote gives transformers' logits,
+//   on a padded batch with attention masks (every position), within 1e-4 of max |logit|. The two
+//   compute the same sums in different orders (our GEMM vs ATen) on a permuted residual stream:
+//   measured differences are below 1e-6 of the scale; 1e-4 still catches a wrong permutation, mask or table;
 // - what Marian cannot hold is refused with a one-line error naming the key: final norms and pre-LN
 //   on export; gelu/swish, pre-LN, final LayerNorms, unscaled embeddings, learned positions, an output
 //   bias and untied tables on import.
@@ -156,6 +157,52 @@ final class MarianInteropTests: XCTestCase {
             XCTAssertLessThanOrEqual(worst / scale, 1e-4, "share \(share): max |logit diff| \(worst), scale \(scale)")
             print("MarianMTModel.from_pretrained (transformers \(answer["transformers"] ?? "?")) on our export, shared \(share), "
                   + "C \(model.config.modelSize): max |logit diff| \(worst) (scale \(scale))")
+        }
+    }
+
+    /// The reverse direction against transformers itself: a MarianMTModel that save_pretrained wrote (relu,
+    /// scaled embeddings, every parameter perturbed) loads through our reader and gives transformers' logits.
+    func testOurLoaderReadsAMarianMTModelTransformersSavedAndGivesItsLogits() throws {
+        guard (try? python(["-c", "import torch, transformers"]).status) == 0 else {
+            throw XCTSkip("python3 with torch and transformers is not installed: reading transformers' MarianMTModel not checked")
+        }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/marian_logits.py")
+        let batch = Self.batch(), b = batch.batch, s = batch.sourceLength, t = batch.targetLength
+        for share in [true, false] {
+            let work = try temporaryDirectory("marian-from-transformers"), directory = work.appendingPathComponent("model")
+            let c = share ? 20 : 21, heads = share ? 4 : 3
+            let marianConfig: [String: Any] = [
+                "vocab_size": 29, "d_model": c, "encoder_layers": 2, "decoder_layers": 3, "encoder_attention_heads": heads,
+                "decoder_attention_heads": heads, "encoder_ffn_dim": 36, "decoder_ffn_dim": 36, "max_position_embeddings": 16,
+                "activation_function": "relu", "scale_embedding": true, "dropout": 0.1, "attention_dropout": 0.1,
+                "activation_dropout": 0.1, "pad_token_id": 0, "eos_token_id": 2, "decoder_start_token_id": 1,
+                "share_encoder_decoder_embeddings": share,
+            ]
+            func rows(_ tokens: [Int32], _ width: Int) -> [[Int]] { (0..<b).map { r in tokens[(r * width)..<((r + 1) * width)].map(Int.init) } }
+            func mask(_ lengths: [Int32], _ width: Int) -> [[Int]] { lengths.map { n in (0..<width).map { $0 < Int(n) ? 1 : 0 } } }
+            let request: [String: Any] = ["input_ids": rows(batch.source, s), "attention_mask": mask(batch.sourceLengths, s),
+                                          "decoder_input_ids": rows(batch.targetInput, t),
+                                          "decoder_attention_mask": mask(batch.targetLengths, t)]
+            let input = work.appendingPathComponent("batch.json"), output = work.appendingPathComponent("logits.json")
+            let configURL = work.appendingPathComponent("marian-config.json")
+            try JSONSerialization.data(withJSONObject: request).write(to: input)
+            try JSONSerialization.data(withJSONObject: marianConfig).write(to: configURL)
+            let run = try python([script.path, directory.path, input.path, output.path, "--create", configURL.path])
+            XCTAssertEqual(run.status, 0, "marian_logits.py --create failed: \(run.errors.suffix(2_000))")
+            guard run.status == 0 else { continue }
+            let answer = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: output)) as? [String: Any])
+            let theirs = try XCTUnwrap(answer["logits"] as? [Double])
+
+            let model = try Seq2SeqWeights.load(directory: directory, pool: ThreadPool(threads: 2))
+            XCTAssertEqual(model.config.shareEmbeddings, share)
+            XCTAssertFalse(model.config.finalNorm)
+            XCTAssertEqual([model.config.padTokenId, model.config.bosTokenId, model.config.eosTokenId], [0, 1, 2])
+            try model.forward(batch)
+            let ours = Array(model.logits)
+            let scale = max(1, maxAbs(theirs)), worst = maxAbsDifference(ours, theirs)  // +infinity on NaN
+            XCTAssertLessThanOrEqual(worst / scale, 1e-4, "share \(share): max |logit diff| \(worst), scale \(scale)")
+            print("our reader on MarianMTModel.save_pretrained, shared \(share), C \(c): max |logit diff| \(worst) (scale \(scale))")
         }
     }
 
