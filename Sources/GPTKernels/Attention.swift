@@ -32,8 +32,9 @@ public enum Attention {
                 let base = qkv + b * t * c3 + h * hs
                 transpose(kT, base + c, rows: t, columns: hs, stride: c3, ld: tp)
                 var i = 0
-                // Four queries at a time share every load of keys and values.
-                while p == 0 && i + 4 <= t && hs % 64 == 0 {
+                // Four queries at a time share every load of keys and values (any head size: the
+                // last partial vector of a head is loaded masked).
+                while p == 0 && i + 4 <= t {
                     let rows = att + (bh * t + i) * t
                     rowTimesMatrix4(rows, t, base + i * c3, c3, kT, k: hs, n: i + 4, ld: tp, scale: scale)
                     for r in 0..<4 {
@@ -178,12 +179,14 @@ public enum Attention {
     }
 
     /// out_q[0..<width] = Σ_r w_q[r] · m[r, 0..<width] for four queries q (outputs `outStride` apart,
-    /// weight rows `wStride` apart), width a multiple of 64: sixteen accumulators share each row of m.
+    /// weight rows `wStride` apart), any width: 64 lanes at a time (sixteen accumulators share each
+    /// row of m), then 32, then 16 (the last partial vector loaded and stored masked). Each lane is
+    /// the fused multiply-add chain over r in order that `weightedSum` computes, so the two agree bit for bit.
     @inline(__always)
     static func weightedSum4(_ out: UnsafeMutablePointer<Float>, _ outStride: Int, _ w: UnsafePointer<Float>, _ wStride: Int,
                              _ m: UnsafePointer<Float>, rows: Int, stride: Int, width: Int) {
         var d = 0
-        while d < width {
+        while d + 64 <= width {
             var acc = InlineArray<16, Vec16>(repeating: Vec16())
             for r in 0..<rows {
                 let row = m + r * stride + d
@@ -200,6 +203,37 @@ public enum Attention {
                 store16(acc[4 * q + 2], o + 32); store16(acc[4 * q + 3], o + 48)
             }
             d += 64
+        }
+        if d + 32 <= width {
+            var acc = InlineArray<8, Vec16>(repeating: Vec16())
+            for r in 0..<rows {
+                let row = m + r * stride + d
+                let v0 = load16(row), v1 = load16(row + 16)
+                for q in 0..<4 {
+                    let wq = Vec16(repeating: w[q * wStride + r])
+                    acc[2 * q].addProduct(wq, v0); acc[2 * q + 1].addProduct(wq, v1)
+                }
+            }
+            for q in 0..<4 {
+                let o = out + q * outStride + d
+                store16(acc[2 * q], o); store16(acc[2 * q + 1], o + 16)
+            }
+            d += 32
+        }
+        while d < width {
+            let lanes = min(16, width - d)
+            var a0 = Vec16(), a1 = Vec16(), a2 = Vec16(), a3 = Vec16()
+            for r in 0..<rows {
+                let row = m + r * stride + d
+                let v = lanes == 16 ? load16(row) : loadPartial(row, lanes)
+                a0.addProduct(Vec16(repeating: w[r]), v); a1.addProduct(Vec16(repeating: w[wStride + r]), v)
+                a2.addProduct(Vec16(repeating: w[2 * wStride + r]), v); a3.addProduct(Vec16(repeating: w[3 * wStride + r]), v)
+            }
+            @inline(__always) func put(_ q: Int, _ a: Vec16) {
+                if lanes == 16 { store16(a, out + q * outStride + d) } else { storePartial(a, out + q * outStride + d, lanes) }
+            }
+            put(0, a0); put(1, a1); put(2, a2); put(3, a3)
+            d += 16
         }
     }
 
