@@ -130,7 +130,7 @@ public final class ThreadPool: @unchecked Sendable {
 
     /// How many tasks a region is cut into per thread: enough that when one thread is paused the
     /// others can take over most of its share, few enough that claiming costs nothing measurable.
-    static let tasksPerThread = Int(ProcessInfo.processInfo.environment["GPT_TASKS_PER_THREAD"] ?? "") ?? 4
+    static let tasksPerThread = 4
 
     /// Splits `0..<count` into contiguous ranges whose bounds are multiples of `granule`
     /// and runs `body` on each range in parallel.
