@@ -3,7 +3,12 @@
 // The forward pass keeps the attention probabilities (B·NH·T² floats: O(T²) per
 // head) for the backward pass; attention dropout, when on, is re-derived from its key.
 // Keys and values are transposed per head into scratch, so each query's scores and
-// each output gradient's dot products run sixteen key positions per vector.
+// each output gradient's dot products run sixteen key positions per vector. Without
+// dropout both passes take four queries at a time, for any head size (16, 32, 48, 64 …,
+// odd ones through masked last vectors): every load of a key or value row then serves
+// four queries, and in the backward pass each key's and value's gradient row is read and
+// written once per four queries (rank4Update) instead of once per query. The remaining
+// 1–3 queries of a sequence, and every query under dropout, take the one-query path.
 import Foundation
 
 public enum Attention {
