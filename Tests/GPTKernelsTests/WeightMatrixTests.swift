@@ -113,8 +113,8 @@ final class WeightMatrixTests: XCTestCase {
     /// decode), among 130 (a prefill, other tiles and row chunks), or on another thread count.
     func testRowResultsDoNotDependOnRowCountOrThreads() throws {
         var rng = TestRandom(9)
-        let k = 192, n = 37
-        for format in lowFormats {
+        let n = 37
+        for (format, k) in lowFormats.flatMap({ f in [(f, 192), (f, 544)] }) {
             let w = try WeightMatrix(format: format, converting: rng.floats(n * k), layout: .transposed, rows: n, columns: k, what: "w")
             let a = rng.floats(130 * k)
             var reference: [Float]?
@@ -125,11 +125,76 @@ final class WeightMatrixTests: XCTestCase {
                     WeightMatrixGEMM.multiply(&c, ldc: n, a, lda: k, w, m: m, accumulate: false, pool: pool)
                     let first = Array(c[0..<n])
                     if let reference {
-                        XCTAssertEqual(first.map(\.bitPattern), reference.map(\.bitPattern), "\(format) m=\(m) threads=\(threads)")
+                        XCTAssertEqual(first.map(\.bitPattern), reference.map(\.bitPattern), "\(format) k=\(k) m=\(m) threads=\(threads)")
                     } else {
                         reference = first
                     }
                 }
+            }
+        }
+    }
+
+    /// More than one KC block of k (256) and a partial last panel of outputs: the decode path (M ≤ 16,
+    /// weights read in place) and the prefill path (M > 16, blocks widened into GEMM's packed buffer)
+    /// against the Double loop.
+    func testGEMMMatchesDoubleReferenceAcrossKCBlocksAndPartialPanels() throws {
+        var rng = TestRandom(11)
+        let pool = try ThreadPool(threads: 2)
+        let k = 544, n = 70
+        for format in lowFormats {
+            let w = try WeightMatrix(format: format, converting: rng.floats(n * k), layout: .transposed, rows: n, columns: k, what: "w")
+            for m in [1, 4, 6, 16, 17, 40] {
+                let a = rng.floats(m * k)
+                let expected = WeightMatrixGEMM.multiplyReference(a.doubles, w, m: m)
+                var c = [Float](repeating: .nan, count: m * n)
+                WeightMatrixGEMM.multiply(&c, ldc: n, a, lda: k, w, m: m, accumulate: false, pool: pool)
+                assertClose(c, expected, tolerance: 2e-6 * Double(k).squareRoot(), "\(format) m=\(m)")
+            }
+        }
+    }
+
+    /// Every output is summed as the fp32 GEMM sums it (the same fused multiply-add chain per KC block):
+    /// the product equals, bit for bit, `GEMM.multiply` over the dequantized weights, on both paths.
+    func testProductIsBitIdenticalToFP32GEMMOfDequantizedWeights() throws {
+        var rng = TestRandom(12)
+        let pool = try ThreadPool(threads: 2)
+        let k = 544, n = 45
+        for format in lowFormats {
+            let w = try WeightMatrix(format: format, converting: rng.floats(n * k), layout: .transposed, rows: n, columns: k, what: "w")
+            var dequantized = [Float](repeating: 0, count: n * k)
+            dequantized.withUnsafeMutableBufferPointer { d in for r in 0..<n { w.widenRow(r, into: d.baseAddress! + r * k) } }
+            for m in [1, 3, 9, 33] {
+                let a = rng.floats(m * k)
+                var ours = [Float](repeating: .nan, count: m * n), fp32 = ours
+                WeightMatrixGEMM.multiply(&ours, ldc: n, a, lda: k, w, m: m, accumulate: false, pool: pool)
+                GEMM.multiply(&fp32, ldc: n, a, lda: k, .normal, dequantized, ldb: k, .transposed,
+                              m: m, n: n, k: k, accumulate: false, pool: pool)
+                XCTAssertEqual(ours.map(\.bitPattern), fp32.map(\.bitPattern), "\(format) m=\(m)")
+            }
+        }
+    }
+
+    /// The panel layout in memory gives back ggml's row-major file order: q8_0 bytes and scales written
+    /// out and read back (`init(q8_0:)`) are the same matrix.
+    func testStoredQ8OrderRoundTripsThroughPanels() throws {
+        var rng = TestRandom(13)
+        let n = 37, k = 96
+        let w = try WeightMatrix(format: .q8_0, converting: rng.floats(n * k), layout: .transposed, rows: n, columns: k, what: "w")
+        let bytes = w.storedValues, scales = w.storedScales
+        XCTAssertEqual(bytes.count, n * k)
+        XCTAssertEqual(scales.count, n * k / 32)
+        let back = try bytes.withUnsafeBytes { raw in
+            try WeightMatrix(q8_0: raw.baseAddress!, rows: n, columns: k) { r, b in scales[r * (k / 32) + b] }
+        }
+        XCTAssertEqual(back.storedValues, bytes)
+        XCTAssertEqual(back.storedScales, scales)
+        var x = [Float](repeating: 0, count: k), y = x
+        for r in 0..<n {
+            x.withUnsafeMutableBufferPointer { w.widenRow(r, into: $0.baseAddress!) }
+            y.withUnsafeMutableBufferPointer { back.widenRow(r, into: $0.baseAddress!) }
+            XCTAssertEqual(x, y, "row \(r)")
+            for p in 0..<k {
+                XCTAssertEqual(x[p], Float(Int8(bitPattern: bytes[r * k + p])) * scales[r * (k / 32) + p / 32], "row \(r) weight \(p)")
             }
         }
     }
