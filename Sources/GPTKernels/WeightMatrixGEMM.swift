@@ -12,13 +12,15 @@
 // Decoding (M ≤ 16, `skinny`): each 32-output panel is read once per KC block, straight from
 // memory, widened in registers, and multiplied into up to four rows at a time (the panel block,
 // 8–16 KB, stays in L1 for the next four). This is the memory-bound floor of a token.
-// Prefill (`blocked`): GEMM's blocking, with the packing of B replaced by widening: each NC × KC
-// block of W is widened once into the worker's packed-B buffer and reused by every 8-row panel of
-// A, through `GEMM.microKernel` itself.
+// Prefill (M > 16): GEMM's blocking and GEMM's split, with the packing of B replaced by widening.
+// Split by rows (C taller than wide), all of W is widened once into GEMM's shared packed buffer and
+// `GEMM.block` itself runs on it; split by columns (`blocked`), each NC × KC block of a thread's
+// panels is widened into its packed-B buffer and reused by every 8-row panel of A, through
+// `GEMM.microKernel`.
 // Widening uses shifts and masks on 32-bit lanes: bf16 is the top half of an fp32; f16's exponent and
 // mantissa are moved into place and multiplied by 2¹¹²; a q8_0 byte (stored + 128) is ORed into the
 // mantissa of 2²³ and 2²³ + 128 subtracted. (Swift's generic SIMD conversions compile to calls.)
-// Threads split N: panels claimed two at a time when decoding, static panel-aligned slices for prefill.
+// Threads split N (panels claimed two at a time) when decoding; as GEMM splits them for prefill.
 
 public enum WeightMatrixGEMM {
     static let nr = GEMM.nr, kc = GEMM.kc, nc = GEMM.nc, mr = GEMM.mr
@@ -57,10 +59,55 @@ public enum WeightMatrixGEMM {
             pool.parallelForClaiming(n, granule: granule) { cols, worker in
                 skinny(w, c, ldc, a, lda, m: m, cols: cols, k: k, accumulate: accumulate, ws.workers[worker])
             }
+            return
+        }
+        // GEMM's choice of split: C along its longer side. Split by rows, every thread needs all of W:
+        // it is widened once, by all threads together, into GEMM's shared packed-B buffer, and each
+        // thread runs `GEMM.block` itself over its rows.
+        let nPanels = (n + nr - 1) / nr, mPanels = (m + mr - 1) / mr
+        let byColumns = n >= m ? nPanels >= pool.threadCount : mPanels < pool.threadCount
+        if !byColumns, let shared = widenShared(w, panels: nPanels, k: k, pool: pool, ws) {
+            let operandA = GEMM.Operand(base: a, ld: lda, layout: .normal)
+            let unused = GEMM.Operand(base: UnsafePointer(shared), ld: nr, layout: .normal)  // B is given packed
+            pool.parallelFor(m, granule: mr) { rows, worker in
+                GEMM.block(c, ldc, operandA, unused, rows: rows, cols: 0..<n, k: k, accumulate: accumulate, ws.workers[worker],
+                           packedB: shared)
+            }
         } else {
             pool.parallelFor(n, granule: nr) { cols, worker in
                 blocked(w, c, ldc, a, lda, m: m, cols: cols, k: k, accumulate: accumulate, ws.workers[worker])
             }
+        }
+    }
+
+    /// All of W widened as `GEMM.sharedPackedB` lays out a packed B (KC blocks of panels; block `pc` at
+    /// `pc · panels · 32`, panel q at `q · kcb · 32`), threads splitting the panels; nil past GEMM's limit.
+    static func widenShared<W: WeightPanels>(_ w: W, panels: Int, k: Int, pool: ThreadPool,
+                                             _ ws: GEMMWorkspace) -> UnsafeMutablePointer<Float>? {
+        let count = panels * nr * k
+        guard count <= GEMM.sharedPackLimit else { return nil }
+        let buffer = ws.shared(count)
+        pool.parallelFor(panels) { range in
+            var pc = 0
+            while pc < k {
+                let kcb = min(kc, k - pc)
+                for q in range { widenPanel(w, q, pc, kcb, into: buffer + pc * panels * nr + q * kcb * nr) }
+                pc += kc
+            }
+        }
+        return buffer
+    }
+
+    /// dst[kcb][32] = panel q's weights at steps pc..<pc+kcb, widened (the layout `GEMM.packB` makes).
+    @inline(__always)
+    static func widenPanel<W: WeightPanels>(_ w: W, _ q: Int, _ pc: Int, _ kcb: Int, into dst: UnsafeMutablePointer<Float>) {
+        var dst = dst
+        var p = 0
+        while p < kcb {
+            let (b0, b1, b2, b3) = w.widenPair(q, pc + p)
+            store16(b0, dst); store16(b1, dst + 16); store16(b2, dst + 32); store16(b3, dst + 48)
+            dst += 2 * nr
+            p += 2
         }
     }
 
@@ -161,15 +208,7 @@ public enum WeightMatrixGEMM {
                 // Widen panels jc/32 … into [panel][kcb][32] fp32, the layout `GEMM.packB` makes.
                 var jr = 0
                 while jr < ncb {
-                    let q = (jc + jr) / nr
-                    var dst = ws.packedB + jr * kcb
-                    var p = 0
-                    while p < kcb {
-                        let (b0, b1, b2, b3) = w.widenPair(q, pc + p)
-                        store16(b0, dst); store16(b1, dst + 16); store16(b2, dst + 32); store16(b3, dst + 48)
-                        dst += 2 * nr
-                        p += 2
-                    }
+                    widenPanel(w, (jc + jr) / nr, pc, kcb, into: ws.packedB + jr * kcb)
                     jr += nr
                 }
                 let add = accumulate || pc > 0
