@@ -18,7 +18,7 @@
 // panels is widened into its packed-B buffer and reused by every 8-row panel of A, through
 // `GEMM.microKernel`.
 // Widening uses shifts and masks on 32-bit lanes: bf16 is the top half of an fp32; f16's exponent and
-// mantissa are moved into place and multiplied by 2¹¹²; a q8_0 byte (stored + 128) is ORed into the
+// mantissa are moved into place by an arithmetic shift and multiplied by 2¹¹²; a q8_0 byte (stored + 128) is ORed into the
 // mantissa of 2²³ and 2²³ + 128 subtracted. (Swift's generic SIMD conversions compile to calls.)
 // Threads split N (panels claimed two at a time) when decoding; as GEMM splits them for prefill.
 
@@ -293,16 +293,19 @@ struct BF16Panels: WeightPanels {
 
 struct F16Panels: WeightPanels {
     let base: UnsafeRawPointer, k: Int
-    /// binary16 → binary32 exactly for every finite value (stored weights are finite): exponent and
-    /// mantissa shifted into place read as fp32 2¹¹² times too small, subnormals included; then the sign.
-    @inline(__always) func widen(_ h: SIMD16<UInt32>) -> Vec16 {
-        let magnitude = unsafeBitCast((h & 0x7FFF) &<< 13, to: Vec16.self) * 0x1p112
-        return unsafeBitCast(unsafeBitCast(magnitude, to: SIMD16<UInt32>.self) | ((h & 0x8000) &<< 16), to: Vec16.self)
+    /// binary16 → binary32 exactly for every finite value (stored weights are finite). With the half in
+    /// the top 16 bits of a lane (where bf16 sits), an arithmetic shift right by 3 moves its exponent and
+    /// mantissa into fp32's places and copies the sign into bits 28–31; the mask keeps only bit 31 of
+    /// those. Read as fp32 that is the value 2¹¹² times too small (f16 subnormals become fp32
+    /// subnormals), and the multiply by 2¹¹², a power of two, makes it exact: four operations a vector.
+    @inline(__always) func widen(_ top: SIMD16<UInt32>) -> Vec16 {
+        let shifted = unsafeBitCast(top, to: SIMD16<Int32>.self) &>> 3
+        return unsafeBitCast(shifted & Int32(bitPattern: 0x8FFF_E000), to: Vec16.self) * 0x1p112
     }
     @inline(__always) func widenPair(_ q: Int, _ p: Int) -> (Vec16, Vec16, Vec16, Vec16) {
         let offset = (q * k + p) * 64
         let v = panelLanes(base, offset), u = panelLanes(base, offset + 64)
-        return (widen(v & 0xFFFF), widen(v &>> 16), widen(u & 0xFFFF), widen(u &>> 16))
+        return (widen(v &<< 16), widen(v & 0xFFFF_0000), widen(u &<< 16), widen(u & 0xFFFF_0000))
     }
 }
 

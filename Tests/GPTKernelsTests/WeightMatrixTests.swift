@@ -174,6 +174,43 @@ final class WeightMatrixTests: XCTestCase {
         }
     }
 
+    /// The widening in the kernels is exact at the edges of each format: multiplying by the identity
+    /// gives back each weight as the scalar conversion makes it (f16: `Float(Float16(x))`, subnormals,
+    /// signed zeros and ±65,504 included; bf16: the top half of the fp32; q8_0: q · d), on the decode
+    /// path (M ≤ 16) and the prefill path (M = 32).
+    func testWideningIsExactAtTheEdgesOfEachFormat() throws {
+        let pool = try ThreadPool(threads: 2)
+        let k = 32, n = 3
+        let specials: [Float] = [0, -0.0, 1, -1, 65_504, -65_504, 6.1e-5, -6.1e-5, 5.96e-8, -5.96e-8, 1e-6, -3e-7,
+                                 2.5e-5, 0.333, -0.333, 1000.5, 0x1p-14, -0x1p-14, 0x1p-24, 3e-8, 7, -7, 0.1, -0.1,
+                                 123.456, -9.99, 1e-3, -1e-3, 4.2e-6, -4.2e-6, 60_000, -0.5]
+        var source = [Float](repeating: 0, count: n * k)
+        for r in 0..<n { for p in 0..<k { source[r * k + p] = specials[(p + 5 * r) % k] } }
+        var identity = [Float](repeating: 0, count: k * k)
+        for i in 0..<k { identity[i * k + i] = 1 }
+        for format in lowFormats {
+            let w = try WeightMatrix(format: format, converting: source, layout: .transposed, rows: n, columns: k, what: "w")
+            var expected = [Float](repeating: 0, count: k * n)  // [K, N]: row i is weight i of every output
+            var row = [Float](repeating: 0, count: k)
+            for r in 0..<n {
+                row.withUnsafeMutableBufferPointer { w.widenRow(r, into: $0.baseAddress!) }
+                for p in 0..<k {
+                    expected[p * n + r] = row[p]
+                    switch format {
+                    case .f16: XCTAssertEqual(row[p].bitPattern, Float(Float16(source[r * k + p])).bitPattern, "f16 widenRow \(source[r * k + p])")
+                    case .bf16: XCTAssertEqual(row[p], WeightFormat.floatFromBF16(WeightFormat.bf16Bits(source[r * k + p])))
+                    default: break
+                    }
+                }
+            }
+            for m in [16, 32] {
+                var c = [Float](repeating: .nan, count: m * n)
+                WeightMatrixGEMM.multiply(&c, ldc: n, identity, lda: k, w, m: m, accumulate: false, pool: pool)
+                XCTAssertEqual(c, Array(expected[0..<(m * n)]), "\(format) m=\(m)")
+            }
+        }
+    }
+
     /// The panel layout in memory gives back ggml's row-major file order: q8_0 bytes and scales written
     /// out and read back (`init(q8_0:)`) are the same matrix.
     func testStoredQ8OrderRoundTripsThroughPanels() throws {
