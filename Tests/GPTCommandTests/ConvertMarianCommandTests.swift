@@ -23,7 +23,7 @@ final class ConvertMarianCommandTests: XCTestCase {
         let trained = try GPTBinary.run(["train", "--pairs", pairsFile.path, "--out", run.path, "--threads", "1", "--steps", "4",
                                          "--eval-every", "4"]
                                         + ["n_embd=24", "n_layer=2", "n_head=3", "dim_feedforward=40", "n_positions=12", "dropout=0",
-                                           "max_tokens=96", "final_norm=false", "learning_rate=3e-3"].flatMap { ["--set", $0] })
+                                           "max_tokens=96", "final_norm=false"].flatMap { ["--set", $0] })
         XCTAssertEqual(trained.status, 0, trained.err)
 
         let marian = work.appendingPathComponent("marian"), back = work.appendingPathComponent("back")
