@@ -71,17 +71,48 @@ public enum GEMM {
         // it is packed once, by all threads together, instead of once per thread.
         let mPanels = (m + mr - 1) / mr, nPanels = (n + nr - 1) / nr
         let byColumns = n >= m ? nPanels >= pool.threadCount : mPanels < pool.threadCount
+        // A is packed whole (see `packsA`) into a buffer the threads share.
+        let packedA = packsA(a, m: m, k: k) && mPanels * mr * k <= sharedPackLimit ? ws.sharedA(mPanels * mr * k) : nil
         if byColumns {
+            // Every thread reads all of A: the threads pack it together, each half of the panels.
+            if let packedA {
+                pool.parallelFor(mPanels) { panels in
+                    packAPanels(packedA, a, panels: panels, totalPanels: mPanels, m: m, k: k)
+                }
+            }
             pool.parallelFor(n, granule: nr) { cols, worker in
-                block(c, ldc, a, b, rows: 0..<m, cols: cols, k: k, accumulate: accumulate, ws.workers[worker])
+                block(c, ldc, a, b, rows: 0..<m, cols: cols, k: k, accumulate: accumulate, ws.workers[worker],
+                      packedA: packedA.map { (UnsafePointer($0), mPanels) })
             }
         } else {
             let shared = sharedPackedB(b, panels: nPanels, n: n, k: k, pool: pool, ws)
             pool.parallelFor(m, granule: mr) { rows, worker in
+                // A thread reads only its own rows of A: it packs them itself, in the region that uses them.
+                if let packedA {
+                    packAPanels(packedA, a, panels: rows.lowerBound / mr..<(rows.upperBound + mr - 1) / mr,
+                                totalPanels: mPanels, m: m, k: k)
+                }
                 block(c, ldc, a, b, rows: rows, cols: 0..<n, k: k, accumulate: accumulate, ws.workers[worker],
-                      packedB: shared)
+                      packedA: packedA.map { (UnsafePointer($0), mPanels) }, packedB: shared)
             }
         }
+    }
+
+    /// Whether `multiply` packs all of op(A) once, into 8-row panels ([k][8], contiguous), before the
+    /// blocked loops, instead of reading a normal A where it lies.
+    /// - A transposed A is copied in any case (its k steps are a row apart); packing it once replaces
+    ///   one strided copy per panel per NC-wide block of C (backward_weight with N = 768 copied A twice,
+    ///   N = 50304 fifty times) by one pass that reads A's rows a few cache lines at a time.
+    /// - Read in place, the kernel's eight rows of a normal A are eight streams a row stride apart;
+    ///   with a stride that is a multiple of 4 KiB (K = 3072) all eight fall into the same L1 sets
+    ///   and evict each other and the B panel (forward 3072×768 ran at 0.92× numpy). A packed panel
+    ///   is one stream: 32 contiguous bytes per k step.
+    /// - A large normal A (the LM head's 256 × 50304 dlogits, 51 MB) is read in place: it is read
+    ///   once per thread anyway, and packing it would add a pass over memory (measured 8 % slower).
+    /// Measured (2026-12-07, M = 256, 2 threads): backward_weight 3072×768 410–426 → 485–507 GFLOP/s,
+    /// the other products unchanged or faster.
+    static func packsA(_ a: Operand, m: Int, k: Int) -> Bool {
+        a.layout == .transposed || a.ld % 1024 == 0 || m * k <= 1 << 20
     }
 
     /// Up to this many rows (decoding a token per sequence), C is computed without packing A,
@@ -208,8 +239,10 @@ public enum GEMM {
     /// Computes one thread's slice of C: for each NC-wide, KC-deep block of B (packed), run the
     /// micro-kernel over every 8-row panel of A and every 32-column panel of the block.
     /// `packedB`, when given, holds all of op(B) as `sharedPackedB` lays it out.
+    /// `packedA`, when given, holds all of op(A) as `packAPanels` lays it out, with its panel count.
     static func block(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: Operand, _ b: Operand,
                       rows: Range<Int>, cols: Range<Int>, k: Int, accumulate: Bool, _ ws: Workspace,
+                      packedA: (base: UnsafePointer<Float>, panels: Int)? = nil,
                       packedB: UnsafeMutablePointer<Float>? = nil) {
         let nPanelsTotal = (cols.upperBound + nr - 1) / nr
         var jc = cols.lowerBound
@@ -233,7 +266,9 @@ public enum GEMM {
                     // Stored transposed, A's k steps are a row apart: copying the panel (eight
                     // contiguous floats per step) keeps it in a few cache lines.
                     var ap: UnsafePointer<Float>, aK: Int, aI: Int
-                    if mrb == mr && a.layout == .normal {
+                    if let packedA {
+                        (ap, aK, aI) = (packedA.base + pc * packedA.panels * mr + (ir / mr) * kcb * mr, mr, 1)
+                    } else if mrb == mr && a.layout == .normal {
                         (ap, aK, aI) = (a.base + ir * a.ld + pc, 1, a.ld)
                     } else {
                         packA(ws.packedA, a, rows: ir, count: mrb, cols: pc, k: kcb)
@@ -340,6 +375,90 @@ public enum GEMM {
         return r
     }
 
+    /// Packs 8-row panels `panels` of op(A)[m, k] into `dst` as k-blocks: block `pc` starts at
+    /// `pc · totalPanels · mr` and holds panel q at `q · kcb · mr`, as [kcb][mr], rows past m zero.
+    static func packAPanels(_ dst: UnsafeMutablePointer<Float>, _ a: Operand, panels: Range<Int>, totalPanels: Int,
+                            m: Int, k: Int) {
+        var pc = 0
+        while pc < k {
+            let kcb = min(kc, k - pc)
+            let blockBase = dst + pc * totalPanels * mr
+            switch a.layout {
+            case .transposed:
+                // Row p of the stored matrix holds k step p of every panel: read each row's stretch
+                // of up to 8 panels (4 cache lines) once, writing 8 floats to each panel.
+                var q0 = panels.lowerBound
+                while q0 < panels.upperBound {
+                    let q1 = min(panels.upperBound, q0 + 8)
+                    let full = min(q1, m / mr)  // panels q0..<full lie wholly inside A
+                    for p in 0..<kcb {
+                        let src = a.base + (pc + p) * a.ld
+                        var q = q0
+                        while q < full {
+                            store8(load8(src + q * mr), blockBase + q * kcb * mr + p * mr)
+                            q += 1
+                        }
+                        while q < q1 {
+                            let out = blockBase + q * kcb * mr + p * mr
+                            for i in 0..<mr { out[i] = q * mr + i < m ? src[q * mr + i] : 0 }
+                            q += 1
+                        }
+                    }
+                    q0 = q1
+                }
+            case .normal:
+                for q in panels {
+                    let panel = blockBase + q * kcb * mr
+                    let i0 = q * mr
+                    if i0 + mr <= m {
+                        // 8 rows × 8 k steps transposed in registers.
+                        var p = 0
+                        while p + 8 <= kcb {
+                            let r = transposed8(a.base + i0 * a.ld + pc + p, ld: a.ld)
+                            for j in 0..<8 { store8(r[j], panel + (p + j) * mr) }
+                            p += 8
+                        }
+                        while p < kcb {
+                            for i in 0..<mr { panel[p * mr + i] = a.base[(i0 + i) * a.ld + pc + p] }
+                            p += 1
+                        }
+                    } else {
+                        for p in 0..<kcb {
+                            for i in 0..<mr { panel[p * mr + i] = i0 + i < m ? a.base[(i0 + i) * a.ld + pc + p] : 0 }
+                        }
+                    }
+                }
+            }
+            pc += kc
+        }
+    }
+
+    /// Column c of the 8×8 block at `src` as vector c (three rounds of the even/odd split of `transposed16`).
+    @inline(__always)
+    static func transposed8(_ src: UnsafePointer<Float>, ld: Int) -> InlineArray<8, SIMD8<Float>> {
+        var r = InlineArray<8, SIMD8<Float>>(repeating: SIMD8<Float>())
+        for i in 0..<8 { r[i] = load8(src + i * ld) }
+        for _ in 0..<3 {
+            var next = InlineArray<8, SIMD8<Float>>(repeating: SIMD8<Float>())
+            for i in 0..<4 {
+                next[i] = SIMD8<Float>(lowHalf: r[2 * i].evenHalf, highHalf: r[2 * i + 1].evenHalf)
+                next[4 + i] = SIMD8<Float>(lowHalf: r[2 * i].oddHalf, highHalf: r[2 * i + 1].oddHalf)
+            }
+            r = next
+        }
+        return r
+    }
+
+    @inline(__always)
+    static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    @inline(__always)
+    static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+    }
+
     /// Copies rows i0..<i0+count (≤ MR) of op(A), columns p0..<p0+k, as [k][MR], zero-padded.
     static func packA(_ dst: UnsafeMutablePointer<Float>, _ a: Operand, rows i0: Int, count: Int, cols p0: Int, k: Int) {
         if a.layout == .transposed && count == mr {
@@ -422,8 +541,10 @@ final class GEMMWorkspace {
     private(set) var workers: [GEMM.Workspace] = []
     private var sharedBuffer: UnsafeMutablePointer<Float>?
     private var sharedCapacity = 0
+    private var sharedABuffer: UnsafeMutablePointer<Float>?
+    private var sharedACapacity = 0
 
-    deinit { sharedBuffer?.deallocate() }
+    deinit { sharedBuffer?.deallocate(); sharedABuffer?.deallocate() }
 
     func reserve(_ count: Int) {
         while workers.count < count { workers.append(GEMM.Workspace()) }
@@ -432,6 +553,11 @@ final class GEMMWorkspace {
     /// Room for all of a packed op(B) (`sharedPackedB`), grown as needed.
     func shared(_ count: Int) -> UnsafeMutablePointer<Float> {
         grow(&sharedBuffer, &sharedCapacity, count)
+    }
+
+    /// Room for all of a packed op(A) (`packAPanels`), grown as needed.
+    func sharedA(_ count: Int) -> UnsafeMutablePointer<Float> {
+        grow(&sharedABuffer, &sharedACapacity, count)
     }
 
     private func grow(_ buffer: inout UnsafeMutablePointer<Float>?, _ capacity: inout Int, _ count: Int) -> UnsafeMutablePointer<Float> {
@@ -443,3 +569,4 @@ final class GEMMWorkspace {
         return fresh
     }
 }
+
