@@ -1,9 +1,11 @@
 // General matrix multiply, C[M, N] (+)= op(A)[M, K] · op(B)[K, N], row-major with
 // leading dimensions, on an AVX-512 micro-kernel that keeps an 8×32 tile of C in
 // sixteen registers (the BLIS scheme). B is packed into 32-wide panels so the
-// kernel streams it contiguously; A is read where it lies, eight rows at a time
-// (each k step broadcasts one element per row); only a transposed A or a last
-// partial panel is copied, one 8-row panel at a time.
+// kernel streams it contiguously; A is packed into 8-row panels ([k][8], each k
+// step broadcasts one element per row) once per product when it is transposed,
+// small, or its rows are a multiple of 4 KiB apart (`packsA`): shared by the
+// threads when C is split by columns, 128 rows at a time per thread when split by
+// rows. A large normal A (the LM head's dlogits) is read where it lies.
 //
 // Threads split C by columns (or by rows when C is tall and narrow) into static,
 // panel-aligned slices; each element of C is summed by one thread in a fixed
@@ -35,7 +37,17 @@ public enum GEMM {
             packedB = Self.allocate(GEMM.nc * GEMM.kc)
             tile = Self.allocate(GEMM.mr * GEMM.nr)
         }
-        deinit { packedA.deallocate(); packedB.deallocate(); tile.deallocate() }
+        /// Room for MC rows of op(A), all k columns, packed (`packAPanels`); grown on first need.
+        private var aBlockBuffer: UnsafeMutablePointer<Float>?
+        private var aBlockCapacity = 0
+        func aBlock(_ count: Int) -> UnsafeMutablePointer<Float> {
+            if let aBlockBuffer, aBlockCapacity >= count { return aBlockBuffer }
+            aBlockBuffer?.deallocate()
+            let fresh = Self.allocate(count)
+            (aBlockBuffer, aBlockCapacity) = (fresh, count)
+            return fresh
+        }
+        deinit { packedA.deallocate(); packedB.deallocate(); tile.deallocate(); aBlockBuffer?.deallocate() }
         static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
             UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
                 .bindMemory(to: Float.self, capacity: count)
@@ -71,31 +83,52 @@ public enum GEMM {
         // it is packed once, by all threads together, instead of once per thread.
         let mPanels = (m + mr - 1) / mr, nPanels = (n + nr - 1) / nr
         let byColumns = n >= m ? nPanels >= pool.threadCount : mPanels < pool.threadCount
-        // A is packed whole (see `packsA`) into a buffer the threads share.
-        let packedA = packsA(a, m: m, k: k) && mPanels * mr * k <= sharedPackLimit ? ws.sharedA(mPanels * mr * k) : nil
+        let packA = packsA(a, m: m, k: k)
         if byColumns {
-            // Every thread reads all of A: the threads pack it together, each half of the panels.
+            // Every thread reads all of A: when A is packed (see `packsA`), the threads pack it
+            // together into one shared buffer, each a share of the panels, before the products.
+            let packedA = packA && mPanels * mr * k <= sharedPackLimit ? ws.sharedA(mPanels * mr * k) : nil
             if let packedA {
                 pool.parallelFor(mPanels) { panels in
-                    packAPanels(packedA, a, panels: panels, totalPanels: mPanels, m: m, k: k)
+                    packAPanels(packedA, a, rows: 0..<m, panels: panels, totalPanels: mPanels, k: k)
                 }
             }
             pool.parallelFor(n, granule: nr) { cols, worker in
                 block(c, ldc, a, b, rows: 0..<m, cols: cols, k: k, accumulate: accumulate, ws.workers[worker],
-                      packedA: packedA.map { (UnsafePointer($0), mPanels) })
+                      packedA: packedA.map { PackedA(base: $0, panels: mPanels, firstRow: 0) })
             }
         } else {
             let shared = sharedPackedB(b, panels: nPanels, n: n, k: k, pool: pool, ws)
             pool.parallelFor(m, granule: mr) { rows, worker in
-                // A thread reads only its own rows of A: it packs them itself, in the region that uses them.
-                if let packedA {
-                    packAPanels(packedA, a, panels: rows.lowerBound / mr..<(rows.upperBound + mr - 1) / mr,
-                                totalPanels: mPanels, m: m, k: k)
+                let w = ws.workers[worker]
+                guard packA else {
+                    block(c, ldc, a, b, rows: rows, cols: 0..<n, k: k, accumulate: accumulate, w, packedB: shared)
+                    return
                 }
-                block(c, ldc, a, b, rows: rows, cols: 0..<n, k: k, accumulate: accumulate, ws.workers[worker],
-                      packedA: packedA.map { (UnsafePointer($0), mPanels) }, packedB: shared)
+                // A thread reads only its own rows of A: it packs them MC rows at a time into its own
+                // buffer (which stays in L2), and runs all of C's columns on each such block.
+                var i0 = rows.lowerBound
+                while i0 < rows.upperBound {
+                    let sub = i0..<min(rows.upperBound, i0 + mc)
+                    let panels = (sub.count + mr - 1) / mr
+                    let buffer = w.aBlock(panels * mr * k)
+                    packAPanels(buffer, a, rows: sub, panels: 0..<panels, totalPanels: panels, k: k)
+                    block(c, ldc, a, b, rows: sub, cols: 0..<n, k: k, accumulate: accumulate, w,
+                          packedA: PackedA(base: buffer, panels: panels, firstRow: sub.lowerBound), packedB: shared)
+                    i0 += mc
+                }
             }
         }
+    }
+
+    /// Rows of A a thread packs at a time when C is split by rows: 16 panels, 128 KB at KC = 256.
+    static let mc = 128
+
+    /// op(A) packed by `packAPanels`: `panels` panels from row `firstRow`.
+    struct PackedA {
+        let base: UnsafeMutablePointer<Float>
+        let panels: Int
+        let firstRow: Int
     }
 
     /// Whether `multiply` packs all of op(A) once, into 8-row panels ([k][8], contiguous), before the
@@ -239,10 +272,10 @@ public enum GEMM {
     /// Computes one thread's slice of C: for each NC-wide, KC-deep block of B (packed), run the
     /// micro-kernel over every 8-row panel of A and every 32-column panel of the block.
     /// `packedB`, when given, holds all of op(B) as `sharedPackedB` lays it out.
-    /// `packedA`, when given, holds all of op(A) as `packAPanels` lays it out, with its panel count.
+    /// `packedA`, when given, holds op(A)'s rows from its `firstRow` on as `packAPanels` lays them out.
     static func block(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: Operand, _ b: Operand,
                       rows: Range<Int>, cols: Range<Int>, k: Int, accumulate: Bool, _ ws: Workspace,
-                      packedA: (base: UnsafePointer<Float>, panels: Int)? = nil,
+                      packedA: PackedA? = nil,
                       packedB: UnsafeMutablePointer<Float>? = nil) {
         let nPanelsTotal = (cols.upperBound + nr - 1) / nr
         var jc = cols.lowerBound
@@ -267,7 +300,7 @@ public enum GEMM {
                     // contiguous floats per step) keeps it in a few cache lines.
                     var ap: UnsafePointer<Float>, aK: Int, aI: Int
                     if let packedA {
-                        (ap, aK, aI) = (packedA.base + pc * packedA.panels * mr + (ir / mr) * kcb * mr, mr, 1)
+                        (ap, aK, aI) = (UnsafePointer(packedA.base + pc * packedA.panels * mr + (ir - packedA.firstRow) / mr * kcb * mr), mr, 1)
                     } else if mrb == mr && a.layout == .normal {
                         (ap, aK, aI) = (a.base + ir * a.ld + pc, 1, a.ld)
                     } else {
@@ -375,10 +408,12 @@ public enum GEMM {
         return r
     }
 
-    /// Packs 8-row panels `panels` of op(A)[m, k] into `dst` as k-blocks: block `pc` starts at
-    /// `pc · totalPanels · mr` and holds panel q at `q · kcb · mr`, as [kcb][mr], rows past m zero.
-    static func packAPanels(_ dst: UnsafeMutablePointer<Float>, _ a: Operand, panels: Range<Int>, totalPanels: Int,
-                            m: Int, k: Int) {
+    /// Packs op(A)'s rows `rows`, all k columns, as 8-row panels into `dst` in k-blocks: block `pc`
+    /// starts at `pc · totalPanels · mr` and holds panel q (rows `rows.lowerBound + 8q …`) at
+    /// `q · kcb · mr`, as [kcb][mr], rows past `rows` zero. Packs the panels `panels` only.
+    static func packAPanels(_ dst: UnsafeMutablePointer<Float>, _ a: Operand, rows: Range<Int>, panels: Range<Int>,
+                            totalPanels: Int, k: Int) {
+        let r0 = rows.lowerBound, count = rows.count
         var pc = 0
         while pc < k {
             let kcb = min(kc, k - pc)
@@ -386,13 +421,13 @@ public enum GEMM {
             switch a.layout {
             case .transposed:
                 // Row p of the stored matrix holds k step p of every panel: read each row's stretch
-                // of up to 8 panels (4 cache lines) once, writing 8 floats to each panel.
+                // of up to 8 panels (4 cache lines) at once, writing 8 floats to each panel.
                 var q0 = panels.lowerBound
                 while q0 < panels.upperBound {
                     let q1 = min(panels.upperBound, q0 + 8)
-                    let full = min(q1, m / mr)  // panels q0..<full lie wholly inside A
+                    let full = max(q0, min(q1, count / mr))  // panels q0..<full lie wholly inside `rows`
                     for p in 0..<kcb {
-                        let src = a.base + (pc + p) * a.ld
+                        let src = a.base + (pc + p) * a.ld + r0
                         var q = q0
                         while q < full {
                             store8(load8(src + q * mr), blockBase + q * kcb * mr + p * mr)
@@ -400,7 +435,7 @@ public enum GEMM {
                         }
                         while q < q1 {
                             let out = blockBase + q * kcb * mr + p * mr
-                            for i in 0..<mr { out[i] = q * mr + i < m ? src[q * mr + i] : 0 }
+                            for i in 0..<mr { out[i] = q * mr + i < count ? src[q * mr + i] : 0 }
                             q += 1
                         }
                     }
@@ -409,8 +444,8 @@ public enum GEMM {
             case .normal:
                 for q in panels {
                     let panel = blockBase + q * kcb * mr
-                    let i0 = q * mr
-                    if i0 + mr <= m {
+                    let i0 = r0 + q * mr
+                    if q * mr + mr <= count {
                         // 8 rows × 8 k steps transposed in registers.
                         var p = 0
                         while p + 8 <= kcb {
@@ -424,7 +459,9 @@ public enum GEMM {
                         }
                     } else {
                         for p in 0..<kcb {
-                            for i in 0..<mr { panel[p * mr + i] = i0 + i < m ? a.base[(i0 + i) * a.ld + pc + p] : 0 }
+                            for i in 0..<mr {
+                                panel[p * mr + i] = q * mr + i < count ? a.base[(i0 + i) * a.ld + pc + p] : 0
+                            }
                         }
                     }
                 }
