@@ -34,7 +34,7 @@ public struct Seq2SeqTokens: Equatable, Sendable {
                       feedForwardSize: config.feedForwardSize ?? 4 * config.model.embeddingSize,
                       encoderLayerCount: config.model.layerCount, decoderLayerCount: config.model.layerCount,
                       dropout: config.model.residualDropout, maxPositions: config.model.contextLength,
-                      normFirst: config.normFirst, shareEmbeddings: true, padTokenId: special, bosTokenId: special,
+                      normFirst: config.normFirst, shareEmbeddings: true, finalNorm: config.finalNorm, padTokenId: special, bosTokenId: special,
                       eosTokenId: special)
     }
 }

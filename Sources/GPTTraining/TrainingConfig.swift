@@ -36,6 +36,8 @@ public struct TrainingConfig: Equatable, Sendable {
     public var feedForwardSize: Int?
     /// Pre-LN instead of the paper's post-LN (`norm_first`, encoder–decoder only).
     public var normFirst = false
+    /// A LayerNorm after each encoder–decoder stack, as nn.Transformer has (`final_norm`).
+    public var finalNorm = true
     /// Label smoothing ε of the encoder–decoder's training loss (`label_smoothing`).
     public var labelSmoothing: Float = 0.1
     /// Tokens per encoder–decoder batch, padding counted (`max_tokens`): source and target positions.
@@ -76,7 +78,8 @@ public struct TrainingConfig: Equatable, Sendable {
             // 0.5 · 256^-0.5 · 1000^-0.5 ≈ 9.9e-4, the peak the paper's warmup 4000 would give at d 256.
             var c = TrainingConfig(model: GPTConfig(vocabSize: 1, contextLength: 256, embeddingSize: 256, layerCount: 6, headCount: 4,
                                                     dropout: 0.1))
-            c.modelType = .transformer; c.feedForwardSize = 1024; c.maxTokens = 4096
+            // No LayerNorm after the post-LN stacks (each already ends in one), so the model exports as Marian.
+            c.modelType = .transformer; c.feedForwardSize = 1024; c.maxTokens = 4096; c.finalNorm = false
             c.scheduleKind = .inverseSquareRoot; c.warmupSteps = 1000; c.learningRateScale = 0.5
             c.beta2 = 0.98; c.weightDecay = 0; c.steps = 4000; c.evalEvery = 250; c.evalBatches = 20
             return c
@@ -138,6 +141,9 @@ public struct TrainingConfig: Equatable, Sendable {
                         }, write: { $0.feedForwardSize ?? 4 * $0.model.embeddingSize }),
             .choice("norm_first", \.normFirst, ["false": false, "true": true],
                     "the encoder–decoder's LayerNorm before each sub-layer (pre-LN) instead of after it (post-LN, the paper's)"),
+            .choice("final_norm", \.finalNorm, ["false": false, "true": true],
+                    "the encoder–decoder's LayerNorm after each stack (nn.Transformer's encoder.norm and decoder.norm; "
+                        + "a post-LN stack already ends in one, and Marian, the Hugging Face export, has none)"),
             .number("label_smoothing", \.labelSmoothing, unit, probability,
                     "label smoothing of the encoder–decoder's training loss (the paper's 0.1)"),
             .integer("max_tokens", \.maxTokens, 2...16_777_216,

@@ -14,9 +14,10 @@ import GPTIO
 import GPTKernels
 
 final class Seq2SeqDecodingTests: XCTestCase {
-    static func config(normFirst: Bool, share: Bool = true) -> Seq2SeqConfig {
+    static func config(normFirst: Bool, share: Bool = true, finalNorm: Bool = true) -> Seq2SeqConfig {
         Seq2SeqConfig(vocabSize: 23, modelSize: 24, headCount: 3, feedForwardSize: 40, encoderLayerCount: 2,
-                      decoderLayerCount: 2, dropout: 0, maxPositions: 12, normFirst: normFirst, shareEmbeddings: share)
+                      decoderLayerCount: 2, dropout: 0, maxPositions: 12, normFirst: normFirst, shareEmbeddings: share,
+                      finalNorm: finalNorm)
     }
 
     static func tokens(_ rng: inout SplitMix64, _ n: Int) -> [Int32] { (0..<n).map { _ in Int32(3 + rng.next() % 20) } }
@@ -34,8 +35,9 @@ final class Seq2SeqDecodingTests: XCTestCase {
 
     func testCachedStepsEqualTeacherForcedLogitsOnAPaddedBatch() throws {
         let pool = try ThreadPool(threads: 2)
-        for normFirst in [false, true] {
-            let model = try Seq2SeqTransformer(config: Self.config(normFirst: normFirst, share: normFirst), seed: 5, pool: pool)
+        for (normFirst, finalNorm) in [(false, true), (true, true), (false, false)] {
+            let model = try Seq2SeqTransformer(config: Self.config(normFirst: normFirst, share: normFirst, finalNorm: finalNorm),
+                                               seed: 5, pool: pool)
             var rng = SplitMix64(seed: 9)
             let pairs = [(5, 3), (2, 6), (7, 1)].map { (source: Self.tokens(&rng, $0.0), target: Self.tokens(&rng, $0.1)) }
             let batch = Seq2SeqBatch(pairs: pairs, pad: 0, bos: 1, eos: 2)
@@ -48,11 +50,11 @@ final class Seq2SeqDecodingTests: XCTestCase {
                 let step = Array(try decoder.step(tokens: (0..<3).map { batch.targetInput[$0 * t + i] }))
                 for b in 0..<3 where i < Int(batch.targetLengths[b]) {
                     let d = Self.relativeDifference(step[(b * v)..<((b + 1) * v)], full[((b * t + i) * v)..<((b * t + i + 1) * v)])
-                    XCTAssertLessThanOrEqual(d, 1e-4, "normFirst \(normFirst): row \(b) position \(i)")
+                    XCTAssertLessThanOrEqual(d, 1e-4, "normFirst \(normFirst) finalNorm \(finalNorm): row \(b) position \(i)")
                     worst = max(worst, d)
                 }
             }
-            print("cached decoding (normFirst \(normFirst)): worst relative difference from the full forward \(worst)")
+            print("cached decoding (normFirst \(normFirst), finalNorm \(finalNorm)): worst relative difference from the full forward \(worst)")
             XCTAssertThrowsError(try decoder.step(tokens: [1, 1, 1])) { XCTAssert("\($0)".contains("exceeds"), "\($0)") }
         }
     }

@@ -14,10 +14,10 @@ import GPTKernels
 final class Seq2SeqGradientTests: XCTestCase {
     func testBackwardWithDropoutMatchesDirectionalFiniteDifferences() throws {
         let pool = try ThreadPool(threads: 2)
-        for normFirst in [false, true] {
+        for (normFirst, finalNorm) in [(false, true), (true, true), (false, false)] {
             let config = Seq2SeqConfig(vocabSize: 19, modelSize: 12, headCount: 3, feedForwardSize: 20, encoderLayerCount: 2,
                                        decoderLayerCount: 2, dropout: 0.2, maxPositions: 10, normFirst: normFirst,
-                                       shareEmbeddings: !normFirst)
+                                       shareEmbeddings: !normFirst, finalNorm: finalNorm)
             let model = try Seq2SeqTransformer(config: config, seed: 21, pool: pool)
             model.isTraining = true
             model.dropoutSeed = 8
@@ -48,10 +48,10 @@ final class Seq2SeqGradientTests: XCTestCase {
                 }
                 let fd = (try shifted(1) - shifted(-1)) / (2 * h)
                 let analytic = zip(g, u).reduce(0.0) { $0 + Double($1.0) * $1.1 }
-                print(String(format: "seq2seq directional check (normFirst %@, direction %d): |fd − g·u| / |g| = %.2g",
-                             "\(normFirst)", direction, abs(fd - analytic) / gNorm))
+                print(String(format: "seq2seq directional check (normFirst %@, finalNorm %@, direction %d): |fd − g·u| / |g| = %.2g",
+                             "\(normFirst)", "\(finalNorm)", direction, abs(fd - analytic) / gNorm))
                 XCTAssertLessThanOrEqual(abs(fd - analytic), 2e-3 * gNorm,
-                                         "normFirst \(normFirst) direction \(direction): fd \(fd), g·u \(analytic), |g| \(gNorm)")
+                                         "normFirst \(normFirst) finalNorm \(finalNorm) direction \(direction): fd \(fd), g·u \(analytic), |g| \(gNorm)")
                 for i in 0..<n { model.parameters[i] = original[i] }
             }
         }

@@ -76,7 +76,7 @@ final class TrainingConfigTests: XCTestCase {
         XCTAssertEqual(Set(c.resolved.keys), Set(keys).subtracting(["dropout"]).union(["vocab_size"]))
         XCTAssertEqual(Set(TrainingConfig.shapeFields),
                        ["n_positions", "n_embd", "n_layer", "n_head", "activation_function", "bias", "position_embedding",
-                        "model_type", "dim_feedforward", "norm_first"])
+                        "model_type", "dim_feedforward", "norm_first", "final_norm"])
         // Every resolved value reads back to the same config.
         var again = TrainingConfig(model: c.model)
         for field in TrainingConfig.fields {

@@ -35,6 +35,8 @@ The committed fixtures (Tests/fixtures/seq2seq/*) were made by:
       --vocab 37 --d 24 --heads 3 --ff 40 --enc 2 --dec 1 --share --seed 17
   python3 Tests/scripts/make_seq2seq_reference.py Tests/fixtures/seq2seq/pre-ln-separate \
       --vocab 29 --d 18 --heads 3 --ff 26 --enc 1 --dec 2 --norm-first --seed 23
+  python3 Tests/scripts/make_seq2seq_reference.py Tests/fixtures/seq2seq/post-ln-no-final-norm \
+      --vocab 31 --d 20 --heads 4 --ff 30 --enc 2 --dec 2 --share --no-final-norm --seed 29
 """
 import argparse, json, math, os
 import torch
@@ -53,6 +55,7 @@ p.add_argument("--dec", type=int, default=1)
 p.add_argument("--positions", type=int, default=16)
 p.add_argument("--norm-first", action="store_true")
 p.add_argument("--share", action="store_true")
+p.add_argument("--no-final-norm", action="store_true", help="drop encoder.norm and decoder.norm (Marian's layout)")
 p.add_argument("--source-lengths", default="7,5,3")
 p.add_argument("--target-lengths", default="4,6,2")
 p.add_argument("--warm-steps", type=int, default=300)
@@ -83,6 +86,9 @@ class Seq2Seq(nn.Module):
         self.transformer = nn.Transformer(d_model=a.d, nhead=a.heads, num_encoder_layers=a.enc,
                                           num_decoder_layers=a.dec, dim_feedforward=a.ff, dropout=0.0,
                                           activation="relu", batch_first=True, norm_first=a.norm_first)
+        if a.no_final_norm:
+            self.transformer.encoder.norm = None
+            self.transformer.decoder.norm = None
         self.register_buffer("pe", sinusoidal(a.positions, a.d), persistent=False)
 
     def tables(self):
@@ -161,7 +167,7 @@ save_file({file_name(n): t.detach().clone().contiguous() for n, t in params.item
 config = {"model_type": "transformer", "vocab_size": a.vocab, "d_model": a.d, "n_head": a.heads,
           "dim_feedforward": a.ff, "num_encoder_layers": a.enc, "num_decoder_layers": a.dec,
           "dropout": 0.0, "max_position_embeddings": a.positions, "norm_first": a.norm_first,
-          "share_embeddings": a.share, "pad_token_id": PAD, "bos_token_id": BOS, "eos_token_id": EOS,
+          "share_embeddings": a.share, "final_norm": not a.no_final_norm, "pad_token_id": PAD, "bos_token_id": BOS, "eos_token_id": EOS,
           "layer_norm_eps": 1e-5}
 with open(os.path.join(a.out, "config.json"), "w") as f:
     json.dump(config, f, indent=2)

@@ -25,6 +25,10 @@ public struct Seq2SeqConfig: Equatable, Sendable {
     /// One table for source embedding, target embedding and output projection (the paper's
     /// three-way tying, joint vocabulary). Otherwise the output projection is tied to the target table.
     public var shareEmbeddings: Bool
+    /// A LayerNorm after each stack (nn.Transformer's `encoder.norm` and `decoder.norm`). Post-LN
+    /// stacks already end in a LayerNorm, so it is redundant there; Marian (and so the Hugging
+    /// Face export) has none.
+    public var finalNorm: Bool
     public var padTokenId: Int
     public var bosTokenId: Int
     public var eosTokenId: Int
@@ -32,12 +36,13 @@ public struct Seq2SeqConfig: Equatable, Sendable {
 
     public init(vocabSize: Int, modelSize: Int = 512, headCount: Int = 8, feedForwardSize: Int = 2048,
                 encoderLayerCount: Int = 6, decoderLayerCount: Int = 6, dropout: Float = 0.1, maxPositions: Int = 256,
-                normFirst: Bool = false, shareEmbeddings: Bool = true, padTokenId: Int = 0, bosTokenId: Int = 1,
-                eosTokenId: Int = 2, layerNormEpsilon: Float = 1e-5) {
+                normFirst: Bool = false, shareEmbeddings: Bool = true, finalNorm: Bool = true, padTokenId: Int = 0,
+                bosTokenId: Int = 1, eosTokenId: Int = 2, layerNormEpsilon: Float = 1e-5) {
         self.vocabSize = vocabSize; self.modelSize = modelSize; self.headCount = headCount
         self.feedForwardSize = feedForwardSize; self.encoderLayerCount = encoderLayerCount
         self.decoderLayerCount = decoderLayerCount; self.dropout = dropout; self.maxPositions = maxPositions
-        self.normFirst = normFirst; self.shareEmbeddings = shareEmbeddings; self.padTokenId = padTokenId
+        self.normFirst = normFirst; self.shareEmbeddings = shareEmbeddings; self.finalNorm = finalNorm
+        self.padTokenId = padTokenId
         self.bosTokenId = bosTokenId; self.eosTokenId = eosTokenId; self.layerNormEpsilon = layerNormEpsilon
     }
 
@@ -83,7 +88,7 @@ public struct Seq2SeqConfig: Equatable, Sendable {
         return try Checked.sum(shareEmbeddings ? table : Checked.product(2, table, what: what),
                                Checked.product(encoderLayerCount, encoderLayer, what: what),
                                Checked.product(decoderLayerCount, decoderLayer, what: what),
-                               Checked.product(4, c, what: what), what: what)
+                               finalNorm ? Checked.product(4, c, what: what) : 0, what: what)
     }
 
     /// Bytes of the parameters plus the sinusoidal table: what `Seq2SeqTransformer.init` allocates.
@@ -101,7 +106,8 @@ extension Seq2SeqConfig: Codable {
         case modelType = "model_type", vocabSize = "vocab_size", modelSize = "d_model", headCount = "n_head"
         case feedForwardSize = "dim_feedforward", encoderLayerCount = "num_encoder_layers"
         case decoderLayerCount = "num_decoder_layers", dropout, maxPositions = "max_position_embeddings"
-        case normFirst = "norm_first", shareEmbeddings = "share_embeddings", padTokenId = "pad_token_id"
+        case normFirst = "norm_first", shareEmbeddings = "share_embeddings", finalNorm = "final_norm"
+        case padTokenId = "pad_token_id"
         case bosTokenId = "bos_token_id", eosTokenId = "eos_token_id", layerNormEpsilon = "layer_norm_eps"
     }
 
@@ -137,6 +143,7 @@ extension Seq2SeqConfig: Codable {
                   dropout: try number(.dropout) ?? d.dropout, maxPositions: try integer(.maxPositions) ?? d.maxPositions,
                   normFirst: try boolean(.normFirst) ?? d.normFirst,
                   shareEmbeddings: try boolean(.shareEmbeddings) ?? d.shareEmbeddings,
+                  finalNorm: try boolean(.finalNorm) ?? d.finalNorm,
                   padTokenId: try integer(.padTokenId) ?? d.padTokenId, bosTokenId: try integer(.bosTokenId) ?? d.bosTokenId,
                   eosTokenId: try integer(.eosTokenId) ?? d.eosTokenId,
                   layerNormEpsilon: try number(.layerNormEpsilon) ?? d.layerNormEpsilon)
@@ -155,6 +162,7 @@ extension Seq2SeqConfig: Codable {
         try c.encode(maxPositions, forKey: .maxPositions)
         try c.encode(normFirst, forKey: .normFirst)
         try c.encode(shareEmbeddings, forKey: .shareEmbeddings)
+        try c.encode(finalNorm, forKey: .finalNorm)
         try c.encode(padTokenId, forKey: .padTokenId)
         try c.encode(bosTokenId, forKey: .bosTokenId)
         try c.encode(eosTokenId, forKey: .eosTokenId)

@@ -32,7 +32,8 @@ public struct Seq2SeqLayout: Sendable {
     public private(set) var sourceEmbedding = 0, targetEmbedding = 0
     public private(set) var encoderLayers: [Layer] = []
     public private(set) var decoderLayers: [Layer] = []
-    public private(set) var encoderNorm = Norm(), decoderNorm = Norm()
+    /// encoder.norm and decoder.norm, after each stack (absent without `final_norm`).
+    public private(set) var encoderNorm: Norm?, decoderNorm: Norm?
 
     /// `config` must be valid (`validate`).
     public init(_ config: Seq2SeqConfig) {
@@ -58,9 +59,9 @@ public struct Seq2SeqLayout: Sendable {
             return l
         }
         for i in 0..<config.encoderLayerCount { encoderLayers.append(layer("encoder.layers.\(i).", decoder: false)) }
-        encoderNorm = norm("encoder.norm")
+        if config.finalNorm { encoderNorm = norm("encoder.norm") }
         for i in 0..<config.decoderLayerCount { decoderLayers.append(layer("decoder.layers.\(i).", decoder: true)) }
-        decoderNorm = norm("decoder.norm")
+        if config.finalNorm { decoderNorm = norm("decoder.norm") }
     }
 
     private mutating func add(_ name: String, _ shape: [Int]) -> Int { table.add(name, shape) }

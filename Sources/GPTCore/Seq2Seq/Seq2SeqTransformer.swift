@@ -170,7 +170,7 @@ public final class Seq2SeqTransformer {
         return validTargets > 0 ? Float(total / Double(validTargets)) : 0
     }
 
-    /// Embeds the source and runs the encoder stack and encoder.norm into a.memory ([B·S, C]).
+    /// Embeds the source and runs the encoder stack and encoder.norm (if any) into a.memory ([B·S, C]).
     func encode(_ a: Seq2SeqActivations, batch b: Int, source s: Int) {
         let ns = b * s, c = config.modelSize, p = parameters
         ScaledEmbedding.forward(out: a.sourceEmbedded, tokens: a.sourceTokens, table: p + layout.sourceEmbedding,
@@ -182,12 +182,16 @@ public final class Seq2SeqTransformer {
             x = UnsafePointer(layerForward(a.encoder[l], w, input: x, batch: b, seq: s, selfLengths: a.sourceLengths,
                                            causal: false, cross: nil, cache: nil, scratch: a.attentionScratch, site: site(layer: l)))
         }
-        LayerNorm.forward(out: a.memory, mean: a.memoryMean, rstd: a.memoryRstd, inp: x, weight: p + layout.encoderNorm.weight,
-                          bias: p + layout.encoderNorm.bias, rows: ns, channels: c, eps: config.layerNormEpsilon, pool: pool)
+        if let norm = layout.encoderNorm {
+            LayerNorm.forward(out: a.memory, mean: a.memoryMean, rstd: a.memoryRstd, inp: x, weight: p + norm.weight,
+                              bias: p + norm.bias, rows: ns, channels: c, eps: config.layerNormEpsilon, pool: pool)
+        } else {
+            a.memory.update(from: x, count: ns * c)
+        }
     }
 
     /// Embeds `tokens` ([B, T], at positions first..<first+T) and runs the decoder stack and
-    /// decoder.norm; returns the normalised hidden states a.hidden [B·T, C].
+    /// decoder.norm (if any); returns the hidden states a.hidden [B·T, C].
     func decode(_ a: Seq2SeqActivations, tokens: UnsafePointer<Int32>, batch b: Int, target t: Int, first: Int,
                 cross: CrossInput, cache: SelfAttentionCache?) -> UnsafeMutablePointer<Float> {
         let nt = b * t, c = config.modelSize, p = parameters
@@ -202,8 +206,12 @@ public final class Seq2SeqTransformer {
                                            cross: cross.layer(l), cache: cache?.layer(l), scratch: a.attentionScratch,
                                            site: site(layer: config.encoderLayerCount + l)))
         }
-        LayerNorm.forward(out: a.hidden, mean: a.hiddenMean, rstd: a.hiddenRstd, inp: y, weight: p + layout.decoderNorm.weight,
-                          bias: p + layout.decoderNorm.bias, rows: nt, channels: c, eps: config.layerNormEpsilon, pool: pool)
+        if let norm = layout.decoderNorm {
+            LayerNorm.forward(out: a.hidden, mean: a.hiddenMean, rstd: a.hiddenRstd, inp: y, weight: p + norm.weight,
+                              bias: p + norm.bias, rows: nt, channels: c, eps: config.layerNormEpsilon, pool: pool)
+        } else {
+            a.hidden.update(from: y, count: nt * c)
+        }
         return a.hidden
     }
 
@@ -232,11 +240,14 @@ public final class Seq2SeqTransformer {
                       m: nt, n: c, k: v, accumulate: false, pool: pool)
         GEMM.multiply(g + layout.targetEmbedding, ldc: c, a.logits, lda: v, .transposed, a.hidden, ldb: c, .normal,
                       m: v, n: c, k: nt, accumulate: true, pool: pool)
-        a.dX.update(repeating: 0, count: nt * c)
-        let lastDecoder = layerOutput(a.decoder.last!)
-        LayerNorm.backward(dinp: a.dX, dweight: g + layout.decoderNorm.weight, dbias: g + layout.decoderNorm.bias, dout: a.dA,
-                           inp: lastDecoder, weight: p + layout.decoderNorm.weight, mean: a.hiddenMean, rstd: a.hiddenRstd,
-                           rows: nt, channels: c, pool: pool)
+        if let norm = layout.decoderNorm {
+            a.dX.update(repeating: 0, count: nt * c)
+            LayerNorm.backward(dinp: a.dX, dweight: g + norm.weight, dbias: g + norm.bias, dout: a.dA,
+                               inp: layerOutput(a.decoder.last!), weight: p + norm.weight, mean: a.hiddenMean,
+                               rstd: a.hiddenRstd, rows: nt, channels: c, pool: pool)
+        } else {
+            a.dX.update(from: a.dA, count: nt * c)
+        }
         a.dMemory.update(repeating: 0, count: ns * c)
         for l in stride(from: layout.decoderLayers.count - 1, through: 0, by: -1) {
             let input = l == 0 ? a.targetEmbedded : layerOutput(a.decoder[l - 1])
@@ -250,11 +261,14 @@ public final class Seq2SeqTransformer {
         ScaledEmbedding.backward(dtable: g + layout.targetEmbedding, dout: a.dX, tokens: a.targetTokens, scale: embeddingScale,
                                  rows: nt, channels: c, pool: pool)
 
-        a.dX.update(repeating: 0, count: ns * c)
-        let lastEncoder = layerOutput(a.encoder.last!)
-        LayerNorm.backward(dinp: a.dX, dweight: g + layout.encoderNorm.weight, dbias: g + layout.encoderNorm.bias,
-                           dout: a.dMemory, inp: lastEncoder, weight: p + layout.encoderNorm.weight, mean: a.memoryMean,
-                           rstd: a.memoryRstd, rows: ns, channels: c, pool: pool)
+        if let norm = layout.encoderNorm {
+            a.dX.update(repeating: 0, count: ns * c)
+            LayerNorm.backward(dinp: a.dX, dweight: g + norm.weight, dbias: g + norm.bias, dout: a.dMemory,
+                               inp: layerOutput(a.encoder.last!), weight: p + norm.weight, mean: a.memoryMean,
+                               rstd: a.memoryRstd, rows: ns, channels: c, pool: pool)
+        } else {
+            a.dX.update(from: a.dMemory, count: ns * c)
+        }
         for l in stride(from: layout.encoderLayers.count - 1, through: 0, by: -1) {
             let input = l == 0 ? a.sourceEmbedded : layerOutput(a.encoder[l - 1])
             layerBackward(a, a.encoder[l], layout.encoderLayers[l], input: input, batch: b, seq: s,
