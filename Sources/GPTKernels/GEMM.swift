@@ -101,7 +101,7 @@ public enum GEMM {
             let shared = sharedPackedB(b, panels: nPanels, n: n, k: k, pool: pool, ws)
             pool.parallelFor(m, granule: mr) { rows, worker in
                 let w = ws.workers[worker]
-                guard packA else {
+                guard packA && mc * k <= 1 << 22 else {
                     block(c, ldc, a, b, rows: rows, cols: 0..<n, k: k, accumulate: accumulate, w, packedB: shared)
                     return
                 }
@@ -121,7 +121,8 @@ public enum GEMM {
         }
     }
 
-    /// Rows of A a thread packs at a time when C is split by rows: 16 panels, 128 KB at KC = 256.
+    /// Rows of A a thread packs at a time when C is split by rows: 16 panels, 128 KB at KC = 256
+    /// (when all k columns of them exceed 16 MB, A is read in place instead).
     static let mc = 128
 
     /// op(A) packed by `packAPanels`: `panels` panels from row `firstRow`.
@@ -141,7 +142,8 @@ public enum GEMM {
     ///   and evict each other and the B panel (forward 3072×768 ran at 0.92× numpy). A packed panel
     ///   is one stream: 32 contiguous bytes per k step.
     /// - A large normal A (the LM head's 256 × 50304 dlogits, 51 MB) is read in place: it is read
-    ///   once per thread anyway, and packing it would add a pass over memory (measured 8 % slower).
+    ///   once per thread anyway, and packing it adds a pass over memory (measured slower: 340
+    ///   against 375–442 GFLOP/s for backward_input 768×50304).
     /// Measured (2026-12-07, M = 256, 2 threads): backward_weight 3072×768 410–426 → 485–507 GFLOP/s,
     /// the other products unchanged or faster.
     static func packsA(_ a: Operand, m: Int, k: Int) -> Bool {
