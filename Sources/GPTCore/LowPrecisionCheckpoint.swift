@@ -174,7 +174,7 @@ extension HuggingFaceGPT2 {
         case .q8_0:
             let (n, k, storage) = InferenceWeights.matrixShape(of: tensor)
             let matrix = try WeightMatrix(format: .q8_0, converting: values, layout: storage, rows: n, columns: k, what: tensor.name)
-            writer.add(name + Q8Storage.quantsSuffix, bytes: matrix.storedValues, dtype: .i8, shape: [n, k])
+            matrix.storedValues.withUnsafeBytes { writer.add(name + Q8Storage.quantsSuffix, bytes: $0, dtype: .i8, shape: [n, k]) }
             let scales = matrix.storedScales.map { Float16($0).bitPattern.littleEndian }  // f16 values already: exact
             scales.withUnsafeBytes {
                 writer.add(name + Q8Storage.scaleSuffix, bytes: $0, dtype: .f16, shape: [n, k / WeightFormat.q8BlockSize])

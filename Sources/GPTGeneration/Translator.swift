@@ -39,6 +39,13 @@ public struct Translator {
         guard maxLength >= 1 else { throw BeamSearchError.invalidOption("the max length is \(maxLength), expected at least 1") }
         let length = min(maxLength, model.config.maxPositions)
         let bos = Int32(model.config.bosTokenId), eos = Int32(model.config.eosTokenId)
+        if beam == 1 && onToken == nil && sources.count > 1 {
+            var out: [Translation] = []
+            for start in stride(from: 0, to: sources.count, by: Self.greedyRows) {
+                out += try greedy(Array(sources[start..<min(start + Self.greedyRows, sources.count)]), maxLength: length)
+            }
+            return out
+        }
         return try sources.enumerated().map { index, source in
             var beams = try Seq2SeqBeams(model: model, source: source, beams: beam, maxLength: length)
             let best: BeamHypothesis
@@ -55,6 +62,54 @@ public struct Translator {
             let ids = best.endedWithEOS ? Array(best.tokens.dropLast()) : best.tokens
             return Translation(ids: ids, text: try text(ids), logProbability: best.logProbability, score: best.score,
                                endedWithEOS: best.endedWithEOS)
+        }
+    }
+
+    /// Sources decoded together by `greedy`.
+    static let greedyRows = 32
+
+    /// Greedy translations of several sources at once: they are encoded as one padded batch, and one
+    /// decoder feeds every unfinished row per step; a row leaves when it emits EOS. Each row gets the
+    /// tokens, log-probability and score that one-source greedy (`BeamSearch.greedy`) gives: rows do
+    /// not interact (padding is masked, and the GEMMs sum each row alike whatever the row count), and
+    /// the choice is the same (the most probable token, the lowest id among equals).
+    func greedy(_ sources: [[Int32]], maxLength length: Int) throws -> [Translation] {
+        let bos = Int32(model.config.bosTokenId), eos = Int32(model.config.eosTokenId), v = model.config.vocabSize
+        let memory = try model.encode(sources: sources)
+        let decoder = try Seq2SeqDecoder(model: model, memory: memory, sources: Array(sources.indices), maxLength: length)
+        var generated = [[Int32]](repeating: [], count: sources.count)
+        var logProbability = [Double](repeating: 0, count: sources.count)
+        var ended = [Bool](repeating: false, count: sources.count)
+        var live = Array(sources.indices)  // the source of each decoder row
+        var tokens = [Int32](repeating: bos, count: sources.count)
+        for step in 1...length {
+            let rows = BeamSearch.logSoftmax(try decoder.step(tokens: tokens), vocabulary: v)
+            var survivors: [Int] = [], next: [Int32] = []
+            for (row, source) in live.enumerated() {
+                var best = -1, bestValue = -Float.infinity
+                for token in 0..<v {
+                    let lp = rows[row * v + token]
+                    guard !lp.isNaN, lp != .infinity else { throw BeamSearchError.notALogProbability(beam: 0, token: token) }
+                    if lp > bestValue { best = token; bestValue = lp }
+                }
+                guard best >= 0 else { throw BeamSearchError.noHypothesis }
+                generated[source].append(Int32(best))
+                logProbability[source] += Double(bestValue)
+                if Int32(best) == eos {
+                    ended[source] = true
+                } else if step < length {
+                    survivors.append(row); next.append(Int32(best))
+                }
+            }
+            if survivors.isEmpty { break }
+            if survivors.count < live.count { try decoder.reorder(survivors) }
+            live = survivors.map { live[$0] }
+            tokens = next
+        }
+        return try sources.indices.map { i in
+            let ids = ended[i] ? Array(generated[i].dropLast()) : generated[i]
+            return Translation(ids: ids, text: try text(ids), logProbability: logProbability[i], score: logProbability[i],
+                               endedWithEOS: ended[i])
         }
     }
 

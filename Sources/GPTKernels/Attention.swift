@@ -3,12 +3,18 @@
 // The forward pass keeps the attention probabilities (B·NH·T² floats: O(T²) per
 // head) for the backward pass; attention dropout, when on, is re-derived from its key.
 // Keys and values are transposed per head into scratch, so each query's scores and
-// each output gradient's dot products run sixteen key positions per vector.
+// each output gradient's dot products run sixteen key positions per vector. Without
+// dropout both passes take four queries at a time, for any head size (16, 32, 48, 64 …,
+// odd ones through masked last vectors): every load of a key or value row then serves
+// four queries, and in the backward pass each key's and value's gradient row is read and
+// written once per four queries (rank4Update) instead of once per query. The remaining
+// 1–3 queries of a sequence, and every query under dropout, take the one-query path.
 import Foundation
 
 public enum Attention {
     /// Scratch floats one worker needs for sequences of `seq` with heads of `headSize`.
-    public static func scratchPerWorker(seq: Int, headSize: Int) -> Int { (headSize + 1) * paddedLength(seq) }
+    /// (The transposed keys or values, then four rows of scores or their gradients.)
+    public static func scratchPerWorker(seq: Int, headSize: Int) -> Int { (headSize + 4) * paddedLength(seq) }
 
     /// Rows of the transposed keys/values are padded to whole vectors, so a score row's last
     /// partial vector can be computed with full-width loads, plus one vector so that rows are
@@ -32,15 +38,12 @@ public enum Attention {
                 let base = qkv + b * t * c3 + h * hs
                 transpose(kT, base + c, rows: t, columns: hs, stride: c3, ld: tp)
                 var i = 0
-                // Four queries at a time share every load of keys and values.
-                while p == 0 && i + 4 <= t && hs % 64 == 0 {
+                // Four queries at a time share every load of keys and values (any head size: the
+                // last partial vector of a head is loaded masked).
+                while p == 0 && i + 4 <= t {
                     let rows = att + (bh * t + i) * t
                     rowTimesMatrix4(rows, t, base + i * c3, c3, kT, k: hs, n: i + 4, ld: tp, scale: scale)
-                    for r in 0..<4 {
-                        let row = rows + r * t
-                        softmaxInPlace(row, i + r + 1)
-                        for j in (i + r + 1)..<t { row[j] = 0 }
-                    }
+                    for r in 0..<4 { softmaxRow(rows + r * t, i + r + 1, t) }
                     weightedSum4(out + (b * t + i) * c + h * hs, c, rows, t, base + 2 * c, rows: i + 4, stride: c3, width: hs)
                     i += 4
                 }
@@ -49,8 +52,7 @@ public enum Attention {
                     let row = att + (bh * t + i) * t
                     // Scores for keys 0...i, sixteen keys at a time: row[j] = q_i · k_j / √hs.
                     rowTimesMatrix(row, base + i * c3, kT, k: hs, n: i + 1, ld: tp, scale: scale)
-                    softmaxInPlace(row, i + 1)
-                    for j in (i + 1)..<max(i + 1, t) { row[j] = 0 }
+                    softmaxRow(row, i + 1, t)
                     if p > 0 {
                         // The output mixes values with the dropped-out weights; row keeps the softmax.
                         let dropped = kT + hs * tp
@@ -79,7 +81,7 @@ public enum Attention {
         pool.parallelFor(batch * heads) { range, worker in
             let tp = paddedLength(t)
             let vT = scratch + worker * scratchPerWorker(seq: t, headSize: hs)  // [hs, tp]
-            let datt = vT + hs * tp                                               // [tp]
+            let datt = vT + hs * tp                                               // [4, tp]
             for bh in range {
                 let b = bh / heads, h = bh % heads
                 let base = qkv + b * t * c3 + h * hs
@@ -88,7 +90,29 @@ public enum Attention {
                     for part in 0..<3 { (dbase + i * c3 + part * c).update(repeating: 0, count: hs) }
                 }
                 transpose(vT, base + 2 * c, rows: t, columns: hs, stride: c3, ld: tp)
-                for i in 0..<t {
+                var i = 0
+                // Four queries at a time (without dropout): their score gradients come from one pass over
+                // the values, their query gradients from one pass over the keys, and each key's and value's
+                // gradient takes the four queries' contributions in one read-modify-write.
+                while p == 0 && i + 4 <= t {
+                    let n = i + 4
+                    let rows = att + (bh * t + i) * t                  // [4, t]: zero past each row's diagonal
+                    let dy = dout + (b * t + i) * c + h * hs            // [4, hs], rows c apart
+                    // datt[r][j] = dy_{i+r} · v_j for j < n.
+                    rowTimesMatrix4(datt, tp, dy, c, vT, k: hs, n: n, ld: tp, scale: 1)
+                    // dv_j += Σ_r att[i+r, j] · dy_{i+r}.
+                    rank4Update(dbase + 2 * c, c3, rows, t, dy, c, n: n, width: hs)
+                    // Softmax backward, then through the scaled dot products: dpre = att ⊙ (datt − Σ att·datt) · scale,
+                    // zero past the diagonal because att is.
+                    for r in 0..<4 { softmaxBackwardRow(datt + r * tp, rows + r * t, n: n, rowLength: t, scale: scale) }
+                    // dq_{i+r} = Σ_j dpre[r][j] · k_j (each query's gradient is written once).
+                    weightedSum4(dbase + i * c3, c3, datt, tp, base + c, rows: n, stride: c3, width: hs)
+                    // dk_j += Σ_r dpre[r][j] · q_{i+r}.
+                    rank4Update(dbase + c, c3, datt, tp, base + i * c3, c3, n: n, width: hs)
+                    i += 4
+                }
+                while i < t {
+                    defer { i += 1 }
                     let row = att + (bh * t + i) * t
                     let dy = dout + (b * t + i) * c + h * hs
                     // datt[j] = dy · v_j, then through the dropout mask; dv_j += att'[i, j] · dy.
@@ -178,12 +202,14 @@ public enum Attention {
     }
 
     /// out_q[0..<width] = Σ_r w_q[r] · m[r, 0..<width] for four queries q (outputs `outStride` apart,
-    /// weight rows `wStride` apart), width a multiple of 64: sixteen accumulators share each row of m.
+    /// weight rows `wStride` apart), any width: 64 lanes at a time (sixteen accumulators share each
+    /// row of m), then 32, then 16 (the last partial vector loaded and stored masked). Each lane is
+    /// the fused multiply-add chain over r in order that `weightedSum` computes, so the two agree bit for bit.
     @inline(__always)
     static func weightedSum4(_ out: UnsafeMutablePointer<Float>, _ outStride: Int, _ w: UnsafePointer<Float>, _ wStride: Int,
                              _ m: UnsafePointer<Float>, rows: Int, stride: Int, width: Int) {
         var d = 0
-        while d < width {
+        while d + 64 <= width {
             var acc = InlineArray<16, Vec16>(repeating: Vec16())
             for r in 0..<rows {
                 let row = m + r * stride + d
@@ -201,6 +227,86 @@ public enum Attention {
             }
             d += 64
         }
+        if d + 32 <= width {
+            var acc = InlineArray<8, Vec16>(repeating: Vec16())
+            for r in 0..<rows {
+                let row = m + r * stride + d
+                let v0 = load16(row), v1 = load16(row + 16)
+                for q in 0..<4 {
+                    let wq = Vec16(repeating: w[q * wStride + r])
+                    acc[2 * q].addProduct(wq, v0); acc[2 * q + 1].addProduct(wq, v1)
+                }
+            }
+            for q in 0..<4 {
+                let o = out + q * outStride + d
+                store16(acc[2 * q], o); store16(acc[2 * q + 1], o + 16)
+            }
+            d += 32
+        }
+        while d < width {
+            let lanes = min(16, width - d)
+            var a0 = Vec16(), a1 = Vec16(), a2 = Vec16(), a3 = Vec16()
+            for r in 0..<rows {
+                let row = m + r * stride + d
+                let v = lanes == 16 ? load16(row) : loadPartial(row, lanes)
+                a0.addProduct(Vec16(repeating: w[r]), v); a1.addProduct(Vec16(repeating: w[wStride + r]), v)
+                a2.addProduct(Vec16(repeating: w[2 * wStride + r]), v); a3.addProduct(Vec16(repeating: w[3 * wStride + r]), v)
+            }
+            @inline(__always) func put(_ q: Int, _ a: Vec16) {
+                if lanes == 16 { store16(a, out + q * outStride + d) } else { storePartial(a, out + q * outStride + d, lanes) }
+            }
+            put(0, a0); put(1, a1); put(2, a2); put(3, a3)
+            d += 16
+        }
+    }
+
+    /// y_j[0..<width] += Σ_{r<4} w[r·wStride + j] · x_r[0..<width] for j < n (y_j at y + j·yStride, x_r at
+    /// x + r·xStride): four rank-1 updates fused, each 16-lane slice of the four x rows held in registers
+    /// while it sweeps the rows of y, so each y row is read and written once per four updates.
+    @inline(__always)
+    static func rank4Update(_ y: UnsafeMutablePointer<Float>, _ yStride: Int, _ w: UnsafePointer<Float>, _ wStride: Int,
+                            _ x: UnsafePointer<Float>, _ xStride: Int, n: Int, width: Int) {
+        var d = 0
+        while d < width {
+            let lanes = min(16, width - d)
+            @inline(__always) func load(_ p: UnsafePointer<Float>) -> Vec16 { lanes == 16 ? load16(p) : loadPartial(p, lanes) }
+            let x0 = load(x + d), x1 = load(x + xStride + d), x2 = load(x + 2 * xStride + d), x3 = load(x + 3 * xStride + d)
+            for j in 0..<n {
+                let yp = y + j * yStride + d
+                var acc = load(UnsafePointer(yp))
+                acc.addProduct(Vec16(repeating: w[j]), x0)
+                acc.addProduct(Vec16(repeating: w[wStride + j]), x1)
+                acc.addProduct(Vec16(repeating: w[2 * wStride + j]), x2)
+                acc.addProduct(Vec16(repeating: w[3 * wStride + j]), x3)
+                if lanes == 16 { store16(acc, yp) } else { storePartial(acc, yp, lanes) }
+            }
+            d += 16
+        }
+    }
+
+    /// d[0..<n] ← a ⊙ (d − Σ a·d) · scale over j < n: the softmax's backward for one row of probabilities
+    /// `a` (a row of `rowLength` floats, zero past the diagonal) and its output gradient d (a scratch row
+    /// padded past n to whole vectors).
+    @inline(__always)
+    static func softmaxBackwardRow(_ d: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, n: Int, rowLength: Int,
+                                   scale: Float) {
+        let lanes = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        // a's lanes j..<j+16 with those at or past n read as 0 (never past the end of the row).
+        @inline(__always) func loadA(_ j: Int) -> Vec16 {
+            let v = j + 16 <= rowLength ? load16(a + j) : loadPartial(a + j, min(n, rowLength) - j)
+            return v.replacing(with: 0, where: lanes .>= SIMD16<Int32>(repeating: Int32(n - j)))
+        }
+        var acc = Vec16()
+        var j = 0
+        while j < n {
+            // d past n holds whatever the scratch held (possibly not a number): masked out of the sum.
+            let dj = load16(d + j).replacing(with: 0, where: lanes .>= SIMD16<Int32>(repeating: Int32(n - j)))
+            acc.addProduct(loadA(j), dj)
+            j += 16
+        }
+        let weighted = Vec16(repeating: acc.sum()), s = Vec16(repeating: scale)
+        j = 0
+        while j < n { store16(loadA(j) * (load16(d + j) - weighted) * s, d + j); j += 16 }
     }
 
     /// dst: [columns, ld] ← src: [rows, columns] with row stride `stride` (columns past `rows` zeroed).
@@ -237,6 +343,38 @@ public enum Attention {
             if j + 16 <= n { store16(acc * scale, out + j) } else { storePartial(acc * scale, out + j, n - j) }
             j += 16
         }
+    }
+
+    /// x[0..<n] ← softmax(x[0..<n]) and x[n..<width] ← 0 (a causal row of width T with n scores).
+    /// Whole vectors of the row are read and written with the lanes past n masked, so no element
+    /// is touched one at a time except in a last partial vector of the row (T not a multiple of 16).
+    @inline(__always)
+    static func softmaxRow(_ x: UnsafeMutablePointer<Float>, _ n: Int, _ width: Int) {
+        let lanes = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        @inline(__always) func load(_ j: Int, fill: Float) -> Vec16 {
+            let v = j + 16 <= width ? load16(x + j) : loadPartial(x + j, width - j, fill: fill)
+            return v.replacing(with: fill, where: lanes .>= SIMD16<Int32>(repeating: Int32(n - j)))
+        }
+        @inline(__always) func store(_ v: Vec16, _ j: Int) {
+            if j + 16 <= width { store16(v, x + j) } else { storePartial(v, x + j, width - j) }
+        }
+        var mv = Vec16(repeating: -.infinity)
+        var j = 0
+        while j < n { mv = pointwiseMax(mv, load(j, fill: -.infinity)); j += 16 }
+        let mb = Vec16(repeating: mv.max())
+        var acc = Vec16()
+        j = 0
+        while j < n { let e = vexp(load(j, fill: -.infinity) - mb); store(e, j); acc += e; j += 16 }
+        let inv = Vec16(repeating: 1 / acc.sum())
+        j = 0
+        while j < n { store(load16Or(x, j, width) * inv, j); j += 16 }
+        while j < width { store(Vec16(), j); j += 16 }
+    }
+
+    /// The vector at x + j of a row of `width` floats (lanes past the row read as 0).
+    @inline(__always)
+    static func load16Or(_ x: UnsafeMutablePointer<Float>, _ j: Int, _ width: Int) -> Vec16 {
+        j + 16 <= width ? load16(x + j) : loadPartial(x + j, width - j)
     }
 
     /// x[0..<n] ← softmax(x[0..<n]).

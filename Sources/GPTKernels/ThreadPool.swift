@@ -1,10 +1,23 @@
 // A persistent pool of worker threads for the kernels.
 //
-// Every parallel kernel splits its work statically: worker w of n always gets the
-// same slice, and no reduction order depends on timing. Results are therefore
-// bit-identical run to run for a given thread count, which exact resume relies on.
-// Dispatch is a generation counter that idle workers spin on briefly (a training
-// step issues hundreds of short parallel regions) before sleeping on a condition.
+// A parallel region is a list of tasks (contiguous ranges of the work, fixed by the
+// count, the granule and the thread count, never by timing) that the threads claim one
+// at a time from a shared ticket, the calling thread included. Every task computes its
+// own outputs in an order fixed by its range, so which thread runs it changes no result:
+// results are bit-identical run to run, which exact resume relies on.
+//
+// Why claiming rather than a static slice per thread: on a shared machine another process
+// may hold one of our cores for a whole scheduler time slice (milliseconds, against regions
+// of tens of microseconds). With static slices every region then waited for the paused
+// thread (issue 18: the Shakespeare model fell from 1.9x to 1.1x PyTorch's speed with one
+// core busy). Here a region ends when its last task is done: the threads that run take the
+// paused thread's tasks, and a worker that wakes after the region has ended finds the ticket
+// of a finished region and claims nothing (the ticket packs the region's generation, its task
+// count and the next task, and is claimed by compare-and-swap, so a late worker can never take
+// a task of the next region by mistake).
+//
+// Idle workers spin briefly on the ticket (a training step issues hundreds of short regions)
+// and then sleep on a condition; the caller wakes sleepers only when there are any.
 // A pool is driven by one thread at a time; models on different pools run side by
 // side (each pool owns its kernels' scratch, e.g. GEMM's packing buffers).
 import Foundation
@@ -15,6 +28,8 @@ public final class ThreadPool: @unchecked Sendable {
     public let threadCount: Int
     private let shared = SharedState()
     private var inRegion = false
+    /// The last region's generation, 32 bits (only the driving thread changes it).
+    private var generation: UInt64 = 0
     /// GEMM's packing buffers: they belong to the pool, since a pool runs one region at a time.
     let gemmWorkspace = GEMMWorkspace()
 
@@ -72,22 +87,39 @@ public final class ThreadPool: @unchecked Sendable {
     /// Cores available to this process.
     public static var coreCount: Int { ProcessInfo.processInfo.activeProcessorCount }
 
-    /// Runs `body(worker)` once on every worker, the caller being worker 0, and
-    /// returns when all have finished. A nested call runs serially on the caller.
+    /// Runs `body(worker)` once for every worker index 0..<threadCount and returns when all
+    /// have finished. Each index runs on one thread at a time, but a thread may run several
+    /// (when another is paused by the system), so `body` must not wait for another index.
+    /// A nested call runs serially on the caller.
     public func run(_ body: (Int) -> Void) {
-        if threadCount == 1 || inRegion {
-            for w in 0..<threadCount { body(w) }
+        runTasks(threadCount) { task, _ in body(task) }
+    }
+
+    /// Runs `body(task, thread)` for every task in 0..<tasks, claimed by whichever thread is free
+    /// (`thread` indexes per-thread scratch memory); returns when every task has finished.
+    private func runTasks(_ tasks: Int, _ body: (_ task: Int, _ thread: Int) -> Void) {
+        if threadCount == 1 || tasks == 1 || inRegion {
+            for task in 0..<tasks { body(task, 0) }
             return
         }
+        precondition(tasks <= Ticket.maxTasks, "a region of \(tasks) tasks")
         withoutActuallyEscaping(body) { escapable in
             inRegion = true
+            let shared = shared
             shared.job = escapable
-            shared.pending.store(threadCount - 1, ordering: .relaxed)
-            shared.generation.add(1, ordering: .releasing)
-            shared.lock.lock(); shared.lock.broadcast(); shared.lock.unlock()
-            escapable(0)
+            shared.finished.store(0, ordering: .relaxed)
+            generation = (generation &+ 1) & 0xFFFF_FFFF
+            let first = Ticket.make(generation: generation, tasks: tasks)
+            // Sequentially consistent, with the load of `sleepers` after it: a worker going to sleep
+            // either sees this ticket or is counted in `sleepers` (and then waits under the lock).
+            shared.ticket.store(first, ordering: .sequentiallyConsistent)
+            if shared.sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+                shared.lock.lock(); shared.lock.broadcast(); shared.lock.unlock()
+            }
+            shared.claimAll(generation: generation, thread: 0)
             var spins = 0
-            while shared.pending.load(ordering: .acquiring) != 0 {
+            while shared.finished.load(ordering: .acquiring) != tasks {
+                // The tasks left are running on threads the system may have paused: let them run.
                 spins += 1
                 if spins > ThreadPool.spinLimit { sched_yield() }
             }
@@ -96,45 +128,48 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
-    /// Splits `0..<count` into `threadCount` contiguous ranges whose bounds are
-    /// multiples of `granule` and runs `body` on each range in parallel.
+    /// How many tasks a region is cut into per thread: enough that when one thread is paused the
+    /// others can take over most of its share, few enough that claiming costs nothing measurable.
+    static let tasksPerThread = 4
+
+    /// Splits `0..<count` into contiguous ranges whose bounds are multiples of `granule`
+    /// and runs `body` on each range in parallel.
     public func parallelFor(_ count: Int, granule: Int = 1, _ body: (Range<Int>) -> Void) {
         parallelFor(count, granule: granule) { range, _ in body(range) }
     }
 
-    /// As `parallelFor(_:granule:_:)`, also passing the index of the worker that runs
-    /// the range (for per-worker scratch memory).
+    /// As `parallelFor(_:granule:_:)`, also passing the index of the thread that runs the range
+    /// (for per-thread scratch memory). The ranges depend only on `count`, `granule` and the thread
+    /// count; which thread runs a range depends on timing, so `body` must compute each range's
+    /// results alone, in an order fixed by the range (no reduction across ranges).
     public func parallelFor(_ count: Int, granule: Int = 1, _ body: (Range<Int>, _ worker: Int) -> Void) {
         guard count > 0 else { return }
         let chunks = (count + granule - 1) / granule
-        let workers = min(threadCount, chunks)
-        if workers == 1 { body(0..<count, 0); return }
-        run { w in
-            guard w < workers else { return }
-            let range = ThreadPool.staticRange(chunks: chunks, workers: workers, worker: w)
+        let tasks = min(chunks, threadCount == 1 ? 1 : ThreadPool.tasksPerThread * threadCount)
+        if tasks == 1 { body(0..<count, 0); return }
+        runTasks(tasks) { task, thread in
+            let range = ThreadPool.staticRange(chunks: chunks, workers: tasks, worker: task)
             let lo = min(count, range.lowerBound * granule)
             let hi = min(count, range.upperBound * granule)
-            if lo < hi { body(lo..<hi, w) }
+            if lo < hi { body(lo..<hi, thread) }
         }
     }
 
-    /// As `parallelFor(_:granule:_:)`, but workers claim `granule`-sized ranges one at a time from a
-    /// shared counter instead of owning a fixed slice, so a worker the system pauses (another process
-    /// or the server's own I/O threads taking its core) delays the region by less: the others take
-    /// its remaining ranges. Which worker runs a range then depends on timing, so `body` must compute
-    /// each range's results alone, in an order fixed by the range (no reduction across ranges).
+    /// As `parallelFor(_:granule:_:)`, but with one task per `granule`-sized range (finer claiming,
+    /// for work whose ranges are costly, such as a decoding GEMM's column panels).
     public func parallelForClaiming(_ count: Int, granule: Int, _ body: (Range<Int>, _ worker: Int) -> Void) {
         guard count > 0 else { return }
         let chunks = (count + granule - 1) / granule
         if min(threadCount, chunks) == 1 { body(0..<count, 0); return }
-        let shared = shared
-        shared.claim.store(0, ordering: .relaxed)
-        run { w in
-            while true {
-                let chunk = shared.claim.add(1, ordering: .relaxed).oldValue
-                guard chunk < chunks else { return }
-                body((chunk * granule)..<min(count, (chunk + 1) * granule), w)
+        var first = 0
+        while first < chunks {
+            // Regions hold at most Ticket.maxTasks tasks; a larger count runs as several regions.
+            let tasks = min(chunks - first, Ticket.maxTasks), base = first
+            runTasks(tasks) { task, thread in
+                let chunk = base + task
+                body((chunk * granule)..<min(count, (chunk + 1) * granule), thread)
             }
+            first += tasks
         }
     }
 
@@ -170,39 +205,69 @@ private final class WorkerStart {
     init(state: SharedState, worker: Int) { self.state = state; self.worker = worker }
 }
 
+/// A region's ticket in one word, so that one compare-and-swap checks the region and claims a task:
+/// bits 0..<16 the next task, 16..<32 the task count, 32..<64 the generation.
+enum Ticket {
+    static let maxTasks = (1 << 16) - 1
+    static func make(generation: UInt64, tasks: Int) -> UInt64 { (generation << 32) | (UInt64(tasks) << 16) }
+    static func generation(_ t: UInt64) -> UInt64 { t >> 32 }
+    static func next(_ t: UInt64) -> Int { Int(t & 0xFFFF) }
+    static func tasks(_ t: UInt64) -> Int { Int((t >> 16) & 0xFFFF) }
+}
+
 /// What the workers share with the pool; kept apart so that workers never hold the
 /// pool itself and it can be released while they sleep.
 private final class SharedState: @unchecked Sendable {
-    let generation = Atomic<Int>(0)
-    let pending = Atomic<Int>(0)
-    /// The next range to claim in `parallelForClaiming` (one region runs at a time).
-    let claim = Atomic<Int>(0)
+    let ticket = Atomic<UInt64>(0)
+    /// Tasks of the current region that have finished.
+    let finished = Atomic<Int>(0)
+    /// Workers asleep (or about to sleep) on `lock`.
+    let sleepers = Atomic<Int>(0)
     let stopping = Atomic<Bool>(false)
     let lock = NSCondition()
-    var job: ((Int) -> Void)?
+    /// The current region's body; valid from a successful claim until that task's `finished` increment.
+    var job: ((Int, Int) -> Void)?
+
+    /// Claims and runs tasks of region `generation` until none is left (or the region is over).
+    @inline(__always)
+    func claimAll(generation: UInt64, thread: Int) {
+        var t = ticket.load(ordering: .acquiring)
+        while Ticket.generation(t) == generation && Ticket.next(t) < Ticket.tasks(t) {
+            let (claimed, current) = ticket.compareExchange(expected: t, desired: t + 1, ordering: .acquiringAndReleasing)
+            if claimed {
+                job!(Ticket.next(t), thread)
+                finished.add(1, ordering: .releasing)
+                t = ticket.load(ordering: .acquiring)
+            } else {
+                t = current
+            }
+        }
+    }
 
     func workerLoop(_ worker: Int) {
-        var seen = 0
+        var seen: UInt64 = 0
         while true {
             var spins = 0
-            var current = generation.load(ordering: .acquiring)
+            var current = Ticket.generation(ticket.load(ordering: .acquiring))
             while current == seen && spins < ThreadPool.spinLimit {
                 if stopping.load(ordering: .relaxed) { return }
                 spins += 1
-                current = generation.load(ordering: .acquiring)
+                current = Ticket.generation(ticket.load(ordering: .acquiring))
             }
             if current == seen {
                 lock.lock()
-                while generation.load(ordering: .acquiring) == seen && !stopping.load(ordering: .relaxed) {
+                sleepers.add(1, ordering: .sequentiallyConsistent)
+                while Ticket.generation(ticket.load(ordering: .sequentiallyConsistent)) == seen
+                        && !stopping.load(ordering: .relaxed) {
                     lock.wait()
                 }
+                sleepers.subtract(1, ordering: .relaxed)
                 lock.unlock()
                 if stopping.load(ordering: .relaxed) { return }
-                current = generation.load(ordering: .acquiring)
+                current = Ticket.generation(ticket.load(ordering: .acquiring))
             }
             seen = current
-            job?(worker)
-            pending.subtract(1, ordering: .releasing)
+            claimAll(generation: seen, thread: worker)
         }
     }
 }

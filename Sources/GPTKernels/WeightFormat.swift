@@ -21,7 +21,8 @@ public enum WeightFormat: String, CaseIterable, Sendable {
     }
 
     /// Whether a matrix whose reduction dimension is `k` can be held in this format: whole q8_0 blocks,
-    /// and for the 16-bit formats whole 32-weight groups (their storage order, see `WeightMatrix.slot`).
+    /// and the same multiple of 32 for the 16-bit formats (the GEMM widens two reduction steps at a
+    /// time and never splits a block across GEMM's KC blocks; GPT-2's K are 768 and 3072).
     public func holds(reduction k: Int) -> Bool {
         self == .fp32 || k % Self.q8BlockSize == 0
     }

@@ -132,6 +132,14 @@ public final class Seq2SeqTrainer {
         return (loss, lr, tokens, targets, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
     }
 
+    /// The micro-batches of the next `steps` steps, in training order, without taking them.
+    public func upcomingBatches(steps: Int) -> [[Seq2SeqBatch]] {
+        var plans = batches, at = position
+        return (0..<max(steps, 0)).map { _ in
+            (0..<config.gradAccumulation).map { _ in batch(plans.next(&at), from: plans, pairs: train) }
+        }
+    }
+
     /// Whether an evaluation follows step `step` (0-based): every `eval_every` steps, and the last.
     public func evaluationDue(after step: Int) -> Bool {
         config.evalEvery > 0 && (step % config.evalEvery == 0 || step == config.steps - 1)
@@ -184,6 +192,15 @@ public final class Seq2SeqTrainer {
     /// Training and validation pairs left out for being longer than n_positions.
     public var skipped: (train: Int, validation: Int) { (batches.skipped.count, validationBatches.skipped.count) }
 
-    /// FLOPs per trained token for MFU: 6 × the parameters (forward and backward of each weight).
-    public var flopsPerToken: Double { 6 * Double(model.layout.count) }
+    /// FLOPs per trained position (source or target, padding counted) for MFU: 6 × the weights a
+    /// position multiplies (forward and backward), over a batch of as many source as target positions.
+    /// A source position passes the encoder (4C² + 2CF a layer) and is projected into every decoder
+    /// layer's cross-attention keys and values (2C²); a target position passes the decoder (6C² + 2CF a
+    /// layer) and the output projection (VC). Attention's own products (score and mix) are left out.
+    public var flopsPerToken: Double {
+        let m = model.config, c = Double(m.modelSize), f = Double(m.feedForwardSize)
+        let source = Double(m.encoderLayerCount) * (4 * c * c + 2 * c * f) + Double(m.decoderLayerCount) * 2 * c * c
+        let target = Double(m.decoderLayerCount) * (6 * c * c + 2 * c * f) + Double(m.vocabSize) * c
+        return 6 * (source + target) / 2
+    }
 }

@@ -204,6 +204,35 @@ public struct TrainingConfig: Equatable, Sendable {
         try field.read(&self, value)
     }
 
+    /// Fields that mean nothing for one architecture or one schedule; `inapplicable` names them.
+    static let gptOnlyFields: Set<String> = ["embd_pdrop", "attn_pdrop", "activation_function", "bias", "position_embedding",
+                                             "batch_size", "accumulation_order"]
+    static let transformerOnlyFields: Set<String> = ["dim_feedforward", "norm_first", "final_norm", "label_smoothing", "max_tokens"]
+    static let cosineOnlyFields: Set<String> = ["learning_rate", "min_learning_rate", "lr_decay_steps"]
+    static let inverseSquareRootOnlyFields: Set<String> = ["lr_scale"]
+
+    /// The first of `keys` (fields a user set) that this config's model_type or lr_schedule ignores,
+    /// with why: setting it is a mistake to report, not to pass over.
+    public func inapplicable(_ keys: [String]) -> (key: String, reason: String)? {
+        for key in keys {
+            if modelType == .transformer, Self.gptOnlyFields.contains(key) {
+                return (key, "does not apply to model_type transformer (the encoder–decoder has ReLU, biases, sinusoidal "
+                            + "positions and one dropout, resid_pdrop or dropout; its batches are max_tokens, and micro-batches add in place)")
+            }
+            if modelType == .gpt2, Self.transformerOnlyFields.contains(key) {
+                return (key, "applies to model_type transformer (the encoder–decoder) only")
+            }
+            if scheduleKind == .inverseSquareRoot, Self.cosineOnlyFields.contains(key) {
+                return (key, "does not apply to lr_schedule inverse_sqrt, whose rate is lr_scale · n_embd^-0.5 · "
+                            + "min(step^-0.5, step · warmup_steps^-1.5)")
+            }
+            if scheduleKind == .cosine, Self.inverseSquareRootOnlyFields.contains(key) {
+                return (key, "applies to lr_schedule inverse_sqrt only (cosine peaks at learning_rate)")
+            }
+        }
+        return nil
+    }
+
     /// Applies every field of a JSON object, e.g. a config file (duplicate keys refused).
     public mutating func apply(json data: Data, source: String) throws {
         for (key, value) in try ConfigValue.object(json: data, source: source) { try set(key, value) }

@@ -74,6 +74,10 @@ struct Train: ParsableCommand {
                                + "(model_type transformer; every 20th pair is validation unless --val-pairs is given).", valueName: "file"))
     var pairs: String?
     @Option(help: ArgumentHelp("Validation pairs for --pairs (JSON Lines).", valueName: "file")) var valPairs: String?
+    @Option(help: ArgumentHelp("With --pairs: write the initial model, the hyper-parameters and every step's batches and "
+                               + "learning rate to DIR for a peer trainer (Benchmarks/seq2seq_train_torch.py), then exit "
+                               + "without training.", valueName: "dir"))
+    var exportBatches: String?
     @Option(help: "char (the text's own characters), gpt2, or a tokenizer PATH.") var tokenizer = "char"
     @Option(help: "Output directory (default: runs/<preset>).") var out: String?
     @Option(parsing: .unconditional, help: "Training steps (the steps field).") var steps: Int?
@@ -92,6 +96,7 @@ struct Train: ParsableCommand {
         guard TrainingConfig.presets.contains(name) else { throw ValidationError("\(TrainingConfigError.unknownPreset(name))") }
         if pairs != nil && data != nil { throw ValidationError("give --data (text, a GPT) or --pairs (pairs, an encoder–decoder), not both") }
         if valPairs != nil && pairs == nil { throw ValidationError("--val-pairs goes with --pairs") }
+        if exportBatches != nil && pairs == nil { throw ValidationError("--export-batches goes with --pairs") }
         if name == "translate-small" && pairs == nil { throw ValidationError("preset \(name) needs --pairs FILE.jsonl") }
         if name != "demo" && data == nil && pairs == nil { throw ValidationError("preset \(name) needs --data FILE") }
     }
@@ -121,7 +126,24 @@ struct Train: ParsableCommand {
         if let steps { try resolved.set("steps", "\(steps)") }
         if let evalEvery { try resolved.set("eval_every", "\(evalEvery)") }
         if let seed { resolved.seed = seed }
+        if let (key, reason) = resolved.inapplicable(try explicitKeys()) {
+            throw CommandError("\(key) \(reason); leave it out")
+        }
         return resolved
+    }
+
+    /// The fields the user set (config file, then --set), in that order.
+    func explicitKeys() throws -> [String] {
+        var keys: [String] = []
+        if let config {
+            let contents = try InputFile.read(config, what: "--config", limit: 16 << 20)
+            let json = config.hasSuffix(".toml")
+                ? Data((try? TOMLTable(string: String(decoding: contents, as: UTF8.self)))?.convert(to: .json).utf8 ?? "{}".utf8)
+                : contents
+            keys += try ConfigValue.object(json: json, source: config).map(\.key)
+        }
+        keys += settings.compactMap { $0.firstIndex(of: "=").map { eq in String($0[..<eq]) } }
+        return keys
     }
 
     func run() throws {
@@ -201,15 +223,24 @@ struct Train: ParsableCommand {
         try modelConfig.validate()
         let trainTokens = try TranslationPairs.tokenize(train, with: tokens)
         let validationTokens = try TranslationPairs.tokenize(validation, with: tokens)
+        let pool = try ThreadPool(threads: threading.threads)
+        let model = try Seq2SeqTransformer(config: modelConfig, seed: config.seed, pool: pool)
+        let trainer = try Seq2SeqTrainer(model: model, train: trainTokens, validation: validationTokens, config: config)
+        if let exportBatches {
+            let url = URL(fileURLWithPath: exportBatches)
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("batches.bin").path) {
+                throw CommandError("--export-batches \(exportBatches) already holds batches.bin; give a new directory")
+            }
+            try Seq2SeqPeerExport.write(trainer, tokenizer: tokens, steps: config.steps, to: url)
+            print("wrote the initial model, training.json and the batches of \(config.steps) steps to \(exportBatches)")
+            return
+        }
         let directory = try runDirectory.open(out ?? "runs/\(name)")
         var resolved = config.resolved
         resolved["vocab_size"] = modelConfig.vocabSize
         let resolvedJSON = try JSONSerialization.data(withJSONObject: resolved, options: [.prettyPrinted, .sortedKeys])
         try AtomicFile.write(resolvedJSON, to: directory.url.appendingPathComponent("config.json"))
         print("config (\(name)): " + resolved.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
-        let pool = try ThreadPool(threads: threading.threads)
-        let model = try Seq2SeqTransformer(config: modelConfig, seed: config.seed, pool: pool)
-        let trainer = try Seq2SeqTrainer(model: model, train: trainTokens, validation: validationTokens, config: config)
         print("\(trainTokens.count) training and \(validationTokens.count) validation pairs (\(tokens.name)), vocabulary "
               + "\(modelConfig.vocabSize) (BOS = EOS = padding = \(special.special)), \(model.layout.count) parameters, "
               + "\(config.steps) steps of ≤ \(config.gradAccumulation)×\(config.maxTokens) tokens, \(threading.threads) threads")

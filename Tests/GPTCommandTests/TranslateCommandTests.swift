@@ -26,6 +26,13 @@ final class TranslateCommandTests: XCTestCase {
         return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], out)
     }
 
+    func testAGPTOnlyFieldOnAnEncoderDecoderIsAOneLineError() throws {
+        let refused = try gpt(["train", "--pairs", "/nonexistent.jsonl", "--set", "bias=false"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssert(refused.err.contains("bias does not apply to model_type transformer"), refused.err)
+        XCTAssertEqual(refused.err.split(separator: "\n").count, 1, refused.err)
+    }
+
     func testTranslateReversesOnTheToyModelBeamScoresAtLeastGreedyAndBadInputIsOneLineError() throws {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("translate-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)

@@ -196,8 +196,11 @@ final class LayerKernelTests: XCTestCase {
     func testAttentionForwardMatchesReference() {
         var rng = TestRandom(13)
         for pool in pools {
+            // Head sizes 16, 32, 48 (the Shakespeare model's 32), 64 and odd ones (7, 33, 80), each over
+            // sequences that leave 1–3 queries after the four-at-a-time pass.
             for (b, t, c, nh, p) in [(1, 1, 4, 1, Float(0)), (2, 3, 12, 3, 0), (1, 17, 48, 4, 0), (2, 65, 64, 2, 0), (2, 9, 24, 2, 0.3),
-                                     (1, 70, 128, 2, 0), (1, 20, 160, 2, 0.1)] {
+                                     (1, 70, 128, 2, 0), (1, 20, 160, 2, 0.1), (2, 13, 64, 4, 0), (1, 23, 64, 2, 0),
+                                     (2, 11, 96, 2, 0), (1, 10, 35, 5, 0), (1, 9, 66, 2, 0), (1, 66, 128, 4, 0)] {
                 let qkv = rng.floats(b * t * 3 * c, scale: 2)
                 var out = [Float](repeating: 0, count: b * t * c), att = [Float](repeating: 0, count: b * nh * t * t)
                 var scratch = [Float](repeating: 0, count: 2 * Attention.scratchPerWorker(seq: t, headSize: c / nh))
@@ -211,8 +214,10 @@ final class LayerKernelTests: XCTestCase {
 
     func testAttentionBackwardMatchesFiniteDifferences() {
         var rng = TestRandom(14)
+        // Head sizes 16, 32, 48, 64 and odd ones (7, 33), with and without dropout.
         for (b, t, c, nh, p) in [(1, 1, 4, 1, Float(0)), (2, 5, 12, 3, 0), (1, 7, 32, 2, 0), (1, 6, 8, 2, 0.25), (1, 19, 8, 2, 0.1),
-                                 (1, 3, 128, 2, 0), (1, 6, 128, 2, 0)] {
+                                 (1, 3, 128, 2, 0), (1, 6, 128, 2, 0), (1, 9, 64, 4, 0), (2, 6, 64, 2, 0), (1, 7, 96, 2, 0),
+                                 (1, 6, 21, 3, 0), (1, 5, 66, 2, 0), (1, 9, 64, 2, 0.2)] {
             let qkv = rng.floats(b * t * 3 * c), dy = rng.floats(b * t * c)
             var out = [Float](repeating: 0, count: b * t * c), att = [Float](repeating: 0, count: b * nh * t * t)
             var scratch = [Float](repeating: 0, count: 2 * Attention.scratchPerWorker(seq: t, headSize: c / nh))

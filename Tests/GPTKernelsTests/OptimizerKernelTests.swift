@@ -116,3 +116,53 @@ final class OptimizerKernelTests: XCTestCase {
         }
     }
 }
+
+final class ThreadPoolClaimingTests: XCTestCase {
+    /// Regions follow each other without a pause (a training step's pattern), with tasks of uneven
+    /// length: a worker that is still finishing one region, or wakes after it has ended, must never
+    /// run a task of the next region twice or skip one (the ticket carries the region's generation).
+    func testBackToBackRegionsRunEveryTaskExactlyOnce() throws {
+        for threads in [2, 3, 8] {
+            let pool = try ThreadPool(threads: threads)
+            var hits = [Int](repeating: 0, count: 4096)
+            for round in 0..<2_000 {
+                let count = 1 + (round * 37) % 61
+                hits.withUnsafeMutableBufferPointer { h in
+                    pool.parallelFor(count) { range, _ in
+                        for i in range {
+                            if i % 7 == 0 { var x = 0.0; for k in 0..<200 { x += Double(k) }; if x < 0 { return } }
+                            h[(round % 64) * 64 + i] += 1
+                        }
+                    }
+                }
+            }
+            // Every (round % 64, i < count) cell was hit once per round that used it.
+            var expected = [Int](repeating: 0, count: 4096)
+            for round in 0..<2_000 { for i in 0..<(1 + (round * 37) % 61) { expected[(round % 64) * 64 + i] += 1 } }
+            XCTAssertEqual(hits, expected, "threads \(threads)")
+        }
+    }
+
+    /// A pool with more threads than cores (threads paused by the system for whole time slices, as
+    /// with a busy neighbour) still gives bit-identical kernel results to a one-thread pool.
+    func testOversubscribedPoolGivesTheSameBitsAsOneThread() throws {
+        var rng = TestRandom(31)
+        let (b, t, c, nh) = (3, 29, 96, 3)
+        let qkv = rng.floats(b * t * 3 * c), dy = rng.floats(b * t * c)
+        func run(_ pool: ThreadPool) -> ([Float], [Float]) {
+            var out = [Float](repeating: 0, count: b * t * c), att = [Float](repeating: 0, count: b * nh * t * t)
+            var scratch = [Float](repeating: 0, count: pool.threadCount * Attention.scratchPerWorker(seq: t, headSize: c / nh))
+            var dqkv = [Float](repeating: 0, count: qkv.count)
+            Attention.forward(out: &out, att: &att, qkv: qkv, scratch: &scratch, batch: b, seq: t, channels: c, heads: nh, pool: pool)
+            Attention.backward(dqkv: &dqkv, dout: dy, att: att, qkv: qkv, scratch: &scratch, batch: b, seq: t, channels: c,
+                               heads: nh, pool: pool)
+            return (out, dqkv)
+        }
+        let one = run(try ThreadPool(threads: 1))
+        for _ in 0..<3 {
+            let many = run(try ThreadPool(threads: ThreadPool.maxThreads))
+            XCTAssertEqual(one.0, many.0, "attention output")
+            XCTAssertEqual(one.1, many.1, "attention gradient")
+        }
+    }
+}

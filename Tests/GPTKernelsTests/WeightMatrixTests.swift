@@ -113,8 +113,8 @@ final class WeightMatrixTests: XCTestCase {
     /// decode), among 130 (a prefill, other tiles and row chunks), or on another thread count.
     func testRowResultsDoNotDependOnRowCountOrThreads() throws {
         var rng = TestRandom(9)
-        let k = 192, n = 37
-        for format in lowFormats {
+        let n = 37
+        for (format, k) in lowFormats.flatMap({ f in [(f, 192), (f, 544)] }) {
             let w = try WeightMatrix(format: format, converting: rng.floats(n * k), layout: .transposed, rows: n, columns: k, what: "w")
             let a = rng.floats(130 * k)
             var reference: [Float]?
@@ -125,11 +125,113 @@ final class WeightMatrixTests: XCTestCase {
                     WeightMatrixGEMM.multiply(&c, ldc: n, a, lda: k, w, m: m, accumulate: false, pool: pool)
                     let first = Array(c[0..<n])
                     if let reference {
-                        XCTAssertEqual(first.map(\.bitPattern), reference.map(\.bitPattern), "\(format) m=\(m) threads=\(threads)")
+                        XCTAssertEqual(first.map(\.bitPattern), reference.map(\.bitPattern), "\(format) k=\(k) m=\(m) threads=\(threads)")
                     } else {
                         reference = first
                     }
                 }
+            }
+        }
+    }
+
+    /// More than one KC block of k (256) and a partial last panel of outputs: the decode path (M ≤ 16,
+    /// weights read in place) and the prefill path (M > 16, blocks widened into GEMM's packed buffer)
+    /// against the Double loop.
+    func testGEMMMatchesDoubleReferenceAcrossKCBlocksAndPartialPanels() throws {
+        var rng = TestRandom(11)
+        let pool = try ThreadPool(threads: 2)
+        let k = 544, n = 70
+        for format in lowFormats {
+            let w = try WeightMatrix(format: format, converting: rng.floats(n * k), layout: .transposed, rows: n, columns: k, what: "w")
+            for m in [1, 4, 6, 16, 17, 40] {
+                let a = rng.floats(m * k)
+                let expected = WeightMatrixGEMM.multiplyReference(a.doubles, w, m: m)
+                var c = [Float](repeating: .nan, count: m * n)
+                WeightMatrixGEMM.multiply(&c, ldc: n, a, lda: k, w, m: m, accumulate: false, pool: pool)
+                assertClose(c, expected, tolerance: 2e-6 * Double(k).squareRoot(), "\(format) m=\(m)")
+            }
+        }
+    }
+
+    /// Every output is summed as the fp32 GEMM sums it (the same fused multiply-add chain per KC block):
+    /// the product equals, bit for bit, `GEMM.multiply` over the dequantized weights, on both paths.
+    func testProductIsBitIdenticalToFP32GEMMOfDequantizedWeights() throws {
+        var rng = TestRandom(12)
+        let pool = try ThreadPool(threads: 2)
+        let k = 544, n = 45
+        for format in lowFormats {
+            let w = try WeightMatrix(format: format, converting: rng.floats(n * k), layout: .transposed, rows: n, columns: k, what: "w")
+            var dequantized = [Float](repeating: 0, count: n * k)
+            dequantized.withUnsafeMutableBufferPointer { d in for r in 0..<n { w.widenRow(r, into: d.baseAddress! + r * k) } }
+            for m in [1, 3, 9, 33] {
+                let a = rng.floats(m * k)
+                var ours = [Float](repeating: .nan, count: m * n), fp32 = ours
+                WeightMatrixGEMM.multiply(&ours, ldc: n, a, lda: k, w, m: m, accumulate: false, pool: pool)
+                GEMM.multiply(&fp32, ldc: n, a, lda: k, .normal, dequantized, ldb: k, .transposed,
+                              m: m, n: n, k: k, accumulate: false, pool: pool)
+                XCTAssertEqual(ours.map(\.bitPattern), fp32.map(\.bitPattern), "\(format) m=\(m)")
+            }
+        }
+    }
+
+    /// The widening in the kernels is exact at the edges of each format: multiplying by the identity
+    /// gives back each weight as the scalar conversion makes it (f16: `Float(Float16(x))`, subnormals,
+    /// signed zeros and ±65,504 included; bf16: the top half of the fp32; q8_0: q · d), on the decode
+    /// path (M ≤ 16) and the prefill path (M = 32).
+    func testWideningIsExactAtTheEdgesOfEachFormat() throws {
+        let pool = try ThreadPool(threads: 2)
+        let k = 32, n = 3
+        let specials: [Float] = [0, -0.0, 1, -1, 65_504, -65_504, 6.1e-5, -6.1e-5, 5.96e-8, -5.96e-8, 1e-6, -3e-7,
+                                 2.5e-5, 0.333, -0.333, 1000.5, 0x1p-14, -0x1p-14, 0x1p-24, 3e-8, 7, -7, 0.1, -0.1,
+                                 123.456, -9.99, 1e-3, -1e-3, 4.2e-6, -4.2e-6, 60_000, -0.5]
+        var source = [Float](repeating: 0, count: n * k)
+        for r in 0..<n { for p in 0..<k { source[r * k + p] = specials[(p + 5 * r) % k] } }
+        var identity = [Float](repeating: 0, count: k * k)
+        for i in 0..<k { identity[i * k + i] = 1 }
+        for format in lowFormats {
+            let w = try WeightMatrix(format: format, converting: source, layout: .transposed, rows: n, columns: k, what: "w")
+            var expected = [Float](repeating: 0, count: k * n)  // [K, N]: row i is weight i of every output
+            var row = [Float](repeating: 0, count: k)
+            for r in 0..<n {
+                row.withUnsafeMutableBufferPointer { w.widenRow(r, into: $0.baseAddress!) }
+                for p in 0..<k {
+                    expected[p * n + r] = row[p]
+                    switch format {
+                    case .f16: XCTAssertEqual(row[p].bitPattern, Float(Float16(source[r * k + p])).bitPattern, "f16 widenRow \(source[r * k + p])")
+                    case .bf16: XCTAssertEqual(row[p], WeightFormat.floatFromBF16(WeightFormat.bf16Bits(source[r * k + p])))
+                    default: break
+                    }
+                }
+            }
+            for m in [16, 32] {
+                var c = [Float](repeating: .nan, count: m * n)
+                WeightMatrixGEMM.multiply(&c, ldc: n, identity, lda: k, w, m: m, accumulate: false, pool: pool)
+                XCTAssertEqual(c, Array(expected[0..<(m * n)]), "\(format) m=\(m)")
+            }
+        }
+    }
+
+    /// The panel layout in memory gives back ggml's row-major file order: q8_0 bytes and scales written
+    /// out and read back (`init(q8_0:)`) are the same matrix.
+    func testStoredQ8OrderRoundTripsThroughPanels() throws {
+        var rng = TestRandom(13)
+        let n = 37, k = 96
+        let w = try WeightMatrix(format: .q8_0, converting: rng.floats(n * k), layout: .transposed, rows: n, columns: k, what: "w")
+        let bytes = w.storedValues, scales = w.storedScales
+        XCTAssertEqual(bytes.count, n * k)
+        XCTAssertEqual(scales.count, n * k / 32)
+        let back = try bytes.withUnsafeBytes { raw in
+            try WeightMatrix(q8_0: raw.baseAddress!, rows: n, columns: k) { r, b in scales[r * (k / 32) + b] }
+        }
+        XCTAssertEqual(back.storedValues, bytes)
+        XCTAssertEqual(back.storedScales, scales)
+        var x = [Float](repeating: 0, count: k), y = x
+        for r in 0..<n {
+            x.withUnsafeMutableBufferPointer { w.widenRow(r, into: $0.baseAddress!) }
+            y.withUnsafeMutableBufferPointer { back.widenRow(r, into: $0.baseAddress!) }
+            XCTAssertEqual(x, y, "row \(r)")
+            for p in 0..<k {
+                XCTAssertEqual(x[p], Float(Int8(bitPattern: bytes[r * k + p])) * scales[r * (k / 32) + p / 32], "row \(r) weight \(p)")
             }
         }
     }

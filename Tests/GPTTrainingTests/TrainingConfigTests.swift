@@ -126,5 +126,23 @@ final class TranslationPresetTests: XCTestCase {
             XCTAssertEqual("\($0)", "invalid config: model_type = bart: must be gpt2 or transformer")
         }
         XCTAssertThrowsError(try c.set("label_smoothing", "1")) { XCTAssert("\($0)".contains("label_smoothing = 1")) }
+        XCTAssertFalse(try TrainingConfig.preset("translate-small").finalNorm, "translate-small exports as Marian: no final norms")
+    }
+
+    /// A field the architecture or the schedule ignores is named when a user sets it, not passed over.
+    func testFieldsTheArchitectureOrTheScheduleIgnoresAreNamed() throws {
+        let translate = try TrainingConfig.preset("translate-small"), gpt = try TrainingConfig.preset("demo")
+        for key in ["bias", "embd_pdrop", "attn_pdrop", "activation_function", "position_embedding", "batch_size"] {
+            XCTAssertEqual(translate.inapplicable(["n_embd", key])?.key, key)
+            XCTAssertNil(gpt.inapplicable([key]), key)
+        }
+        for key in ["dim_feedforward", "norm_first", "final_norm", "label_smoothing", "max_tokens"] {
+            XCTAssertEqual(gpt.inapplicable([key])?.key, key)
+            XCTAssertNil(translate.inapplicable([key]), key)
+        }
+        XCTAssertEqual(translate.inapplicable(["learning_rate"])?.key, "learning_rate")
+        XCTAssertEqual(gpt.inapplicable(["lr_scale"])?.key, "lr_scale")
+        XCTAssertNil(translate.inapplicable(["n_embd", "dropout", "resid_pdrop", "steps", "warmup_steps", "lr_scale", "seed"]))
+        XCTAssert(translate.inapplicable(["bias"])!.reason.contains("model_type transformer"))
     }
 }

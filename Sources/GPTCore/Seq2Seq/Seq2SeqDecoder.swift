@@ -55,7 +55,8 @@ extension Seq2SeqTransformer {
         let memoryBytes = try Checked.product(config.decoderLayerCount, n, s, 2 * c, 4, what: what)
         try MemoryBudget.require(Checked.sum(config.activationBytes(batch: n, source: s, target: 1, threads: pool.threadCount),
                                              memoryBytes, config.parameterBytes, what: what), for: what)
-        let a = Seq2SeqActivations(config: self.config, batch: n, source: s, target: 1, encoder: true, threads: pool.threadCount)
+        let a = Seq2SeqActivations(config: self.config, capacity: Seq2SeqActivations.Capacity(batch: n, source: s, target: 1)!,
+                                   encoder: true, threads: pool.threadCount)
         batch.source.withUnsafeBufferPointer { a.sourceTokens.update(from: $0.baseAddress!, count: n * s) }
         batch.sourceLengths.withUnsafeBufferPointer { a.sourceLengths.update(from: $0.baseAddress!, count: n) }
         let training = isTraining
@@ -108,19 +109,21 @@ public final class Seq2SeqDecoder {
         capacity = CachedAttention.capacity(for: maxLength)
         let what = "a decoder cache of \(rows) rows × \(maxLength) tokens"
         let cacheFloats = try Checked.product(rows, c, capacity, what: what)
-        guard let sizes = Seq2SeqActivations.sizes(config: config, batch: rows, source: memory.sourceLength, target: 1,
-                                                   encoder: false, threads: model.pool.threadCount, cacheCapacity: capacity),
-              let planned = Arena.paddedCount(sizes) else { throw MemoryError.overflow(what: what) }
-        try MemoryBudget.require(Checked.product(Checked.sum(Checked.product(2 * config.decoderLayerCount + 1, cacheFloats, what: what),
-                                                             planned, Checked.product(rows, config.vocabSize, what: what), what: what),
-                                                 4, what: what), for: what)
+        guard let shape = Seq2SeqActivations.Capacity(batch: rows, source: memory.sourceLength, target: 1),
+              let planned = Seq2SeqActivations.bytes(config: config, capacity: shape, encoder: false,
+                                                     threads: model.pool.threadCount, cacheCapacity: capacity)
+        else { throw MemoryError.overflow(what: what) }
+        try MemoryBudget.require(Checked.sum(Checked.product(Checked.sum(Checked.product(2 * config.decoderLayerCount + 1, cacheFloats,
+                                                                                         what: what),
+                                                                         Checked.product(rows, config.vocabSize, what: what), what: what),
+                                                         4, what: what), planned, what: what), for: what)
         sourceOf = .allocate(capacity: rows)
         for (r, s) in sources.enumerated() { sourceOf[r] = Int32(s) }
         keys = (0..<config.decoderLayerCount).map { _ in GPT.allocate(cacheFloats) }
         values = (0..<config.decoderLayerCount).map { _ in GPT.allocate(cacheFloats) }
         spare = GPT.allocate(cacheFloats)
-        activations = Seq2SeqActivations(config: config, batch: rows, source: memory.sourceLength, target: 1, encoder: false,
-                                         threads: model.pool.threadCount, cacheCapacity: capacity)
+        activations = Seq2SeqActivations(config: config, capacity: shape, encoder: false, threads: model.pool.threadCount,
+                                         cacheCapacity: capacity)
         logitsBuffer = GPT.allocate(rows * config.vocabSize)
     }
 

@@ -310,15 +310,22 @@ public final class Seq2SeqTransformer {
     /// Buffers for (B, S, T): the current plan if it is at least as large in each; otherwise one
     /// covering both, so batches of varying shape settle on one plan. Refuses a plan that, with the
     /// parameters, would not fit in memory.
+    /// Floats held by the activation buffers (0 before the first forward): sized by the largest
+    /// B·S, B·T and attention scores of the batches so far, each on its own (Seq2SeqActivations.Capacity).
+    public var plannedActivationFloats: Int { activations?.arena.count ?? 0 }
+
     private func plan(batch: Int, source: Int, target: Int) throws -> Seq2SeqActivations {
-        if let a = activations, batch <= a.batch, source <= a.sourceLength, target <= a.targetLength { return a }
-        let b = max(batch, activations?.batch ?? 0), s = max(source, activations?.sourceLength ?? 0)
-        let t = max(target, activations?.targetLength ?? 0)
-        let what = "activations for batch \(b) × \(s) source × \(t) target tokens, with the parameters"
-        try MemoryBudget.require(Checked.sum(config.activationBytes(batch: b, source: s, target: t, threads: pool.threadCount),
-                                             config.parameterBytes, what: what), for: what)
+        let what = "activations for batch \(batch) × \(source) source × \(target) target tokens, with the parameters"
+        guard let shape = Seq2SeqActivations.Capacity(batch: batch, source: source, target: target) else {
+            throw MemoryError.overflow(what: what)
+        }
+        if let a = activations, a.capacity.covers(shape) { return a }
+        let capacity = activations.map { $0.capacity.union(shape) } ?? shape
+        guard let bytes = Seq2SeqActivations.bytes(config: config, capacity: capacity, encoder: true, threads: pool.threadCount)
+        else { throw MemoryError.overflow(what: what) }
+        try MemoryBudget.require(Checked.sum(bytes, config.parameterBytes, what: what), for: what)
         activations = nil
-        let a = Seq2SeqActivations(config: config, batch: b, source: s, target: t, encoder: true, threads: pool.threadCount)
+        let a = Seq2SeqActivations(config: config, capacity: capacity, encoder: true, threads: pool.threadCount)
         activations = a
         return a
     }
@@ -347,11 +354,10 @@ extension Seq2SeqConfig {
     public func activationBytes(batch: Int, source: Int, target: Int, threads: Int = ThreadPool.coreCount) throws -> Int {
         let what = "activations for batch \(batch) × \(source) source × \(target) target tokens"
         guard batch >= 0, source >= 0, target >= 0,
-              let sizes = Seq2SeqActivations.sizes(config: self, batch: batch, source: source, target: target, encoder: true,
-                                                   threads: threads),
-              let floats = Arena.paddedCount(sizes) else { throw MemoryError.overflow(what: what) }
-        return try Checked.sum(Checked.product(floats, 4, what: what), Checked.product(batch, source + 2 * target + 2, 4, what: what),
-                               what: what)
+              let capacity = Seq2SeqActivations.Capacity(batch: batch, source: source, target: target),
+              let bytes = Seq2SeqActivations.bytes(config: self, capacity: capacity, encoder: true, threads: threads)
+        else { throw MemoryError.overflow(what: what) }
+        return bytes
     }
 
     /// Bytes a training step needs: parameters, gradients and AdamW's two moments, plus the activations.

@@ -1,0 +1,34 @@
+// Greedy translation of many sources at once (what `gpt eval --pairs` runs) against one source at
+// a time through BeamSearch.greedy: the same tokens, the same log-probability bits and the same
+// EOS flag for every source, across the 32-row chunks and as rows finish at different steps.
+import XCTest
+import GPTCore
+import GPTGeneration
+import GPTKernels
+import GPTTokenizer
+
+final class TranslatorBatchTests: XCTestCase {
+    func testBatchedGreedyEqualsOneSourceAtATime() throws {
+        let pool = try ThreadPool(threads: 2)
+        let config = Seq2SeqConfig(vocabSize: 11, modelSize: 16, headCount: 2, feedForwardSize: 24, encoderLayerCount: 2,
+                                   decoderLayerCount: 2, dropout: 0, maxPositions: 16, finalNorm: false)
+        let model = try Seq2SeqTransformer(config: config, seed: 12, pool: pool)
+        let translator = Translator(model: model, tokenizer: CharTokenizer(characters: "abcdefghijk".unicodeScalars))
+        var rng = SplitMix64(seed: 5)
+        let sources = (0..<45).map { _ in (0..<(1 + Int(rng.next() % 14))).map { _ in Int32(3 + rng.next() % 8) } }
+        let batched = try translator.translate(sources, beam: 1, maxLength: 12)
+        var oneByOne: [Translation] = []
+        for source in sources { oneByOne += try translator.translate([source], beam: 1, maxLength: 12, onToken: { _, _ in }) }
+        XCTAssertEqual(batched.count, sources.count)
+        for (i, (a, b)) in zip(batched, oneByOne).enumerated() {
+            XCTAssertEqual(a.ids, b.ids, "source \(i)")
+            XCTAssertEqual(a.logProbability.bitPattern, b.logProbability.bitPattern, "source \(i)")
+            XCTAssertEqual(a.endedWithEOS, b.endedWithEOS, "source \(i)")
+            XCTAssertEqual(a.text, b.text, "source \(i)")
+        }
+        let lengths = Set(batched.filter(\.endedWithEOS).map(\.ids.count))
+        print("batched greedy: \(batched.filter(\.endedWithEOS).count) of \(sources.count) ended with EOS, at lengths \(lengths.sorted())")
+        XCTAssertGreaterThan(lengths.count, 1, "rows must finish at different steps for the test to exercise the reorder")
+        XCTAssert(batched.contains { !$0.endedWithEOS }, "some row must run to the length cap")
+    }
+}
