@@ -1,9 +1,11 @@
 // General matrix multiply, C[M, N] (+)= op(A)[M, K] · op(B)[K, N], row-major with
 // leading dimensions, on an AVX-512 micro-kernel that keeps an 8×32 tile of C in
 // sixteen registers (the BLIS scheme). B is packed into 32-wide panels so the
-// kernel streams it contiguously; A is read where it lies, eight rows at a time
-// (each k step broadcasts one element per row); only a transposed A or a last
-// partial panel is copied, one 8-row panel at a time.
+// kernel streams it contiguously; A is packed into 8-row panels ([k][8], each k
+// step broadcasts one element per row) once per product when it is transposed,
+// small, or its rows are a multiple of 4 KiB apart (`packsA`): shared by the
+// threads when C is split by columns, 128 rows at a time per thread when split by
+// rows. A large normal A (the LM head's dlogits) is read where it lies.
 //
 // Threads split C by columns (or by rows when C is tall and narrow) into static,
 // panel-aligned slices; each element of C is summed by one thread in a fixed
@@ -35,7 +37,17 @@ public enum GEMM {
             packedB = Self.allocate(GEMM.nc * GEMM.kc)
             tile = Self.allocate(GEMM.mr * GEMM.nr)
         }
-        deinit { packedA.deallocate(); packedB.deallocate(); tile.deallocate() }
+        /// Room for MC rows of op(A), all k columns, packed (`packAPanels`); grown on first need.
+        private var aBlockBuffer: UnsafeMutablePointer<Float>?
+        private var aBlockCapacity = 0
+        func aBlock(_ count: Int) -> UnsafeMutablePointer<Float> {
+            if let aBlockBuffer, aBlockCapacity >= count { return aBlockBuffer }
+            aBlockBuffer?.deallocate()
+            let fresh = Self.allocate(count)
+            (aBlockBuffer, aBlockCapacity) = (fresh, count)
+            return fresh
+        }
+        deinit { packedA.deallocate(); packedB.deallocate(); tile.deallocate(); aBlockBuffer?.deallocate() }
         static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
             UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
                 .bindMemory(to: Float.self, capacity: count)
@@ -71,17 +83,71 @@ public enum GEMM {
         // it is packed once, by all threads together, instead of once per thread.
         let mPanels = (m + mr - 1) / mr, nPanels = (n + nr - 1) / nr
         let byColumns = n >= m ? nPanels >= pool.threadCount : mPanels < pool.threadCount
+        let packA = packsA(a, m: m, k: k)
         if byColumns {
+            // Every thread reads all of A: when A is packed (see `packsA`), the threads pack it
+            // together into one shared buffer, each a share of the panels, before the products.
+            let packedA = packA && mPanels * mr * k <= sharedPackLimit ? ws.sharedA(mPanels * mr * k) : nil
+            if let packedA {
+                pool.parallelFor(mPanels) { panels in
+                    packAPanels(packedA, a, rows: 0..<m, panels: panels, totalPanels: mPanels, k: k)
+                }
+            }
             pool.parallelFor(n, granule: nr) { cols, worker in
-                block(c, ldc, a, b, rows: 0..<m, cols: cols, k: k, accumulate: accumulate, ws.workers[worker])
+                block(c, ldc, a, b, rows: 0..<m, cols: cols, k: k, accumulate: accumulate, ws.workers[worker],
+                      packedA: packedA.map { PackedA(base: $0, panels: mPanels, firstRow: 0) })
             }
         } else {
             let shared = sharedPackedB(b, panels: nPanels, n: n, k: k, pool: pool, ws)
             pool.parallelFor(m, granule: mr) { rows, worker in
-                block(c, ldc, a, b, rows: rows, cols: 0..<n, k: k, accumulate: accumulate, ws.workers[worker],
-                      packedB: shared)
+                let w = ws.workers[worker]
+                guard packA && mc * k <= 1 << 22 else {
+                    block(c, ldc, a, b, rows: rows, cols: 0..<n, k: k, accumulate: accumulate, w, packedB: shared)
+                    return
+                }
+                // A thread reads only its own rows of A: it packs them MC rows at a time into its own
+                // buffer (which stays in L2), and runs all of C's columns on each such block.
+                var i0 = rows.lowerBound
+                while i0 < rows.upperBound {
+                    let sub = i0..<min(rows.upperBound, i0 + mc)
+                    let panels = (sub.count + mr - 1) / mr
+                    let buffer = w.aBlock(panels * mr * k)
+                    packAPanels(buffer, a, rows: sub, panels: 0..<panels, totalPanels: panels, k: k)
+                    block(c, ldc, a, b, rows: sub, cols: 0..<n, k: k, accumulate: accumulate, w,
+                          packedA: PackedA(base: buffer, panels: panels, firstRow: sub.lowerBound), packedB: shared)
+                    i0 += mc
+                }
             }
         }
+    }
+
+    /// Rows of A a thread packs at a time when C is split by rows: 16 panels, 128 KB at KC = 256
+    /// (when all k columns of them exceed 16 MB, A is read in place instead).
+    static let mc = 128
+
+    /// op(A) packed by `packAPanels`: `panels` panels from row `firstRow`.
+    struct PackedA {
+        let base: UnsafeMutablePointer<Float>
+        let panels: Int
+        let firstRow: Int
+    }
+
+    /// Whether `multiply` packs all of op(A) once, into 8-row panels ([k][8], contiguous), before the
+    /// blocked loops, instead of reading a normal A where it lies.
+    /// - A transposed A is copied in any case (its k steps are a row apart); packing it once replaces
+    ///   one strided copy per panel per NC-wide block of C (backward_weight with N = 768 copied A twice,
+    ///   N = 50304 fifty times) by one pass that reads A's rows a few cache lines at a time.
+    /// - Read in place, the kernel's eight rows of a normal A are eight streams a row stride apart;
+    ///   with a stride that is a multiple of 4 KiB (K = 3072) all eight fall into the same L1 sets
+    ///   and evict each other and the B panel (forward 3072×768 ran at 0.92× numpy). A packed panel
+    ///   is one stream: 32 contiguous bytes per k step.
+    /// - A large normal A (the LM head's 256 × 50304 dlogits, 51 MB) is read in place: it is read
+    ///   once per thread anyway, and packing it adds a pass over memory (measured slower: 340
+    ///   against 375–442 GFLOP/s for backward_input 768×50304).
+    /// Measured (2026-12-07, M = 256, 2 threads): backward_weight 3072×768 410–426 → 485–507 GFLOP/s,
+    /// the other products unchanged or faster.
+    static func packsA(_ a: Operand, m: Int, k: Int) -> Bool {
+        a.layout == .transposed || a.ld % 1024 == 0 || m * k <= 1 << 20
     }
 
     /// Up to this many rows (decoding a token per sequence), C is computed without packing A,
@@ -208,8 +274,10 @@ public enum GEMM {
     /// Computes one thread's slice of C: for each NC-wide, KC-deep block of B (packed), run the
     /// micro-kernel over every 8-row panel of A and every 32-column panel of the block.
     /// `packedB`, when given, holds all of op(B) as `sharedPackedB` lays it out.
+    /// `packedA`, when given, holds op(A)'s rows from its `firstRow` on as `packAPanels` lays them out.
     static func block(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ a: Operand, _ b: Operand,
                       rows: Range<Int>, cols: Range<Int>, k: Int, accumulate: Bool, _ ws: Workspace,
+                      packedA: PackedA? = nil,
                       packedB: UnsafeMutablePointer<Float>? = nil) {
         let nPanelsTotal = (cols.upperBound + nr - 1) / nr
         var jc = cols.lowerBound
@@ -233,7 +301,9 @@ public enum GEMM {
                     // Stored transposed, A's k steps are a row apart: copying the panel (eight
                     // contiguous floats per step) keeps it in a few cache lines.
                     var ap: UnsafePointer<Float>, aK: Int, aI: Int
-                    if mrb == mr && a.layout == .normal {
+                    if let packedA {
+                        (ap, aK, aI) = (UnsafePointer(packedA.base + pc * packedA.panels * mr + (ir - packedA.firstRow) / mr * kcb * mr), mr, 1)
+                    } else if mrb == mr && a.layout == .normal {
                         (ap, aK, aI) = (a.base + ir * a.ld + pc, 1, a.ld)
                     } else {
                         packA(ws.packedA, a, rows: ir, count: mrb, cols: pc, k: kcb)
@@ -340,6 +410,94 @@ public enum GEMM {
         return r
     }
 
+    /// Packs op(A)'s rows `rows`, all k columns, as 8-row panels into `dst` in k-blocks: block `pc`
+    /// starts at `pc · totalPanels · mr` and holds panel q (rows `rows.lowerBound + 8q …`) at
+    /// `q · kcb · mr`, as [kcb][mr], rows past `rows` zero. Packs the panels `panels` only.
+    static func packAPanels(_ dst: UnsafeMutablePointer<Float>, _ a: Operand, rows: Range<Int>, panels: Range<Int>,
+                            totalPanels: Int, k: Int) {
+        let r0 = rows.lowerBound, count = rows.count
+        var pc = 0
+        while pc < k {
+            let kcb = min(kc, k - pc)
+            let blockBase = dst + pc * totalPanels * mr
+            switch a.layout {
+            case .transposed:
+                // Row p of the stored matrix holds k step p of every panel: read each row's stretch
+                // of up to 8 panels (4 cache lines) at once, writing 8 floats to each panel.
+                var q0 = panels.lowerBound
+                while q0 < panels.upperBound {
+                    let q1 = min(panels.upperBound, q0 + 8)
+                    let full = max(q0, min(q1, count / mr))  // panels q0..<full lie wholly inside `rows`
+                    for p in 0..<kcb {
+                        let src = a.base + (pc + p) * a.ld + r0
+                        var q = q0
+                        while q < full {
+                            store8(load8(src + q * mr), blockBase + q * kcb * mr + p * mr)
+                            q += 1
+                        }
+                        while q < q1 {
+                            let out = blockBase + q * kcb * mr + p * mr
+                            for i in 0..<mr { out[i] = q * mr + i < count ? src[q * mr + i] : 0 }
+                            q += 1
+                        }
+                    }
+                    q0 = q1
+                }
+            case .normal:
+                for q in panels {
+                    let panel = blockBase + q * kcb * mr
+                    let i0 = r0 + q * mr
+                    if q * mr + mr <= count {
+                        // 8 rows × 8 k steps transposed in registers.
+                        var p = 0
+                        while p + 8 <= kcb {
+                            let r = transposed8(a.base + i0 * a.ld + pc + p, ld: a.ld)
+                            for j in 0..<8 { store8(r[j], panel + (p + j) * mr) }
+                            p += 8
+                        }
+                        while p < kcb {
+                            for i in 0..<mr { panel[p * mr + i] = a.base[(i0 + i) * a.ld + pc + p] }
+                            p += 1
+                        }
+                    } else {
+                        for p in 0..<kcb {
+                            for i in 0..<mr {
+                                panel[p * mr + i] = q * mr + i < count ? a.base[(i0 + i) * a.ld + pc + p] : 0
+                            }
+                        }
+                    }
+                }
+            }
+            pc += kc
+        }
+    }
+
+    /// Column c of the 8×8 block at `src` as vector c (three rounds of the even/odd split of `transposed16`).
+    @inline(__always)
+    static func transposed8(_ src: UnsafePointer<Float>, ld: Int) -> InlineArray<8, SIMD8<Float>> {
+        var r = InlineArray<8, SIMD8<Float>>(repeating: SIMD8<Float>())
+        for i in 0..<8 { r[i] = load8(src + i * ld) }
+        for _ in 0..<3 {
+            var next = InlineArray<8, SIMD8<Float>>(repeating: SIMD8<Float>())
+            for i in 0..<4 {
+                next[i] = SIMD8<Float>(lowHalf: r[2 * i].evenHalf, highHalf: r[2 * i + 1].evenHalf)
+                next[4 + i] = SIMD8<Float>(lowHalf: r[2 * i].oddHalf, highHalf: r[2 * i + 1].oddHalf)
+            }
+            r = next
+        }
+        return r
+    }
+
+    @inline(__always)
+    static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    @inline(__always)
+    static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+    }
+
     /// Copies rows i0..<i0+count (≤ MR) of op(A), columns p0..<p0+k, as [k][MR], zero-padded.
     static func packA(_ dst: UnsafeMutablePointer<Float>, _ a: Operand, rows i0: Int, count: Int, cols p0: Int, k: Int) {
         if a.layout == .transposed && count == mr {
@@ -422,8 +580,10 @@ final class GEMMWorkspace {
     private(set) var workers: [GEMM.Workspace] = []
     private var sharedBuffer: UnsafeMutablePointer<Float>?
     private var sharedCapacity = 0
+    private var sharedABuffer: UnsafeMutablePointer<Float>?
+    private var sharedACapacity = 0
 
-    deinit { sharedBuffer?.deallocate() }
+    deinit { sharedBuffer?.deallocate(); sharedABuffer?.deallocate() }
 
     func reserve(_ count: Int) {
         while workers.count < count { workers.append(GEMM.Workspace()) }
@@ -432,6 +592,11 @@ final class GEMMWorkspace {
     /// Room for all of a packed op(B) (`sharedPackedB`), grown as needed.
     func shared(_ count: Int) -> UnsafeMutablePointer<Float> {
         grow(&sharedBuffer, &sharedCapacity, count)
+    }
+
+    /// Room for all of a packed op(A) (`packAPanels`), grown as needed.
+    func sharedA(_ count: Int) -> UnsafeMutablePointer<Float> {
+        grow(&sharedABuffer, &sharedACapacity, count)
     }
 
     private func grow(_ buffer: inout UnsafeMutablePointer<Float>?, _ capacity: inout Int, _ count: Int) -> UnsafeMutablePointer<Float> {
@@ -443,3 +608,4 @@ final class GEMMWorkspace {
         return fresh
     }
 }
+

@@ -142,7 +142,7 @@ struct Train: ParsableCommand {
                 : contents
             keys += try ConfigValue.object(json: json, source: config).map(\.key)
         }
-        keys += settings.compactMap { setting in setting.firstIndex(of: "=").map { eq in String(setting[..<eq]) } }
+        keys += settings.compactMap { setting in setting.firstIndex(of: "=").map { String(setting[..<$0]) } }
         return keys
     }
 

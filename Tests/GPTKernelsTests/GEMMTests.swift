@@ -53,4 +53,43 @@ final class GEMMTests: XCTestCase {
         let first = product()
         for _ in 0..<5 { XCTAssertEqual(product(), first) }
     }
+
+    /// Each element is summed by one thread in one order, whichever thread and however C is split:
+    /// 1, 2 and 3 threads give the same bits. The shapes take every way A reaches the kernel: packed
+    /// once and shared (C split by columns), packed by each thread for its own rows (C split by rows),
+    /// transposed, a normal A 4 KiB-multiple rows apart, and a large normal A read in place, with
+    /// A and B inside wider matrices (leading dimensions larger than the product's).
+    func testThreadCountDoesNotChangeTheBits() throws {
+        var rng = TestRandom(3)
+        let pools = try [1, 2, 3].map { try ThreadPool(threads: $0) }
+        let shapes = [(m: 13, n: 300, k: 300), (m: 200, n: 129, k: 600), (m: 70, n: 96, k: 1024),
+                      (m: 20, n: 64, k: 60000), (m: 333, n: 40, k: 65)]
+        for (m, n, k) in shapes {
+            for layoutA in [MatrixLayout.normal, .transposed] {
+                for layoutB in [MatrixLayout.normal, .transposed] {
+                    let padA = layoutA == .normal && k % 1024 == 0 ? 0 : 3
+                    let lda = (layoutA == .normal ? k : m) + padA, ldb = (layoutB == .normal ? n : k) + 5
+                    let a = rng.floats((layoutA == .normal ? m : k) * lda), b = rng.floats((layoutB == .normal ? k : n) * ldb)
+                    let products = pools.map { pool -> [Float] in
+                        var c = [Float](repeating: 0, count: m * n)
+                        a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+                            GEMM.multiply(cp.baseAddress!, ldc: n, ap.baseAddress!, lda: lda, layoutA,
+                                          bp.baseAddress!, ldb: ldb, layoutB, m: m, n: n, k: k, accumulate: false, pool: pool)
+                        }}}
+                        return c
+                    }
+                    if m * k < 2_000_000 {
+                        let expected = GEMM.multiplyReference(a.doubles, lda: lda, layoutA, b.doubles, ldb: ldb, layoutB,
+                                                              m: m, n: n, k: k)
+                        assertClose(products[0], expected, tolerance: 1e-6 * Double(k).squareRoot() + 1e-6,
+                                    "C \(m)x\(n)x\(k) \(layoutA)/\(layoutB)")
+                    }
+                    for (t, c) in zip([2, 3], products.dropFirst()) {
+                        let differing = (0..<(m * n)).count { c[$0].bitPattern != products[0][$0].bitPattern }
+                        XCTAssertEqual(differing, 0, "C \(m)x\(n)x\(k) \(layoutA)/\(layoutB): \(t) threads differ from 1 in \(differing) elements")
+                    }
+                }
+            }
+        }
+    }
 }
