@@ -36,6 +36,14 @@ public enum Seq2SeqPeerExport {
         ]
         try AtomicFile.write(JSONSerialization.data(withJSONObject: training, options: [.prettyPrinted, .sortedKeys]),
                              to: directory.appendingPathComponent("training.json"))
+        // Each micro-batch holds at most max_tokens positions, written as source, target input and targets
+        // (≤ 3 ids a position) plus two lengths a row: check the whole file's bytes before building it.
+        let what = "the batches of \(steps) steps for --export-batches"
+        let perBatch = 20 * c.maxTokens + 16  // max_tokens ≤ 2^24 and 5 Int32 a position at most
+        let (batches, o1) = steps.multipliedReportingOverflow(by: c.gradAccumulation)
+        let (bytes, o2) = batches.multipliedReportingOverflow(by: perBatch)
+        guard !o1, !o2, steps >= 0 else { throw MemoryError.overflow(what: what) }
+        try MemoryBudget.require(bytes, for: what)
         var out = Data(magic.utf8)
         func append<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
         func append(_ values: [Int32]) { for v in values { append(v) } }

@@ -182,12 +182,7 @@ public final class Seq2SeqTransformer {
             x = UnsafePointer(layerForward(a.encoder[l], w, input: x, batch: b, seq: s, selfLengths: a.sourceLengths,
                                            causal: false, cross: nil, cache: nil, scratch: a.attentionScratch, site: site(layer: l)))
         }
-        if let norm = layout.encoderNorm {
-            LayerNorm.forward(out: a.memory, mean: a.memoryMean, rstd: a.memoryRstd, inp: x, weight: p + norm.weight,
-                              bias: p + norm.bias, rows: ns, channels: c, eps: config.layerNormEpsilon, pool: pool)
-        } else {
-            a.memory.update(from: x, count: ns * c)
-        }
+        stackNormForward(layout.encoderNorm, out: a.memory, mean: a.memoryMean, rstd: a.memoryRstd, input: x, rows: ns)
     }
 
     /// Embeds `tokens` ([B, T], at positions first..<first+T) and runs the decoder stack and
@@ -206,13 +201,29 @@ public final class Seq2SeqTransformer {
                                            cross: cross.layer(l), cache: cache?.layer(l), scratch: a.attentionScratch,
                                            site: site(layer: config.encoderLayerCount + l)))
         }
-        if let norm = layout.decoderNorm {
-            LayerNorm.forward(out: a.hidden, mean: a.hiddenMean, rstd: a.hiddenRstd, inp: y, weight: p + norm.weight,
-                              bias: p + norm.bias, rows: nt, channels: c, eps: config.layerNormEpsilon, pool: pool)
-        } else {
-            a.hidden.update(from: y, count: nt * c)
-        }
+        stackNormForward(layout.decoderNorm, out: a.hidden, mean: a.hiddenMean, rstd: a.hiddenRstd, input: y, rows: nt)
         return a.hidden
+    }
+
+    /// The LayerNorm after a stack (`encoder.norm`, `decoder.norm`) into `out` [rows, C]; without
+    /// one (final_norm false), a copy of the stack's output.
+    func stackNormForward(_ norm: Seq2SeqLayout.Norm?, out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>,
+                          rstd: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, rows: Int) {
+        let c = config.modelSize, p = parameters
+        guard let norm else { out.update(from: input, count: rows * c); return }
+        LayerNorm.forward(out: out, mean: mean, rstd: rstd, inp: input, weight: p + norm.weight, bias: p + norm.bias,
+                          rows: rows, channels: c, eps: config.layerNormEpsilon, pool: pool)
+    }
+
+    /// `stackNormForward`'s backward: writes dinput [rows, C] into `dinput` and adds the gain's and bias's gradients.
+    func stackNormBackward(_ norm: Seq2SeqLayout.Norm?, into dinput: UnsafeMutablePointer<Float>, dout: UnsafeMutablePointer<Float>,
+                           input: UnsafePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
+                           rows: Int) {
+        let c = config.modelSize, p = parameters, g = gradients!
+        guard let norm else { dinput.update(from: dout, count: rows * c); return }
+        dinput.update(repeating: 0, count: rows * c)
+        LayerNorm.backward(dinp: dinput, dweight: g + norm.weight, dbias: g + norm.bias, dout: dout, inp: input,
+                           weight: p + norm.weight, mean: mean, rstd: rstd, rows: rows, channels: c, pool: pool)
     }
 
     // MARK: Backward
@@ -240,14 +251,8 @@ public final class Seq2SeqTransformer {
                       m: nt, n: c, k: v, accumulate: false, pool: pool)
         GEMM.multiply(g + layout.targetEmbedding, ldc: c, a.logits, lda: v, .transposed, a.hidden, ldb: c, .normal,
                       m: v, n: c, k: nt, accumulate: true, pool: pool)
-        if let norm = layout.decoderNorm {
-            a.dX.update(repeating: 0, count: nt * c)
-            LayerNorm.backward(dinp: a.dX, dweight: g + norm.weight, dbias: g + norm.bias, dout: a.dA,
-                               inp: layerOutput(a.decoder.last!), weight: p + norm.weight, mean: a.hiddenMean,
-                               rstd: a.hiddenRstd, rows: nt, channels: c, pool: pool)
-        } else {
-            a.dX.update(from: a.dA, count: nt * c)
-        }
+        stackNormBackward(layout.decoderNorm, into: a.dX, dout: a.dA, input: layerOutput(a.decoder.last!), mean: a.hiddenMean,
+                          rstd: a.hiddenRstd, rows: nt)
         a.dMemory.update(repeating: 0, count: ns * c)
         for l in stride(from: layout.decoderLayers.count - 1, through: 0, by: -1) {
             let input = l == 0 ? a.targetEmbedded : layerOutput(a.decoder[l - 1])
@@ -261,14 +266,8 @@ public final class Seq2SeqTransformer {
         ScaledEmbedding.backward(dtable: g + layout.targetEmbedding, dout: a.dX, tokens: a.targetTokens, scale: embeddingScale,
                                  rows: nt, channels: c, pool: pool)
 
-        if let norm = layout.encoderNorm {
-            a.dX.update(repeating: 0, count: ns * c)
-            LayerNorm.backward(dinp: a.dX, dweight: g + norm.weight, dbias: g + norm.bias, dout: a.dMemory,
-                               inp: layerOutput(a.encoder.last!), weight: p + norm.weight, mean: a.memoryMean,
-                               rstd: a.memoryRstd, rows: ns, channels: c, pool: pool)
-        } else {
-            a.dX.update(from: a.dMemory, count: ns * c)
-        }
+        stackNormBackward(layout.encoderNorm, into: a.dX, dout: a.dMemory, input: layerOutput(a.encoder.last!),
+                          mean: a.memoryMean, rstd: a.memoryRstd, rows: ns)
         for l in stride(from: layout.encoderLayers.count - 1, through: 0, by: -1) {
             let input = l == 0 ? a.sourceEmbedded : layerOutput(a.encoder[l - 1])
             layerBackward(a, a.encoder[l], layout.encoderLayers[l], input: input, batch: b, seq: s,
