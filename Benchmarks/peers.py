@@ -100,6 +100,59 @@ def gpt_model(V, NP, C, L, H, bias):
     return GPT()
 
 
+class Xoshiro256StarStar:
+    """`gpt train`'s window generator (Sources/GPTKernels/Xoshiro256StarStar.swift): xoshiro256**
+    seeded through SplitMix64, bounded draws by Lemire's multiply-and-reject."""
+    MASK = (1 << 64) - 1
+
+    def __init__(self, seed):
+        state, self.s = seed & self.MASK, []
+        for _ in range(4):
+            state = (state + 0x9E3779B97F4A7C15) & self.MASK
+            z = state
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & self.MASK
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & self.MASK
+            self.s.append(z ^ (z >> 31))
+
+    @staticmethod
+    def _rotl(x, k):
+        return ((x << k) | (x >> (64 - k))) & Xoshiro256StarStar.MASK
+
+    def next(self):
+        s, M = self.s, self.MASK
+        result = (self._rotl((s[1] * 5) & M, 7) * 9) & M
+        t = (s[1] << 17) & M
+        s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3]; s[2] ^= t
+        s[3] = self._rotl(s[3], 45)
+        return result
+
+    def below(self, n):
+        product = self.next() * n
+        if product & self.MASK < n:
+            threshold = ((1 << 64) - n) % n
+            while product & self.MASK < threshold:
+                product = self.next() * n
+        return product >> 64
+
+
+def load_our_gpt(model, directory, layers):
+    """Copies a gpt checkpoint's weights (GPT-2 names, Conv1D [in, out] layout) into gpt_model's modules."""
+    import torch
+    from safetensors.torch import load_file
+    w = load_file(os.path.join(directory, "model.safetensors"))
+    names = {"wte.weight": "transformer.wte.weight", "wpe.weight": "transformer.wpe.weight",
+             "ln_f.weight": "transformer.ln_f.weight"}
+    for i in range(layers):
+        for ours, theirs in [("ln_1.weight", "ln_1.weight"), ("ln_2.weight", "ln_2.weight"),
+                             ("c_attn.weight", "attn.c_attn.weight"), ("attn_proj.weight", "attn.c_proj.weight"),
+                             ("c_fc.weight", "mlp.c_fc.weight"), ("mlp_proj.weight", "mlp.c_proj.weight")]:
+            names[f"h.{i}.{ours}"] = f"transformer.h.{i}.{theirs}"
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            t = w[names[name]]
+            p.copy_(t.T if p.dim() == 2 and name.startswith("h.") else t)
+
+
 def bench_train_step(args):
     import torch
     torch.set_num_threads(args.threads)
@@ -185,9 +238,20 @@ def bench_shakespeare(args):
     train, val = data[:split], data[split:]
     C, L, H, T, B, steps = 128, 4, 4, 64, 12, args.steps
 
-    def batch(source):
-        starts = torch.randint(len(source) - T, (B,))
+    # Windows: torch's generator by default; with --our-windows, the offsets `gpt train` draws
+    # (xoshiro256** seeded by --seed, evaluation windows by seed ^ 0xE7A1, the same 20 at each evaluation).
+    train_windows = Xoshiro256StarStar(args.seed) if args.our_windows else None
+
+    def batch(source, windows=None):
+        if windows is None:
+            starts = torch.randint(len(source) - T, (B,)).tolist()
+        else:
+            starts = [windows.below(len(source) - T) for _ in range(B)]
         return torch.stack([source[i:i + T] for i in starts]), torch.stack([source[i + 1:i + T + 1] for i in starts])
+
+    def mean_loss(source):
+        windows = Xoshiro256StarStar(args.seed ^ 0xE7A1) if args.our_windows else None
+        return sum(model(*batch(source, windows)).item() for _ in range(20)) / 20
 
     def rate(step):
         if step < 100: return 1e-3 * (step + 1) / 100
@@ -195,6 +259,8 @@ def bench_shakespeare(args):
         return 1e-4 + 0.5 * (1 + math.cos(math.pi * min(1.0, progress))) * (1e-3 - 1e-4)
 
     model = gpt_model(V, T, C, L, H, bias=False)
+    if args.init_from:
+        load_our_gpt(model, args.init_from, L)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
@@ -204,8 +270,10 @@ def bench_shakespeare(args):
     for step in range(steps):
         t = time.perf_counter()
         for group in opt.param_groups: group["lr"] = rate(step)
-        x, y = batch(train)
+        x, y = batch(train, train_windows)
         loss = model(x, y)
+        if args.log_every and step % args.log_every == 0:
+            print(f"step {step} loss {loss.item():.6f}", file=sys.stderr)
         opt.zero_grad(set_to_none=True); loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -213,13 +281,40 @@ def bench_shakespeare(args):
     wall = time.perf_counter() - start
     model.eval()
     with torch.no_grad():
-        val_loss = sum(model(*batch(val)).item() for _ in range(20)) / 20
-        train_loss = sum(model(*batch(train)).item() for _ in range(20)) / 20
+        val_loss, train_loss = mean_loss(val), mean_loss(train)
+        full_val = full_split_loss(model, val, T)
     ms = statistics.median(times)
     print(f"torch {torch.__version__} shakespeare-char-cpu threads={args.threads} seed={args.seed}: {ms:.1f} ms/step (median), "
-          f"{wall:.0f} s for {steps} steps, train {train_loss:.4f}, val {val_loss:.4f}")
+          f"{wall:.0f} s for {steps} steps, train {train_loss:.4f}, val {val_loss:.4f}, whole val split {full_val:.4f}")
     print(json.dumps({"peer": "torch", "threads": args.threads, "ms_per_step": round(ms, 2), "wall_s": round(wall, 1),
-                      "train_loss": round(train_loss, 4), "val_loss": round(val_loss, 4)}))
+                      "train_loss": round(train_loss, 4), "val_loss": round(val_loss, 4),
+                      "full_val_loss": round(full_val, 5)}))
+
+
+def full_split_loss(model, tokens, T):
+    """Mean loss over every non-overlapping window of T tokens of a split: the whole split, no sampling noise."""
+    import torch
+    n = (len(tokens) - 1) // T
+    x = tokens[:n * T].view(n, T); y = tokens[1:n * T + 1].view(n, T)
+    with torch.no_grad():
+        total = sum(model(x[i:i + 64], y[i:i + 64]).item() * len(x[i:i + 64]) for i in range(0, n, 64))
+    return total / n
+
+
+def eval_shakespeare(args):
+    """The whole-validation-split loss of a `gpt train --preset shakespeare-char-cpu` checkpoint."""
+    import torch
+    torch.set_num_threads(args.threads)
+    text = open(args.data, encoding="utf-8").read()
+    chars = sorted(set(text)); index = {c: i for i, c in enumerate(chars)}
+    data = torch.tensor([index[c] for c in text], dtype=torch.long)
+    config = json.load(open(os.path.join(args.checkpoint, "config.json")))
+    model = gpt_model(len(chars), config["n_positions"], config["n_embd"], config["n_layer"], config["n_head"], bias=False)
+    load_our_gpt(model, args.checkpoint, config["n_layer"])
+    model.eval()
+    loss = full_split_loss(model, data[len(data) * 9 // 10:], config["n_positions"])
+    print(f"{args.checkpoint}: whole val split {loss:.5f}")
+    print(json.dumps({"checkpoint": args.checkpoint, "full_val_loss": round(loss, 5)}))
 
 
 p = argparse.ArgumentParser()
@@ -235,6 +330,11 @@ g.add_argument("--prefill-tokens", type=int, default=1024)
 g.add_argument("--repeats", type=int, default=5, help="decode measurements (median reported)")
 k = sub.add_parser("shakespeare"); k.add_argument("--data", required=True); k.add_argument("--threads", type=int, default=2)
 k.add_argument("--steps", type=int, default=2000); k.add_argument("--seed", type=int, default=1337)
+k.add_argument("--init-from", help="start from this gpt checkpoint directory's model.safetensors instead of torch's initialisation")
+k.add_argument("--our-windows", action="store_true", help="train and evaluate on the windows gpt train draws for --seed")
+e = sub.add_parser("shakespeare-eval"); e.add_argument("--data", required=True); e.add_argument("--checkpoint", required=True)
+e.add_argument("--threads", type=int, default=2)
+k.add_argument("--log-every", type=int, default=0, help="print the training loss every N steps to standard error")
 args = p.parse_args()
 
 
@@ -252,7 +352,7 @@ def describe_torch():
     print(torch.__config__.show(), file=sys.stderr)
 
 
-if args.cmd != "matmul" or args.peer == "torch":
+if args.cmd == "shakespeare" or args.cmd == "train-step" or args.cmd == "generate" or (args.cmd == "matmul" and args.peer == "torch"):
     describe_torch()
 {"matmul": bench_matmul, "train-step": bench_train_step, "generate": bench_generate,
- "shakespeare": bench_shakespeare}[args.cmd](args)
+ "shakespeare": bench_shakespeare, "shakespeare-eval": eval_shakespeare}[args.cmd](args)

@@ -61,6 +61,8 @@ public final class RunDirectory {
     private let lockDescriptor: Int32
     /// Entries (directory names) this tool wrote, as recorded in the manifest.
     private var written: [String]
+    /// The written checkpoints saved with `keep`: no later save deletes them; --overwrite does.
+    private var kept: [String]
 
     /// Takes `url` for a run: creates it, locks it (refusing if another process holds it),
     /// and checks it against `mode`.
@@ -82,7 +84,7 @@ public final class RunDirectory {
         ftruncate(fd, 0)
         _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
         lockDescriptor = fd
-        written = Self.readManifest(url)
+        (written, kept) = Self.readManifest(url)
         do {
             try checkLink(Self.latestLink)
             try checkLink(Self.bestLink)
@@ -133,7 +135,7 @@ public final class RunDirectory {
             if (try? fm.destinationOfSymbolicLink(atPath: path)) != nil { try fm.removeItem(atPath: path) }
         }
         for file in Self.runFiles { try? fm.removeItem(at: url.appendingPathComponent(file)) }
-        try removeUnreferenced()
+        try removeUnreferenced(includingKept: true)
     }
 
     // MARK: Checkpoints
@@ -142,9 +144,10 @@ public final class RunDirectory {
     public enum SaveStage: Sendable { case filesWritten, directoryInPlace, linkSwitched }
 
     /// Writes a checkpoint: `write(staging)` fills a fresh directory, which then becomes
-    /// `checkpoint-<name>` and the target of `link`. Returns the final directory.
+    /// `checkpoint-<name>` and the target of `link`. Returns the final directory. A `keep`
+    /// checkpoint is dropped from the record once linked, so no later save deletes it.
     @discardableResult
-    public func saveCheckpoint(name: String, link: String = RunDirectory.latestLink,
+    public func saveCheckpoint(name: String, link: String = RunDirectory.latestLink, keep: Bool = false,
                                after stage: (SaveStage) throws -> Void = { _ in },
                                write: (URL) throws -> Void) throws -> URL {
         let fm = FileManager.default
@@ -153,6 +156,7 @@ public final class RunDirectory {
         if fm.fileExists(atPath: url.appendingPathComponent(final).path) { final += "-\(UInt64(Date().timeIntervalSince1970 * 1e6))" }
         let staging = ".\(final).tmp-\(getpid())"
         try record([staging, final])
+        if keep { try saveManifest(written, kept: kept + [final]) }
         let stagingURL = url.appendingPathComponent(staging), finalURL = url.appendingPathComponent(final)
         do {
             try? fm.removeItem(at: stagingURL)
@@ -196,40 +200,48 @@ public final class RunDirectory {
     }
 
     /// Deletes what this tool recorded and no link names (older checkpoints, staging left by a
-    /// crashed save), then rewrites the record.
-    private func removeUnreferenced() throws {
+    /// crashed save), except kept checkpoints unless `includingKept`; then rewrites the record.
+    private func removeUnreferenced(includingKept: Bool = false) throws {
         let fm = FileManager.default
-        let live = Set([Self.latestLink, Self.bestLink].compactMap { try? fm.destinationOfSymbolicLink(atPath: url.appendingPathComponent($0).path) })
-        var kept: [String] = []
+        var live = Set([Self.latestLink, Self.bestLink].compactMap { try? fm.destinationOfSymbolicLink(atPath: url.appendingPathComponent($0).path) })
+        if !includingKept { live.formUnion(kept) }
+        var remaining: [String] = []
         for name in written {
-            if live.contains(name) { kept.append(name); continue }
             let path = url.appendingPathComponent(name).path
+            if live.contains(name) {
+                // A kept name whose save failed has nothing left to keep.
+                if fm.fileExists(atPath: path) || !kept.contains(name) { remaining.append(name) }
+                continue
+            }
             // Staging of another process that is still alive cannot exist: the lock excludes it.
-            do { if fm.fileExists(atPath: path) { try fm.removeItem(atPath: path) } } catch { kept.append(name) }
+            do { if fm.fileExists(atPath: path) { try fm.removeItem(atPath: path) } } catch { remaining.append(name) }
         }
-        if kept != written { try saveManifest(kept) }
+        let stillKept = kept.filter(remaining.contains)
+        if remaining != written || stillKept != kept { try saveManifest(remaining, kept: stillKept) }
     }
 
     private func record(_ names: [String]) throws {
         let added = names.filter { !written.contains($0) }
         guard !added.isEmpty else { return }
-        try saveManifest(written + added)
+        try saveManifest(written + added, kept: kept)
     }
 
-    private func saveManifest(_ names: [String]) throws {
-        let data = try JSONSerialization.data(withJSONObject: ["written": names], options: [.prettyPrinted, .sortedKeys])
+    private func saveManifest(_ names: [String], kept keptNames: [String]) throws {
+        let data = try JSONSerialization.data(withJSONObject: ["written": names, "kept": keptNames], options: [.prettyPrinted, .sortedKeys])
         try AtomicFile.write(data, to: url.appendingPathComponent(Self.manifestFileName))
-        written = names
+        written = names; kept = keptNames
     }
 
-    private static func readManifest(_ url: URL) -> [String] {
+    /// The recorded names and the kept ones among them.
+    private static func readManifest(_ url: URL) -> (written: [String], kept: [String]) {
         guard let data = FileManager.default.contents(atPath: url.appendingPathComponent(manifestFileName).path),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let names = object["written"] as? [String] else { return [] }
+              let names = object["written"] as? [String] else { return ([], []) }
         // Only plain names of our own patterns: a hand-edited record can never reach outside the directory.
-        return names.filter { name in
+        let written = names.filter { name in
             !name.contains("/") && name != "." && name != ".." && (name.hasPrefix("checkpoint-") || name.hasPrefix(".checkpoint-"))
         }
+        return (written, (object["kept"] as? [String] ?? []).filter(written.contains))
     }
 
     private static func readPID(_ fd: Int32) -> Int32? {

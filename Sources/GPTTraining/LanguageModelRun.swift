@@ -60,11 +60,13 @@ public final class LanguageModelRun: DataParallelRun {
 extension LanguageModelRun {
     /// Runs (or, with `resume`, continues) the training in `directory` with the standard observers,
     /// `best` for the lowest validation loss, and a checkpoint at every evaluation and every
-    /// `checkpointEvery` steps. Data-parallel ranks other than 0 pass no directory: they train silently.
+    /// `checkpointEvery` steps (all kept with `keepCheckpoints`, else the latest and the best).
+    /// Data-parallel ranks other than 0 pass no directory: they train silently.
     public func start(in directory: RunDirectory?, resume: Bool, title: String, logEvery: Int,
-                      checkpointEvery: Int?) throws -> RunOutcome {
+                      checkpointEvery: Int?, keepCheckpoints: Bool = false) throws -> RunOutcome {
         let loop = RunLoop(run: self, directory: directory,
-                           options: RunLoopOptions(checkpointEvery: checkpointEvery, bestLossKey: "val_loss"),
+                           options: RunLoopOptions(checkpointEvery: checkpointEvery, bestLossKey: "val_loss",
+                                                   keepCheckpoints: keepCheckpoints),
                            observers: directory.map { Self.observers(trainer.model, directory: $0, title: title, logEvery: logEvery) } ?? [])
         loop.communicator = trainer.communicator
         if directory == nil { loop.say = { _ in } }

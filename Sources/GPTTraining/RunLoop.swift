@@ -114,9 +114,12 @@ public struct RunLoopOptions: Sendable {
     /// Point `best` at the checkpoint of the lowest evaluation loss; on resume, the lowest
     /// earlier one is read from this metrics.jsonl key.
     public var bestLossKey: String?
+    /// Keep every checkpoint saved, instead of letting the next save replace it (a run whose
+    /// intermediate models are wanted later, such as a curve of what more pre-training buys).
+    public var keepCheckpoints: Bool
 
-    public init(checkpointEvery: Int? = nil, bestLossKey: String? = nil) {
-        self.checkpointEvery = checkpointEvery; self.bestLossKey = bestLossKey
+    public init(checkpointEvery: Int? = nil, bestLossKey: String? = nil, keepCheckpoints: Bool = false) {
+        self.checkpointEvery = checkpointEvery; self.bestLossKey = bestLossKey; self.keepCheckpoints = keepCheckpoints
     }
 }
 
@@ -213,7 +216,9 @@ public final class RunLoop {
     @discardableResult
     private func save() throws -> URL? {
         guard let directory else { savedAtStep = run.stepsDone; return nil }
-        let saved = try directory.saveCheckpoint(name: "\(run.stepsDone)") { try run.writeCheckpoint(to: $0) }
+        let saved = try directory.saveCheckpoint(name: "\(run.stepsDone)", keep: options.keepCheckpoints) {
+            try run.writeCheckpoint(to: $0)
+        }
         savedAtStep = run.stepsDone
         return saved
     }

@@ -65,8 +65,10 @@ public final class Seq2SeqRun: TrainingRun {
     }
 
     /// Runs (or, with `resume`, continues) the training in `directory` with the standard observers,
-    /// `best` for the lowest validation loss, and checkpoints at evaluations and every `checkpointEvery` steps.
-    public func start(in directory: RunDirectory, resume: Bool, title: String, logEvery: Int, checkpointEvery: Int?) throws -> RunOutcome {
+    /// `best` for the lowest validation loss, and checkpoints at evaluations and every `checkpointEvery` steps
+    /// (all kept with `keepCheckpoints`, else the latest and the best).
+    public func start(in directory: RunDirectory, resume: Bool, title: String, logEvery: Int, checkpointEvery: Int?,
+                      keepCheckpoints: Bool = false) throws -> RunOutcome {
         let metrics = directory.url.appendingPathComponent(MetricsLog.fileName)
         let peak = PeakThroughput.measure(pool: trainer.model.pool, iterations: 2_000_000) * 1e9
         let observers: [any RunObserver] = [
@@ -75,7 +77,8 @@ public final class Seq2SeqRun: TrainingRun {
             ProgressLine(flops: (trainer.flopsPerToken, peak)),
         ]
         let loop = RunLoop(run: self, directory: directory,
-                           options: RunLoopOptions(checkpointEvery: checkpointEvery, bestLossKey: "val_loss"), observers: observers)
+                           options: RunLoopOptions(checkpointEvery: checkpointEvery, bestLossKey: "val_loss",
+                                                   keepCheckpoints: keepCheckpoints), observers: observers)
         return try loop.start(resume: resume)
     }
 }

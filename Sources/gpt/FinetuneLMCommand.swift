@@ -34,6 +34,7 @@ struct FinetuneLM: ParsableCommand {
     @Option(help: "Peak learning rate.") var learningRate: Float = 3e-4
     @Option(parsing: .unconditional, help: "Evaluate, sample and save every N steps.") var evalEvery = 250
     @Option(parsing: .unconditional, help: "Also save a checkpoint every N steps.") var checkpointEvery: Int?
+    @Flag(help: "Keep every checkpoint saved (checkpoint-<step>/), not only the latest and the best.") var keepCheckpoints = false
     @Option(name: .customLong("set"), help: "Set one training field, key=value (repeatable).") var settings: [String] = []
     @Option(help: "char, gpt2 or a tokenizer PATH, for a checkpoint that has none (a plain Hugging Face directory).") var tokenizer: String?
     @Option(help: "Seed for data order and dropout.") var seed: UInt64 = 1337
@@ -85,7 +86,8 @@ struct FinetuneLM: ParsableCommand {
               + "lr \(config.learningRate)" + (world.size > 1 ? " on \(world.size) ranks" : "")) }
         let sampler = world.isRoot ? LanguageModelRun.sampler(model, tokens, seed: seed) : nil
         let outcome = try LanguageModelRun(trainer: trainer, tokenizer: tokens, sampler: sampler)
-            .start(in: directory, resume: runDirectory.resume, title: "gpt finetune lm", logEvery: logEvery, checkpointEvery: checkpointEvery)
+            .start(in: directory, resume: runDirectory.resume, title: "gpt finetune lm", logEvery: logEvery, checkpointEvery: checkpointEvery,
+                   keepCheckpoints: keepCheckpoints)
         try outcome.report(directory)
     }
 

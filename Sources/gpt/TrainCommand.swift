@@ -83,6 +83,7 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Training steps (the steps field).") var steps: Int?
     @Option(parsing: .unconditional, help: "Evaluate, sample and save every N steps (the eval_every field).") var evalEvery: Int?
     @Option(parsing: .unconditional, help: "Also save a checkpoint every N steps (evaluations always save one).") var checkpointEvery: Int?
+    @Flag(help: "Keep every checkpoint saved (checkpoint-<step>/), not only the latest and the best.") var keepCheckpoints = false
     @Option(help: "Seed for initialisation, data order, dropout and sampling (the seed field).") var seed: UInt64?
     @OptionGroup var threading: ThreadOptions
     @OptionGroup var runDirectory: RunDirectoryOptions
@@ -191,7 +192,8 @@ struct Train: ParsableCommand {
               + (world.size > 1 ? " on each of \(world.size) ranks" : ""))
         let sampler = world.isRoot ? LanguageModelRun.sampler(model, corpus.tokenizer, seed: config.seed) : nil
         let outcome = try LanguageModelRun(trainer: trainer, tokenizer: corpus.tokenizer, sampler: sampler)
-            .start(in: directory, resume: runDirectory.resume, title: "gpt train: \(name)", logEvery: logEvery, checkpointEvery: checkpointEvery)
+            .start(in: directory, resume: runDirectory.resume, title: "gpt train: \(name)", logEvery: logEvery, checkpointEvery: checkpointEvery,
+                   keepCheckpoints: keepCheckpoints)
         try outcome.report(directory)
     }
 
@@ -250,7 +252,7 @@ struct Train: ParsableCommand {
         }
         let outcome = try Seq2SeqRun(trainer: trainer, tokenizer: tokens)
             .start(in: directory, resume: runDirectory.resume, title: "gpt train: \(name)", logEvery: logEvery,
-                   checkpointEvery: checkpointEvery)
+                   checkpointEvery: checkpointEvery, keepCheckpoints: keepCheckpoints)
         try outcome.report(directory)
     }
 

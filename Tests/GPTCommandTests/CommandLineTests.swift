@@ -62,6 +62,19 @@ final class CommandLineTests: XCTestCase {
         print("resume: stopped after \(done) of 150 steps, resumed; all 150 losses equal the uninterrupted run's")
     }
 
+    /// --keep-checkpoints keeps the checkpoint of every save, not only the latest and the best.
+    func testKeepCheckpointsKeepsEverySavedStep() throws {
+        let kept = work.appendingPathComponent("kept").path, plain = work.appendingPathComponent("plain").path
+        XCTAssertEqual(try gpt("train", "--steps", "6", "--eval-every", "0", "--checkpoint-every", "2", "--keep-checkpoints",
+                               "--out", kept).0, 0)
+        XCTAssertEqual(try gpt("train", "--steps", "6", "--eval-every", "0", "--checkpoint-every", "2", "--out", plain).0, 0)
+        func checkpoints(_ run: String) throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: run).filter { $0.hasPrefix("checkpoint-") }.sorted()
+        }
+        XCTAssertEqual(try checkpoints(kept), ["checkpoint-2", "checkpoint-4", "checkpoint-6"])
+        XCTAssertEqual(try checkpoints(plain), ["checkpoint-6"])
+    }
+
     /// A diverging run stops with a message naming the step and never checkpoints non-finite weights;
     /// with --skip-nonfinite it logs the skipped steps and finishes.
     func testNonFiniteLossStopsWithoutSavingBadWeights() throws {

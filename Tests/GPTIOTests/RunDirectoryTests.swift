@@ -41,6 +41,27 @@ final class RunDirectoryTests: XCTestCase {
                        [".checkpoint-7.tmp-1", "checkpoint", "checkpoint-2", "checkpoint-99", "checkpoint-backup"])
     }
 
+    /// Checkpoints saved with `keep` survive later saves (a curve over a run's checkpoints needs
+    /// them), the others are still replaced, a reopened run keeps them too, and --overwrite removes them.
+    func testKeptCheckpointsSurviveLaterSavesUntilOverwrite() throws {
+        do {
+            let run = try RunDirectory(url, mode: .new)
+            try run.saveCheckpoint(name: "1", keep: true) { _ in }
+            try run.saveCheckpoint(name: "2") { _ in }
+            try run.saveCheckpoint(name: "3", keep: true) { _ in }
+            XCTAssertThrowsError(try run.saveCheckpoint(name: "4", keep: true) { _ in throw DiskFull() })
+            try run.saveCheckpoint(name: "5") { _ in }
+        }
+        XCTAssertEqual(try contents().filter { !$0.hasPrefix(".gpt-run") }, ["checkpoint", "checkpoint-1", "checkpoint-3", "checkpoint-5"])
+        do {
+            let resumed = try RunDirectory(url, mode: .resume)
+            try resumed.saveCheckpoint(name: "6") { _ in }
+        }
+        XCTAssertEqual(try contents().filter { !$0.hasPrefix(".gpt-run") }, ["checkpoint", "checkpoint-1", "checkpoint-3", "checkpoint-6"])
+        _ = try RunDirectory(url, mode: .overwrite)
+        XCTAssertEqual(try contents().filter { !$0.hasPrefix(".gpt-run") }, [])
+    }
+
     /// A second holder of the directory is refused, naming the first one's PID; the lock goes with it.
     func testTheDirectoryIsLockedWhileARunHoldsIt() throws {
         var first: RunDirectory? = try RunDirectory(url, mode: .new)
