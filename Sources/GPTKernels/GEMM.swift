@@ -309,29 +309,37 @@ public enum GEMM {
                         packA(ws.packedA, a, rows: ir, count: mrb, cols: pc, k: kcb)
                         (ap, aK, aI) = (UnsafePointer(ws.packedA), mr, 1)
                     }
-                    var jr = 0
-                    while jr < ncb {
-                        let nrb = min(nr, ncb - jr)
-                        let cp = c + ir * ldc + jc + jr
-                        let bp = bBlock + jr * kcb
-                        if mrb == mr && nrb == nr {
-                            microKernel(kcb, ap, aK, aI, bp, cp, ldc, add)
-                        } else {
-                            microKernel(kcb, ap, aK, aI, bp, ws.tile, nr, false)
-                            for i in 0..<mrb {
-                                for j in 0..<nrb {
-                                    let t = ws.tile[i * nr + j]
-                                    cp[i * ldc + j] = add ? cp[i * ldc + j] + t : t
-                                }
-                            }
-                        }
-                        jr += nr
-                    }
+                    panelTimesBlock(kcb, ap, aK, aI, bBlock, c + ir * ldc + jc, ldc, rows: mrb, cols: ncb, add: add, tile: ws.tile)
                     ir += mr
                 }
                 pc += kc
             }
             jc += nc
+        }
+    }
+
+    /// C[rows ≤ 8, cols] (+)= A panel[rows, k] · packed B block[k, cols]: the micro-kernel over each
+    /// 32-column panel of the block, an edge tile computed into `tile` and copied out.
+    @inline(__always)
+    static func panelTimesBlock(_ k: Int, _ a: UnsafePointer<Float>, _ aK: Int, _ aI: Int, _ bBlock: UnsafeMutablePointer<Float>,
+                                _ c: UnsafeMutablePointer<Float>, _ ldc: Int, rows: Int, cols: Int, add: Bool,
+                                tile: UnsafeMutablePointer<Float>) {
+        var jr = 0
+        while jr < cols {
+            let width = min(nr, cols - jr)
+            let cp = c + jr, bp = bBlock + jr * k
+            if rows == mr && width == nr {
+                microKernel(k, a, aK, aI, bp, cp, ldc, add)
+            } else {
+                microKernel(k, a, aK, aI, bp, tile, nr, false)
+                for i in 0..<rows {
+                    for j in 0..<width {
+                        let t = tile[i * nr + j]
+                        cp[i * ldc + j] = add ? cp[i * ldc + j] + t : t
+                    }
+                }
+            }
+            jr += nr
         }
     }
 

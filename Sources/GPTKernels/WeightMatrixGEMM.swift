@@ -222,24 +222,8 @@ public enum WeightMatrixGEMM {
                         GEMM.packA(ws.packedA, operandA, rows: ir, count: mrb, cols: pc, k: kcb)
                         (ap, aK, aI) = (UnsafePointer(ws.packedA), mr, 1)
                     }
-                    jr = 0
-                    while jr < ncb {
-                        let nrb = min(nr, ncb - jr)
-                        let cp = c + ir * ldc + jc + jr
-                        let bp = ws.packedB + jr * kcb
-                        if mrb == mr && nrb == nr {
-                            GEMM.microKernel(kcb, ap, aK, aI, bp, cp, ldc, add)
-                        } else {
-                            GEMM.microKernel(kcb, ap, aK, aI, bp, ws.tile, nr, false)
-                            for i in 0..<mrb {
-                                for j in 0..<nrb {
-                                    let t = ws.tile[i * nr + j]
-                                    cp[i * ldc + j] = add ? cp[i * ldc + j] + t : t
-                                }
-                            }
-                        }
-                        jr += nr
-                    }
+                    GEMM.panelTimesBlock(kcb, ap, aK, aI, ws.packedB, c + ir * ldc + jc, ldc, rows: mrb, cols: ncb, add: add,
+                                         tile: ws.tile)
                     ir += mr
                 }
                 pc += kc

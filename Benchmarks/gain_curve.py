@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""The tables and the gain curve of Benchmarks/pretrain_finetune.sh.
+
+Usage: gain_curve.py WORK_DIR FINAL_STEP SEED...
+
+Reads WORK_DIR/results/*.json (one `gpt finetune classify --json` line each) and the pre-training
+run's config, prints the mean test accuracy of (a) and (b) per data set, and writes:
+- WORK_DIR/gain.tsv: pre-training step, tokens seen, (b) per seed, mean (b), gain (b) − (a) on all of rt-polarity;
+- WORK_DIR/gain.svg: the gain against tokens seen, with the +3-point target drawn.
+"""
+import json, os, statistics, sys
+
+work, final_step, seeds = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+
+
+def accuracy(name):
+    path = os.path.join(work, "results", name + ".json")
+    if not os.path.exists(path):
+        return None
+    return 100 * json.load(open(path))["test_accuracy"]
+
+
+config = json.load(open(os.path.join(work, "pretrain", "config.json")))
+tokens_per_step = config["batch_size"] * config["n_positions"] * config.get("grad_accumulation", 1)
+
+print(f"\n{'data':18} {'(a) random init':>28} {'(b) pre-trained':>28} {'(b) − (a)':>10}")
+for data in ["rt-polarity", "rt-polarity-3000", "rt-polarity-1000"]:
+    a = [accuracy(f"{data}-a-{s}") for s in seeds]
+    b = [accuracy(f"{data}-b-{s}") for s in seeds]
+    if None in a or None in b:
+        continue
+    cell = lambda xs: " / ".join(f"{x:.1f}" for x in xs) + f" → {statistics.mean(xs):.1f}"
+    print(f"{data:18} {cell(a):>28} {cell(b):>28} {statistics.mean(b) - statistics.mean(a):>+10.1f}")
+
+baseline = statistics.mean(accuracy(f"rt-polarity-a-{s}") for s in seeds)
+points = []
+steps = sorted({int(n.split("-")[1]) for n in os.listdir(os.path.join(work, "results")) if n.startswith("curve-")})
+for step in steps + [final_step]:
+    name = (lambda s: f"rt-polarity-b-{s}") if step == final_step else (lambda s, step=step: f"curve-{step}-b-{s}")
+    b = [accuracy(name(s)) for s in seeds]
+    if None in b:
+        continue
+    points.append((step, step * tokens_per_step, b, statistics.mean(b) - baseline))
+
+with open(os.path.join(work, "gain.tsv"), "w") as f:
+    f.write("step\ttokens\t" + "\t".join(f"b_seed{s}" for s in seeds) + "\tmean_b\tgain\n")
+    for step, tokens, b, gain in points:
+        f.write(f"{step}\t{tokens}\t" + "\t".join(f"{x:.2f}" for x in b) + f"\t{statistics.mean(b):.2f}\t{gain:+.2f}\n")
+print(f"\n(a) on all of rt-polarity: {baseline:.2f} %. Gain of (b) by pre-training tokens seen:")
+for step, tokens, b, gain in points:
+    print(f"  step {step:6}  {tokens / 1e6:7.2f} M tokens  (b) {statistics.mean(b):.2f} %  gain {gain:+.2f}")
+
+# The curve: x = tokens seen (millions, linear from 0), y = gain in points, target +3 dashed.
+W, H, L, R, T, B = 640, 360, 64, 24, 40, 52
+xmax = max(t for _, t, _, _ in points) / 1e6 if points else 1
+ys = [g for *_, g in points] + [0, 3]
+ymin, ymax = min(ys) - 1, max(ys) + 1
+X = lambda v: L + (W - L - R) * v / xmax
+Y = lambda v: T + (H - T - B) * (ymax - v) / (ymax - ymin)
+svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
+       f'<rect width="{W}" height="{H}" fill="white"/>',
+       f'<text x="{W / 2}" y="20" text-anchor="middle" font-size="14">Fine-tuning gain on rt-polarity, (b) − (a), '
+       f'mean of {len(seeds)} seeds</text>',
+       f'<line x1="{L}" y1="{Y(0)}" x2="{W - R}" y2="{Y(0)}" stroke="#888"/>',
+       f'<line x1="{L}" y1="{Y(3)}" x2="{W - R}" y2="{Y(3)}" stroke="#c33" stroke-dasharray="6 4"/>',
+       f'<text x="{W - R}" y="{Y(3) - 5}" text-anchor="end" fill="#c33">target +3</text>',
+       f'<line x1="{L}" y1="{T}" x2="{L}" y2="{H - B}" stroke="black"/>',
+       f'<line x1="{L}" y1="{H - B}" x2="{W - R}" y2="{H - B}" stroke="black"/>',
+       f'<text x="{(L + W - R) / 2}" y="{H - 12}" text-anchor="middle">pre-training tokens seen (millions)</text>',
+       f'<text x="16" y="{(T + H - B) / 2}" text-anchor="middle" transform="rotate(-90 16 {(T + H - B) / 2})">'
+       'gain (accuracy points)</text>']
+for i in range(6):
+    v = xmax * i / 5
+    svg.append(f'<text x="{X(v)}" y="{H - B + 16}" text-anchor="middle">{v:.1f}</text>')
+for v in range(int(ymin), int(ymax) + 1):
+    svg.append(f'<text x="{L - 6}" y="{Y(v) + 4}" text-anchor="end">{v:+d}</text>')
+if points:
+    svg.append('<polyline fill="none" stroke="#1f6feb" stroke-width="2" points="'
+               + " ".join(f"{X(t / 1e6):.1f},{Y(g):.1f}" for _, t, _, g in points) + '"/>')
+    for _, t, _, g in points:
+        svg.append(f'<circle cx="{X(t / 1e6):.1f}" cy="{Y(g):.1f}" r="4" fill="#1f6feb"/>')
+svg.append("</svg>")
+open(os.path.join(work, "gain.svg"), "w").write("\n".join(svg) + "\n")
+print(f"wrote {os.path.join(work, 'gain.tsv')} and gain.svg")
