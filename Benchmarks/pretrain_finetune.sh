@@ -22,6 +22,8 @@ steps=${STEPS:-3000}
 every=${CURVE_EVERY:-375}
 model=${MODEL:-"--set n_layer=6 --set n_embd=384 --set n_head=6 --set n_positions=128 --set dropout=0.1 --set batch_size=32"}
 data=../shared/data
+# GPT-2's ranks from the shared data: nothing is downloaded.
+export GPT2_TOKENIZER_FILE=${GPT2_TOKENIZER_FILE:-$data/gpt2.tiktoken}
 if [ -z "${GPT:-}" ]; then swift build -c release --product gpt >/dev/null; fi
 gpt=${GPT:-.build/release/gpt}
 mkdir -p "$work"
