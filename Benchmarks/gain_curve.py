@@ -60,7 +60,7 @@ Y = lambda v: T + (H - T - B) * (ymax - v) / (ymax - ymin)
 svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
        f'<rect width="{W}" height="{H}" fill="white"/>',
        f'<text x="{W / 2}" y="20" text-anchor="middle" font-size="14">Fine-tuning gain on rt-polarity, (b) − (a), '
-       f'mean of {len(seeds)} seeds</text>',
+       f'mean over seeds {", ".join(seeds)}</text>',
        f'<line x1="{L}" y1="{Y(0)}" x2="{W - R}" y2="{Y(0)}" stroke="#888"/>',
        f'<line x1="{L}" y1="{Y(3)}" x2="{W - R}" y2="{Y(3)}" stroke="#c33" stroke-dasharray="6 4"/>',
        f'<text x="{W - R}" y="{Y(3) - 5}" text-anchor="end" fill="#c33">target +3</text>',

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Does pre-training on a larger public-domain corpus lift fine-tuning? (issue 18, part 5)
 #   1. `gpt prepare` with GPT-2's BPE over pd-english.txt, gutenberg-selections.txt and the training
-#      texts of both labeled sets (labels dropped), then `gpt train` of a GPT on it, keeping a
-#      checkpoint every CURVE_EVERY steps (--keep-checkpoints);
+#      texts of both labeled sets (labels dropped), then `gpt train` of a GPT on it, evaluating and
+#      keeping a checkpoint every CURVE_EVERY steps and after the first (--keep-checkpoints);
 #   2. `gpt finetune classify` (2 epochs, lr 3e-4, batch 32, λ = 0.5) on rt-polarity in full and its
 #      first 3,000 and 1,000 training examples, per seed, for
 #        (a) --init random      the same architecture, tokenizer and budget
@@ -36,8 +36,8 @@ resume=""
 [ -e "$work/pretrain/checkpoint" ] && resume="--resume"
 # A finished run is a no-op under --resume.
 # shellcheck disable=SC2086
-$gpt train --data "$work/pretrain-data" --out "$work/pretrain" $resume --seed 1 --steps "$steps" --eval-every 250 \
-  --checkpoint-every "$every" --keep-checkpoints $model --set warmup_steps=200 --set lr_decay_steps="$steps" --set learning_rate=6e-4 \
+$gpt train --data "$work/pretrain-data" --out "$work/pretrain" $resume --seed 1 --steps "$steps" --eval-every "$every" \
+  --keep-checkpoints $model --set warmup_steps=200 --set lr_decay_steps="$steps" --set learning_rate=6e-4 \
   --set min_learning_rate=6e-5
 for n in 1000 3000; do head -n $n "$data/rt-polarity-train.jsonl" > "$work/rt-polarity-$n-train.jsonl"; done
 
