@@ -11,7 +11,8 @@
 #      pre-training tokens it had seen; written as gain.tsv and gain.svg in WORK_DIR.
 # The corpus holds the plays Tiny Shakespeare is cut from: never evaluate a model trained here on them.
 # Usage: Benchmarks/pretrain_finetune.sh [WORK_DIR] [SEEDS...]   (default: runs/pretrain-bench, seeds 1 2 3)
-# Environment: STEPS (pre-training steps), CURVE_EVERY (steps between kept checkpoints), MODEL (--set
+# Environment: STEPS (pre-training steps), CURVE_EVERY (steps between kept checkpoints), CURVE_SEEDS
+# (the seeds fine-tuned from each curve checkpoint; default all), THREADS, MODEL (--set
 # flags of the architecture), GPT (a built binary). Step 1 is skipped once WORK_DIR/pretrain is complete,
 # and every fine-tuning run whose result file exists is skipped, so an interrupted script continues.
 set -euo pipefail
@@ -20,7 +21,9 @@ work=${1:-runs/pretrain-bench}; shift || true
 seeds=${*:-1 2 3}
 steps=${STEPS:-3000}
 every=${CURVE_EVERY:-375}
-model=${MODEL:-"--set n_layer=6 --set n_embd=384 --set n_head=6 --set n_positions=128 --set dropout=0.1 --set batch_size=32"}
+model=${MODEL:-"--set n_layer=6 --set n_embd=256 --set n_head=4 --set n_positions=128 --set dropout=0.1 --set batch_size=32"}
+curve_seeds=${CURVE_SEEDS:-$seeds}
+threads=${THREADS:-$(nproc)}
 data=../shared/data
 # GPT-2's ranks from the shared data: nothing is downloaded.
 export GPT2_TOKENIZER_FILE=${GPT2_TOKENIZER_FILE:-$data/gpt2.tiktoken}
@@ -36,7 +39,7 @@ resume=""
 [ -e "$work/pretrain/checkpoint" ] && resume="--resume"
 # A finished run is a no-op under --resume.
 # shellcheck disable=SC2086
-$gpt train --data "$work/pretrain-data" --out "$work/pretrain" $resume --seed 1 --steps "$steps" --eval-every "$every" \
+$gpt train --data "$work/pretrain-data" --out "$work/pretrain" $resume --threads "$threads" --seed 1 --steps "$steps" --eval-every "$every" \
   --keep-checkpoints $model --set warmup_steps=200 --set lr_decay_steps="$steps" --set learning_rate=6e-4 \
   --set min_learning_rate=6e-5
 for n in 1000 3000; do head -n $n "$data/rt-polarity-train.jsonl" > "$work/rt-polarity-$n-train.jsonl"; done
@@ -48,7 +51,7 @@ finetune() {
   local result="$work/results/$name.json"
   if [ ! -s "$result" ]; then
     $gpt finetune classify --checkpoint "$checkpoint" --train "$train" --test "$data/rt-polarity-test.jsonl" \
-      --out "$work/clf/$name" --overwrite --epochs 2 --learning-rate 3e-4 --seed "$seed" --aux-lm-weight 0.5 "$@" --json \
+      --out "$work/clf/$name" --overwrite --threads "$threads" --epochs 2 --learning-rate 3e-4 --seed "$seed" --aux-lm-weight 0.5 "$@" --json \
       2>/dev/null | tail -1 > "$result.tmp"
     mv "$result.tmp" "$result"
   fi
@@ -66,8 +69,10 @@ for set in rt-polarity rt-polarity-3000 rt-polarity-1000; do
 done
 for checkpoint in "$work"/pretrain/checkpoint-*; do
   step=${checkpoint##*-}
-  [ "$step" = "$steps" ] && continue  # the final checkpoint is the table's (b)
-  for seed in $seeds; do finetune "curve-$step-b-$seed" "$checkpoint" "$data/rt-polarity-train.jsonl" "$seed" --init pretrained; done
+  # The final checkpoint is the table's (b); a save by Ctrl-C between curve points is not a point.
+  [ "$step" = "$steps" ] && continue
+  [ "$step" = 1 ] || [ $((step % every)) = 0 ] || continue
+  for seed in $curve_seeds; do finetune "curve-$step-b-$seed" "$checkpoint" "$data/rt-polarity-train.jsonl" "$seed" --init pretrained; done
 done
 
 python3 Benchmarks/gain_curve.py "$work" "$steps" $seeds
