@@ -145,7 +145,7 @@ public final class RunDirectory {
 
     /// Writes a checkpoint: `write(staging)` fills a fresh directory, which then becomes
     /// `checkpoint-<name>` and the target of `link`. Returns the final directory. A `keep`
-    /// checkpoint is dropped from the record once linked, so no later save deletes it.
+    /// checkpoint is recorded as kept before it is written: no later save deletes it, --overwrite does.
     @discardableResult
     public func saveCheckpoint(name: String, link: String = RunDirectory.latestLink, keep: Bool = false,
                                after stage: (SaveStage) throws -> Void = { _ in },
