@@ -105,10 +105,11 @@ extension GPTConfig {
     }
 
     /// Bytes a training step of `batch` × `seq` tokens needs: parameters, gradients and AdamW's two
-    /// moments (four copies of the layout), plus the activations.
-    public func trainingBytes(batch: Int, seq: Int, threads: Int = ThreadPool.coreCount) throws -> Int {
+    /// moments (four copies of the layout), plus the activations; with `gradientStash`, a fifth copy
+    /// (ordered accumulation's running sum of the micro-batches' gradients).
+    public func trainingBytes(batch: Int, seq: Int, threads: Int = ThreadPool.coreCount, gradientStash: Bool = false) throws -> Int {
         let what = "training batch \(batch) × \(seq) tokens"
-        return try Checked.sum(parameterBytes, Checked.product(parameterCount(), 3 * 4, what: what),
+        return try Checked.sum(parameterBytes, Checked.product(parameterCount(), (gradientStash ? 4 : 3) * 4, what: what),
                                activationBytes(batch: batch, seq: seq, threads: threads), what: what)
     }
 

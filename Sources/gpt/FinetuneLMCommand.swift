@@ -62,7 +62,9 @@ struct FinetuneLM: ParsableCommand {
         try VocabularyCheck.check(tokens, modelVocabulary: modelConfig.vocabSize, use: .encode)
         let config = try resolveConfig(modelConfig)
         try MemoryBudget.require(config.model.trainingBytes(batch: config.batchSize, seq: config.model.contextLength,
-                                                            threads: threading.threads), for: "training this configuration")
+                                                            threads: threading.threads,
+                                                            gradientStash: config.orderedAccumulation && config.gradAccumulation > 1),
+                                 for: "training this configuration")
         let corpus = try loadData(tokens)
 
         let pool = try ThreadPool(threads: threading.threads)

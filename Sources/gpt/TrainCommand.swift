@@ -169,7 +169,9 @@ struct Train: ParsableCommand {
 
         // Refused before anything is written: the product of batch, context and width, not each alone, is the problem.
         try MemoryBudget.require(config.model.trainingBytes(batch: config.batchSize, seq: config.model.contextLength,
-                                                            threads: threading.threads), for: "training this configuration")
+                                                            threads: threading.threads,
+                                                            gradientStash: config.orderedAccumulation && config.gradAccumulation > 1),
+                                 for: "training this configuration")
         // Rank 0 alone holds the run directory; the others train and write nothing.
         let directory = try world.isRoot ? runDirectory.open(out ?? "runs/\(name)") : nil
         var resolved = config.resolved

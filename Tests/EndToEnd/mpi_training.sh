@@ -5,7 +5,8 @@
 #   2. resume: 10 steps, then --resume to 20, equals the uninterrupted 2-rank run bit for bit;
 #      resuming on 1 rank with other micro-batches per step is refused with the reason;
 #   3. a rank killed with SIGKILL ends the job within seconds, naming the rank; the last
-#      checkpoint stays whole and --resume continues it.
+#      checkpoint stays whole and --resume continues it;
+#   4. `gpt finetune lm` on 2 ranks against one process × grad_accumulation 2, as in 1.
 # Usage: Tests/EndToEnd/mpi_training.sh PATH/TO/gpt
 set -euo pipefail
 gpt=$(realpath "$1")
@@ -18,10 +19,9 @@ common=(--set n_layer=2 --set n_embd=64 --set n_head=4 --set n_positions=32 --se
         --set warmup_steps=5 --set lr_decay_steps=20 --set accumulation_order=ordered --eval-every 10 --threads 1)
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-echo "== equivalence: 2 ranks × B=4 against 1 process × grad_accumulation 2"
-"$gpt" train "${common[@]}" --set grad_accumulation=2 --steps 20 --out one > one.log 2>&1 || { cat one.log; fail "one process"; }
-"${mpirun_2[@]}" "$gpt" train "${common[@]}" --set grad_accumulation=1 --steps 20 --out two > two.log 2>&1 || { cat two.log; fail "2 ranks"; }
-python3 - one two <<'PY'
+# equivalent RUN_A RUN_B STEPS: the runs' losses within 1e-6 relative and weights within 1e-6; says whether bit-identical.
+equivalent() {
+python3 - "$1" "$2" "$3" <<'PY'
 import json, struct, sys
 def losses(run):
     rows = [json.loads(l) for l in open(f"{run}/metrics.jsonl")]
@@ -39,7 +39,7 @@ def weights(run, name):
     return out
 a, b = sys.argv[1], sys.argv[2]
 (ta, va, _), (tb, vb, rows) = losses(a), losses(b)
-assert len(ta) == len(tb) == 20, (len(ta), len(tb))
+assert len(ta) == len(tb) == int(sys.argv[3]), (len(ta), len(tb))
 assert all(r.get("world_size") == 2 for r in rows), "metrics.jsonl records world_size 2"
 assert json.load(open(f"{b}/config.json"))["world_size"] == 2, "config.json records world_size 2"
 rel = max(abs(x - y) / abs(x) for x, y in zip(ta + va, tb + vb))
@@ -52,6 +52,12 @@ assert wdiff <= 1e-6, "weights within 1e-6"
 same = ta == tb and va == vb and open(f"{a}/checkpoint/model.safetensors", "rb").read() == open(f"{b}/checkpoint/model.safetensors", "rb").read()
 print("bit-identical losses and weights" if same else "NOT bit-identical (within tolerance)")
 PY
+}
+
+echo "== equivalence: 2 ranks × B=4 against 1 process × grad_accumulation 2"
+"$gpt" train "${common[@]}" --set grad_accumulation=2 --steps 20 --out one > one.log 2>&1 || { cat one.log; fail "one process"; }
+"${mpirun_2[@]}" "$gpt" train "${common[@]}" --set grad_accumulation=1 --steps 20 --out two > two.log 2>&1 || { cat two.log; fail "2 ranks"; }
+equivalent one two 20
 
 echo "== resume: 10 steps on 2 ranks, then --resume to 20"
 "${mpirun_2[@]}" "$gpt" train "${common[@]}" --steps 10 --out resumed > resumed.log 2>&1 || { cat resumed.log; fail "first half"; }
@@ -92,4 +98,19 @@ step=$(basename "$(readlink killed/checkpoint)" | tr -dc 0-9)
   || { cat killed2.log; fail "resume after the kill"; }
 grep -q "resuming after step $step" killed2.log || { cat killed2.log; fail "resume message after the kill"; }
 echo "resumed after step $step and finished"
+echo "== finetune lm: 2 ranks against 1 process × grad_accumulation 2"
+# Text in the checkpoint's own characters (a character-level tokenizer refuses others).
+python3 - one/checkpoint/gpt-tokenizer.json > text.txt <<'PY'
+import json, random, sys
+chars = [c for c in json.load(open(sys.argv[1]))["characters"] if c != "\n"]
+rng = random.Random(7)
+for _ in range(400): print("".join(rng.choice(chars) for _ in range(60)))
+PY
+tune=(--checkpoint one --data text.txt --steps 10 --eval-every 5 --threads 1 --set batch_size=4 --set eval_batches=4
+      --set warmup_steps=2 --set accumulation_order=ordered)
+"$gpt" finetune lm "${tune[@]}" --set grad_accumulation=2 --out tune-one > tune-one.log 2>&1 || { cat tune-one.log; fail "finetune lm, one process"; }
+"${mpirun_2[@]}" "$gpt" finetune lm "${tune[@]}" --set grad_accumulation=1 --out tune-two > tune-two.log 2>&1 \
+  || { cat tune-two.log; fail "finetune lm, 2 ranks"; }
+equivalent tune-one tune-two 10
+
 echo "mpi_training: all passed in ${SECONDS} s"

@@ -94,6 +94,8 @@ final class SizeLimitTests: XCTestCase {
         XCTAssertEqual(parameters, ParameterLayout(config).count * 4)
         let training = try config.trainingBytes(batch: 3, seq: 16, threads: 2)
         XCTAssertGreaterThan(training, 4 * parameters + 3 * 16 * 37 * 4, "4 copies of the layout plus at least the logits")
+        XCTAssertEqual(try config.trainingBytes(batch: 3, seq: 16, threads: 2, gradientStash: true), training + parameters,
+                       "ordered accumulation's stash is a fifth copy of the layout")
         XCTAssertGreaterThan(try config.inferenceBytes(batch: 2, threads: 2), parameters + 2 * 2 * 2 * 16 * 32 * 4,
                              "parameters plus keys and values of 2 layers")
         // A batch that passes the option checks but not memory (`--set batch_size=1000000`).
