@@ -116,50 +116,13 @@ public enum BeamSearch {
     /// never revisited) receives each token as soon as it is chosen, EOS excepted.
     private static func search<D: BeamSearchDecoder>(_ decoder: inout D, start: Int32, options: BeamSearchOptions,
                                                      committed: ((Int32) -> Void)?) throws -> [BeamHypothesis] {
-        let k = options.beamSize, v = decoder.vocabularySize
-        guard k >= 1 else { throw BeamSearchError.invalidOption("the beam size is \(k), expected at least 1") }
-        guard options.maxLength >= 1 else { throw BeamSearchError.invalidOption("the max length is \(options.maxLength), expected at least 1") }
-        guard v >= 1, (0..<v).contains(Int(options.endOfSequence)) else {
-            throw BeamSearchError.invalidOption("the end-of-sequence id \(options.endOfSequence) is outside the vocabulary of \(v)")
+        var state = try BeamSearchState(start: start, options: options, vocabulary: decoder.vocabularySize)
+        while !state.isDone {
+            let logProbabilities = try decoder.step(tokens: state.tokens, parents: state.parents)
+            let token = try logProbabilities.withUnsafeBufferPointer { try state.advance($0) }
+            if let committed, let token { committed(token) }
         }
-        var live: [(tokens: [Int32], logProbability: Double)] = [([], 0)]
-        var finished: [BeamHypothesis] = []
-        var tokens: [Int32] = [start], parents = [0]
-        for length in 1...options.maxLength {
-            let logProbabilities = try decoder.step(tokens: tokens, parents: parents)
-            guard logProbabilities.count == live.count * v else {
-                throw BeamSearchError.wrongLogProbabilityCount(expected: live.count * v, got: logProbabilities.count)
-            }
-            let candidates = try best(2 * k, of: logProbabilities, beams: live.map(\.logProbability), vocabulary: v)
-            var next: [(tokens: [Int32], logProbability: Double)] = []
-            tokens = []; parents = []
-            let finishedBefore = finished.count
-            for (rank, c) in candidates.enumerated() {
-                if c.token == options.endOfSequence {
-                    if rank < k {
-                        finished.append(BeamHypothesis(tokens: live[c.beam].tokens + [c.token], logProbability: c.score,
-                                                       score: c.score / options.lengthPenalty.divisor(length: length), endedWithEOS: true))
-                    }
-                } else if next.count < k {
-                    next.append((live[c.beam].tokens + [c.token], c.score))
-                    tokens.append(c.token); parents.append(c.beam)
-                }
-            }
-            // With one beam, a step that finished nothing committed its one live token.
-            if let committed, let token = tokens.first, finished.count == finishedBefore { committed(token) }
-            if length == options.maxLength {
-                for beam in next {
-                    finished.append(BeamHypothesis(tokens: beam.tokens, logProbability: beam.logProbability,
-                                                   score: beam.logProbability / options.lengthPenalty.divisor(length: length),
-                                                   endedWithEOS: false))
-                }
-                next = []
-            }
-            live = next
-            if live.isEmpty || done(finished: finished, live: live, length: length, options: options) { break }
-        }
-        guard !finished.isEmpty else { throw BeamSearchError.noHypothesis }
-        return Array(ranked(finished).prefix(k))
+        return try state.hypotheses()
     }
 
     /// Greedy decoding: beam search with one beam, stopping at EOS. `onToken` streams each
@@ -193,7 +156,7 @@ public enum BeamSearch {
         }.map(\.element)
     }
 
-    private static func done(finished: [BeamHypothesis], live: [(tokens: [Int32], logProbability: Double)], length: Int,
+    fileprivate static func done(finished: [BeamHypothesis], live: [(tokens: [Int32], logProbability: Double)], length: Int,
                              options: BeamSearchOptions) -> Bool {
         guard finished.count >= options.beamSize else { return false }
         switch options.stopping {
@@ -213,11 +176,12 @@ public enum BeamSearch {
         }
     }
 
-    private struct Candidate { var score: Double; var beam: Int; var token: Int32 }
+    fileprivate struct Candidate { var score: Double; var beam: Int; var token: Int32 }
 
     /// The `count` best (beam, token) continuations: highest summed log-probability first, ties
     /// to the lower beam, then the lower token. −infinity (an impossible token) is never chosen.
-    private static func best(_ count: Int, of logProbabilities: [Float], beams: [Double], vocabulary v: Int) throws -> [Candidate] {
+    fileprivate static func best(_ count: Int, of logProbabilities: UnsafeBufferPointer<Float>, beams: [Double],
+                                 vocabulary v: Int) throws -> [Candidate] {
         func better(_ a: Candidate, _ b: Candidate) -> Bool {
             if a.score != b.score { return a.score > b.score }
             if a.beam != b.beam { return a.beam < b.beam }
@@ -239,5 +203,82 @@ public enum BeamSearch {
             }
         }
         return kept
+    }
+}
+
+/// One search between steps: its live beams, its finished hypotheses, and the tokens and parents its
+/// next step feeds. `BeamSearch.search` drives one; `Translator` drives several over one decoder
+/// whose rows hold every search's live beams side by side (rows do not interact, so each search
+/// gets the hypotheses it would get alone).
+public struct BeamSearchState {
+    public let options: BeamSearchOptions
+    public let vocabulary: Int
+    /// The live beams' newest tokens, and the beam of the previous step each extends (in the first
+    /// step, the start token and parent 0): what the next step feeds.
+    public private(set) var tokens: [Int32]
+    public private(set) var parents: [Int] = [0]
+    public private(set) var isDone = false
+    private var live: [(tokens: [Int32], logProbability: Double)] = [([], 0)]
+    private var finished: [BeamHypothesis] = []
+    private var length = 0
+
+    public init(start: Int32, options: BeamSearchOptions, vocabulary v: Int) throws {
+        let k = options.beamSize
+        guard k >= 1 else { throw BeamSearchError.invalidOption("the beam size is \(k), expected at least 1") }
+        guard options.maxLength >= 1 else { throw BeamSearchError.invalidOption("the max length is \(options.maxLength), expected at least 1") }
+        guard v >= 1, (0..<v).contains(Int(options.endOfSequence)) else {
+            throw BeamSearchError.invalidOption("the end-of-sequence id \(options.endOfSequence) is outside the vocabulary of \(v)")
+        }
+        self.options = options; self.vocabulary = v; tokens = [start]
+    }
+
+    /// Live beams: the rows the next step feeds.
+    public var liveCount: Int { tokens.count }
+
+    /// Takes the step's log-probabilities of this search's live beams ([liveCount, V]) and chooses the
+    /// next beams. Returns the one live token when the search has one beam and the step finished
+    /// nothing (what greedy decoding streams).
+    public mutating func advance(_ logProbabilities: UnsafeBufferPointer<Float>) throws -> Int32? {
+        precondition(!isDone, "advance after the search ended")
+        let k = options.beamSize, v = vocabulary
+        length += 1
+        guard logProbabilities.count == live.count * v else {
+            throw BeamSearchError.wrongLogProbabilityCount(expected: live.count * v, got: logProbabilities.count)
+        }
+        let candidates = try BeamSearch.best(2 * k, of: logProbabilities, beams: live.map(\.logProbability), vocabulary: v)
+        var next: [(tokens: [Int32], logProbability: Double)] = []
+        tokens = []; parents = []
+        let finishedBefore = finished.count
+        for (rank, c) in candidates.enumerated() {
+            if c.token == options.endOfSequence {
+                if rank < k {
+                    finished.append(BeamHypothesis(tokens: live[c.beam].tokens + [c.token], logProbability: c.score,
+                                                   score: c.score / options.lengthPenalty.divisor(length: length), endedWithEOS: true))
+                }
+            } else if next.count < k {
+                next.append((live[c.beam].tokens + [c.token], c.score))
+                tokens.append(c.token); parents.append(c.beam)
+            }
+        }
+        let streamed = k == 1 && finished.count == finishedBefore ? tokens.first : nil
+        if length == options.maxLength {
+            for beam in next {
+                finished.append(BeamHypothesis(tokens: beam.tokens, logProbability: beam.logProbability,
+                                               score: beam.logProbability / options.lengthPenalty.divisor(length: length),
+                                               endedWithEOS: false))
+            }
+            next = []
+        }
+        live = next
+        if live.isEmpty || BeamSearch.done(finished: finished, live: live, length: length, options: options) {
+            isDone = true; tokens = []; parents = []
+        }
+        return streamed
+    }
+
+    /// Hypotheses best first (at most `beamSize`).
+    public func hypotheses() throws -> [BeamHypothesis] {
+        guard !finished.isEmpty else { throw BeamSearchError.noHypothesis }
+        return Array(BeamSearch.ranked(finished).prefix(options.beamSize))
     }
 }

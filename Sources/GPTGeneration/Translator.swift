@@ -1,9 +1,9 @@
 // Translation with an encoder–decoder (`gpt translate`, `gpt eval --pairs`): the encoder runs
 // once per source (Seq2SeqDecoder.encode, which also projects every decoder layer's cross-attention
 // keys and values once), then the decoder takes one token per step over its KV cache. Greedy is
-// beam search with one beam and streams each chosen token; beam search keeps `beam` rows of one
-// source and reorders their caches as hypotheses are chosen (BeamSearch over Seq2SeqBeams, the one
-// beam decoder of the encoder–decoder).
+// beam search with one beam and streams each chosen token; beam search keeps `beam` rows per
+// source and reorders their caches as hypotheses are chosen (BeamSearch over Seq2SeqBeams for one
+// source; several sources share one decoder, each search over its own rows).
 // Decoding starts from the config's BOS and stops at its EOS; ids outside the tokenizer's
 // vocabulary (an appended special id) are never printed.
 import Foundation
@@ -46,23 +46,71 @@ public struct Translator {
             }
             return out
         }
+        // Search on until no live beam can beat the k-th finished one (not merely until k have
+        // finished), so a short early hypothesis does not end the search.
+        let options = BeamSearchOptions(beamSize: beam, maxLength: length, endOfSequence: eos, lengthPenalty: lengthPenalty,
+                                        stopping: .noBetterPossible)
+        if beam > 1 && sources.count > 1 {
+            let group = max(1, Self.beamRows / beam)
+            var out: [Translation] = []
+            for start in stride(from: 0, to: sources.count, by: group) {
+                out += try beamSearch(Array(sources[start..<min(start + group, sources.count)]), options: options).map(translation)
+            }
+            return out
+        }
         return try sources.enumerated().map { index, source in
             var beams = try Seq2SeqBeams(model: model, source: source, beams: beam, maxLength: length)
-            let best: BeamHypothesis
             if beam == 1 {
-                best = try BeamSearch.greedy(&beams, start: bos, maxLength: length, endOfSequence: eos,
-                                             onToken: onToken.map { f in { f(index, $0) } })
-            } else {
-                // Search on until no live beam can beat the k-th finished one (not merely until k have
-                // finished), so a short early hypothesis does not end the search.
-                let options = BeamSearchOptions(beamSize: beam, maxLength: length, endOfSequence: eos, lengthPenalty: lengthPenalty,
-                                                stopping: .noBetterPossible)
-                best = try BeamSearch.search(&beams, start: bos, options: options)[0]
+                return try translation(BeamSearch.greedy(&beams, start: bos, maxLength: length, endOfSequence: eos,
+                                                         onToken: onToken.map { f in { f(index, $0) } }))
             }
-            let ids = best.endedWithEOS ? Array(best.tokens.dropLast()) : best.tokens
-            return Translation(ids: ids, text: try text(ids), logProbability: best.logProbability, score: best.score,
-                               endedWithEOS: best.endedWithEOS)
+            return try translation(BeamSearch.search(&beams, start: bos, options: options)[0])
         }
+    }
+
+    private func translation(_ best: BeamHypothesis) throws -> Translation {
+        let ids = best.endedWithEOS ? Array(best.tokens.dropLast()) : best.tokens
+        return Translation(ids: ids, text: try text(ids), logProbability: best.logProbability, score: best.score,
+                           endedWithEOS: best.endedWithEOS)
+    }
+
+    /// Decoder rows shared by the sources `beamSearch` searches together (beamRows / beam sources).
+    static let beamRows = 32
+
+    /// Beam search of several sources at once: they are encoded as one padded batch, and one decoder
+    /// holds every unfinished search's live beams side by side, each search's rows reordered by its own
+    /// parents; a search leaves when it ends. Each source gets the hypotheses it gets alone
+    /// (`BeamSearch.search` over `Seq2SeqBeams`): rows do not interact, and each search chooses from
+    /// its own rows only.
+    func beamSearch(_ sources: [[Int32]], options: BeamSearchOptions) throws -> [BeamHypothesis] {
+        let k = options.beamSize, v = model.config.vocabSize, bos = Int32(model.config.bosTokenId)
+        let memory = try model.encode(sources: sources)
+        let decoder = try Seq2SeqDecoder(model: model, memory: memory, sources: sources.indices.flatMap { Array(repeating: $0, count: k) },
+                                         maxLength: options.maxLength)
+        var searches = try sources.map { _ in try BeamSearchState(start: bos, options: options, vocabulary: v) }
+        // Where each search's rows were in the decoder's last step (at first, the first of its k rows).
+        var firstRow = sources.indices.map { $0 * k }
+        while true {
+            var parents: [Int] = [], tokens: [Int32] = [], stepping: [Int] = []
+            for (i, search) in searches.enumerated() where !search.isDone {
+                stepping.append(i)
+                parents += search.parents.map { firstRow[i] + $0 }
+                tokens += search.tokens
+            }
+            if stepping.isEmpty { break }
+            try decoder.reorder(parents)
+            let rows = BeamSearch.logSoftmax(try decoder.step(tokens: tokens), vocabulary: v)
+            try rows.withUnsafeBufferPointer { all in
+                var row = 0
+                for i in stepping {
+                    let count = searches[i].liveCount
+                    firstRow[i] = row
+                    _ = try searches[i].advance(UnsafeBufferPointer(rebasing: all[(row * v)..<((row + count) * v)]))
+                    row += count
+                }
+            }
+        }
+        return try searches.map { try $0.hypotheses()[0] }
     }
 
     /// Sources decoded together by `greedy`.

@@ -1,6 +1,7 @@
-// Greedy translation of many sources at once (what `gpt eval --pairs` runs) against one source at
-// a time through BeamSearch.greedy: the same tokens, the same log-probability bits and the same
-// EOS flag for every source, across the 32-row chunks and as rows finish at different steps.
+// Translation of many sources at once (what `gpt eval --pairs` runs) against one source at a time:
+// greedy against BeamSearch.greedy, beam search against BeamSearch.search over Seq2SeqBeams. The
+// same tokens, the same log-probability and score bits and the same EOS flag for every source,
+// across the decoder's 32-row groups and as sources finish at different steps.
 import XCTest
 import GPTCore
 import GPTGeneration
@@ -30,5 +31,30 @@ final class TranslatorBatchTests: XCTestCase {
         print("batched greedy: \(batched.filter(\.endedWithEOS).count) of \(sources.count) ended with EOS, at lengths \(lengths.sorted())")
         XCTAssertGreaterThan(lengths.count, 1, "rows must finish at different steps for the test to exercise the reorder")
         XCTAssert(batched.contains { !$0.endedWithEOS }, "some row must run to the length cap")
+    }
+
+    func testBatchedBeamSearchEqualsOneSourceAtATime() throws {
+        let pool = try ThreadPool(threads: 2)
+        let config = Seq2SeqConfig(vocabSize: 11, modelSize: 16, headCount: 2, feedForwardSize: 24, encoderLayerCount: 2,
+                                   decoderLayerCount: 2, dropout: 0, maxPositions: 16, finalNorm: false)
+        let model = try Seq2SeqTransformer(config: config, seed: 12, pool: pool)
+        let translator = Translator(model: model, tokenizer: CharTokenizer(characters: "abcdefghijk".unicodeScalars))
+        var rng = SplitMix64(seed: 9)
+        let sources = (0..<23).map { _ in (0..<(1 + Int(rng.next() % 14))).map { _ in Int32(3 + rng.next() % 8) } }
+        for beam in [3, 5] {
+            let batched = try translator.translate(sources, beam: beam, maxLength: 12)
+            XCTAssertEqual(batched.count, sources.count)
+            for (i, source) in sources.enumerated() {
+                let alone = try translator.translate([source], beam: beam, maxLength: 12)[0]
+                XCTAssertEqual(batched[i].ids, alone.ids, "beam \(beam), source \(i)")
+                XCTAssertEqual(batched[i].logProbability.bitPattern, alone.logProbability.bitPattern, "beam \(beam), source \(i)")
+                XCTAssertEqual(batched[i].score.bitPattern, alone.score.bitPattern, "beam \(beam), source \(i)")
+                XCTAssertEqual(batched[i].endedWithEOS, alone.endedWithEOS, "beam \(beam), source \(i)")
+            }
+            let lengths = Set(batched.map(\.ids.count))
+            print("batched beam \(beam): \(sources.count) sources, lengths \(lengths.sorted()), "
+                  + "\(batched.filter(\.endedWithEOS).count) ended with EOS")
+            XCTAssertGreaterThan(lengths.count, 1, "searches must end at different steps for the test to exercise the regrouping")
+        }
     }
 }
