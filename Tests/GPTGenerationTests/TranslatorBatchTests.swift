@@ -9,14 +9,19 @@ import GPTKernels
 import GPTTokenizer
 
 final class TranslatorBatchTests: XCTestCase {
-    func testBatchedGreedyEqualsOneSourceAtATime() throws {
+    /// A small random model (vocabulary 11, 2 + 2 layers of 16) and `count` random sources of 1...14 tokens.
+    func translatorAndSources(count: Int, seed: UInt64) throws -> (Translator, [[Int32]]) {
         let pool = try ThreadPool(threads: 2)
         let config = Seq2SeqConfig(vocabSize: 11, modelSize: 16, headCount: 2, feedForwardSize: 24, encoderLayerCount: 2,
                                    decoderLayerCount: 2, dropout: 0, maxPositions: 16, finalNorm: false)
         let model = try Seq2SeqTransformer(config: config, seed: 12, pool: pool)
-        let translator = Translator(model: model, tokenizer: CharTokenizer(characters: "abcdefghijk".unicodeScalars))
-        var rng = SplitMix64(seed: 5)
-        let sources = (0..<45).map { _ in (0..<(1 + Int(rng.next() % 14))).map { _ in Int32(3 + rng.next() % 8) } }
+        var rng = SplitMix64(seed: seed)
+        let sources = (0..<count).map { _ in (0..<(1 + Int(rng.next() % 14))).map { _ in Int32(3 + rng.next() % 8) } }
+        return (Translator(model: model, tokenizer: CharTokenizer(characters: "abcdefghijk".unicodeScalars)), sources)
+    }
+
+    func testBatchedGreedyEqualsOneSourceAtATime() throws {
+        let (translator, sources) = try translatorAndSources(count: 45, seed: 5)
         let batched = try translator.translate(sources, beam: 1, maxLength: 12)
         var oneByOne: [Translation] = []
         for source in sources { oneByOne += try translator.translate([source], beam: 1, maxLength: 12, onToken: { _, _ in }) }
@@ -34,13 +39,7 @@ final class TranslatorBatchTests: XCTestCase {
     }
 
     func testBatchedBeamSearchEqualsOneSourceAtATime() throws {
-        let pool = try ThreadPool(threads: 2)
-        let config = Seq2SeqConfig(vocabSize: 11, modelSize: 16, headCount: 2, feedForwardSize: 24, encoderLayerCount: 2,
-                                   decoderLayerCount: 2, dropout: 0, maxPositions: 16, finalNorm: false)
-        let model = try Seq2SeqTransformer(config: config, seed: 12, pool: pool)
-        let translator = Translator(model: model, tokenizer: CharTokenizer(characters: "abcdefghijk".unicodeScalars))
-        var rng = SplitMix64(seed: 9)
-        let sources = (0..<23).map { _ in (0..<(1 + Int(rng.next() % 14))).map { _ in Int32(3 + rng.next() % 8) } }
+        let (translator, sources) = try translatorAndSources(count: 23, seed: 9)
         for beam in [3, 5] {
             let batched = try translator.translate(sources, beam: beam, maxLength: 12)
             XCTAssertEqual(batched.count, sources.count)
