@@ -62,6 +62,30 @@ final class CommandLineTests: XCTestCase {
         print("resume: stopped after \(done) of 150 steps, resumed; all 150 losses equal the uninterrupted run's")
     }
 
+    /// A run confined to one CPU (`taskset -c 0`, as in a one-CPU container) still saves and stops on
+    /// SIGTERM: the signal is recorded by the handler itself, not by a thread the training could hold.
+    func testSigtermStopsARunConfinedToOneCPU() throws {
+        let taskset = "/usr/bin/taskset"
+        guard FileManager.default.isExecutableFile(atPath: taskset) else { throw XCTSkip("\(taskset) is not installed") }
+        let run = work.appendingPathComponent("one-cpu").path
+        let binary = [Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("gpt"), Self.binary]
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }!
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: taskset)
+        process.arguments = ["-c", "0", binary.path, "train", "--steps", "100000", "--eval-every", "1000", "--out", run]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while (try? losses(run).count) ?? 0 < 20 && Date() < deadline { usleep(20_000) }
+        kill(process.processIdentifier, SIGTERM)
+        let stopDeadline = Date().addingTimeInterval(30)
+        while process.isRunning && Date() < stopDeadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        XCTAssertEqual(process.terminationStatus, 143, "SIGTERM ends the run with status 143 after saving")
+        XCTAssertNotNil(try? FileManager.default.destinationOfSymbolicLink(atPath: run + "/checkpoint"), "a checkpoint was saved")
+    }
+
     /// --keep-checkpoints keeps the checkpoint of every save, not only the latest and the best.
     func testKeepCheckpointsKeepsEverySavedStep() throws {
         let kept = work.appendingPathComponent("kept").path, plain = work.appendingPathComponent("plain").path
