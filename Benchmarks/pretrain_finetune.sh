@@ -71,9 +71,10 @@ for set in rt-polarity rt-polarity-3000 rt-polarity-1000; do
 done
 for checkpoint in "$work"/pretrain/checkpoint-*; do
   step=${checkpoint##*-}
-  # The final checkpoint is the table's (b); a save by Ctrl-C between curve points is not a point.
+  # Evaluations save after steps 0, every, 2·every, … (checkpoint-1, checkpoint-<every + 1>, …). The
+  # final checkpoint is the table's (b); a save by Ctrl-C between curve points is not a point.
   [ "$step" = "$steps" ] && continue
-  [ "$step" = 1 ] || [ $((step % every)) = 0 ] || continue
+  [ $(((step - 1) % every)) = 0 ] || continue
   for seed in $curve_seeds; do finetune "curve-$step-b-$seed" "$checkpoint" "$data/rt-polarity-train.jsonl" "$seed" --init pretrained; done
 done
 
