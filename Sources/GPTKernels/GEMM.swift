@@ -228,14 +228,7 @@ public enum GEMM {
             if rows > 3 { av = Vec16(repeating: a[3 * lda + p]); c30.addProduct(av, b0); c31.addProduct(av, b1) }
             bp += bK
         }
-        @inline(__always) func put(_ row: Int, _ v0: Vec16, _ v1: Vec16) {
-            let p = c + row * ldc
-            if add {
-                store16(load16(p) + v0, p); store16(load16(p + 16) + v1, p + 16)
-            } else {
-                store16(v0, p); store16(v1, p + 16)
-            }
-        }
+        @inline(__always) func put(_ row: Int, _ v0: Vec16, _ v1: Vec16) { storeRow(c + row * ldc, v0, v1, add: add) }
         put(0, c00, c01)
         if rows > 1 { put(1, c10, c11) }
         if rows > 2 { put(2, c20, c21) }
@@ -315,6 +308,16 @@ public enum GEMM {
                 pc += kc
             }
             jc += nc
+        }
+    }
+
+    /// Stores (or, with `add`, adds) one 32-float row of a kernel's C tile: the epilogue of every kernel.
+    @inline(__always)
+    static func storeRow(_ p: UnsafeMutablePointer<Float>, _ v0: Vec16, _ v1: Vec16, add: Bool) {
+        if add {
+            store16(load16(p) + v0, p); store16(load16(p + 16) + v1, p + 16)
+        } else {
+            store16(v0, p); store16(v1, p + 16)
         }
     }
 
@@ -547,14 +550,7 @@ public enum GEMM {
             a0 += aK; a1 += aK; a2 += aK; a3 += aK; a4 += aK; a5 += aK; a6 += aK; a7 += aK
             bp += nr
         }
-        @inline(__always) func put(_ row: Int, _ v0: Vec16, _ v1: Vec16) {
-            let p = c + row * ldc
-            if accumulate {
-                store16(load16(p) + v0, p); store16(load16(p + 16) + v1, p + 16)
-            } else {
-                store16(v0, p); store16(v1, p + 16)
-            }
-        }
+        @inline(__always) func put(_ row: Int, _ v0: Vec16, _ v1: Vec16) { storeRow(c + row * ldc, v0, v1, add: accumulate) }
         put(0, c00, c01); put(1, c10, c11); put(2, c20, c21); put(3, c30, c31)
         put(4, c40, c41); put(5, c50, c51); put(6, c60, c61); put(7, c70, c71)
     }

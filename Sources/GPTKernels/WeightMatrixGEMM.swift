@@ -179,14 +179,7 @@ public enum WeightMatrixGEMM {
             }
             p += 2
         }
-        @inline(__always) func put(_ row: Int, _ v0: Vec16, _ v1: Vec16) {
-            let o = c + row * ldc
-            if add {
-                store16(load16(o) + v0, o); store16(load16(o + 16) + v1, o + 16)
-            } else {
-                store16(v0, o); store16(v1, o + 16)
-            }
-        }
+        @inline(__always) func put(_ row: Int, _ v0: Vec16, _ v1: Vec16) { GEMM.storeRow(c + row * ldc, v0, v1, add: add) }
         put(0, c00, c01)
         if rows > 1 { put(1, c10, c11) }
         if rows > 2 { put(2, c20, c21) }
