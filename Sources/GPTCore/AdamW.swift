@@ -40,15 +40,19 @@ public final class AdamW {
         return norm
     }
 
-    /// One update of the flat buffer `parameters` (laid out as `tensors`) from `gradients` × `gradientScale`.
+    /// One update of the flat buffer `parameters` (laid out as `tensors`) from `gradients` × `gradientScale`;
+    /// with `part`, of the elements in that range only (a data-parallel rank's share of the update).
     public func update(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, tensors: [ParameterTensor],
-                       learningRate: Float, gradientScale: Float, pool: ThreadPool) {
+                       learningRate: Float, gradientScale: Float, part: Range<Int>? = nil, pool: ThreadPool) {
         // `step` may come from a resumed run's state.json: saturate rather than trap (at that count
         // the bias corrections are 1 either way).
         step = step < Int.max ? step + 1 : step
         for tensor in tensors {
-            let o = tensor.offset
-            AdamWKernel.update(params: parameters + o, grads: gradients + o, m: m + o, v: v + o, count: tensor.count,
+            var range = tensor.offset..<tensor.offset + tensor.count
+            if let part { range = range.clamped(to: part) }
+            guard !range.isEmpty else { continue }
+            let o = range.lowerBound
+            AdamWKernel.update(params: parameters + o, grads: gradients + o, m: m + o, v: v + o, count: range.count,
                                learningRate: learningRate, hyper: hyper, decay: tensor.decays, step: step,
                                gradientScale: gradientScale, pool: pool)
         }

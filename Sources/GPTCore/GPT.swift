@@ -42,6 +42,8 @@ public final class GPT {
     public let parameters: UnsafeMutablePointer<Float>
     /// Gradients in the same layout; allocated by the first `backward`/`zeroGradients`.
     public private(set) var gradients: UnsafeMutablePointer<Float>?
+    /// False once `placeGradients(in:)` gave the model a buffer it does not own.
+    private var ownsGradients = true
     public let pool: ThreadPool
     /// The matrices in a lower precision, when the model is set up for inference that way (`useWeights`).
     public internal(set) var inferenceWeights: InferenceWeights?
@@ -104,7 +106,7 @@ public final class GPT {
 
     deinit {
         munmap(parameters, Self.mappedBytes(layout.count))
-        gradients?.deallocate()
+        if ownsGradients { gradients?.deallocate() }
         positionTable?.deallocate()
     }
 
@@ -147,6 +149,15 @@ public final class GPT {
     public var hiddenStates: UnsafeBufferPointer<Float> {
         guard let a = activations else { return UnsafeBufferPointer(start: nil, count: 0) }
         return UnsafeBufferPointer(start: a.lnf, count: currentBatch * currentSeq * config.embeddingSize)
+    }
+
+    /// Makes `buffer` (`layout.count` floats, owned by the caller, valid while the model trains) the
+    /// gradient buffer: data-parallel ranks on one machine back-propagate straight into memory that the
+    /// other ranks read.
+    public func placeGradients(in buffer: UnsafeMutablePointer<Float>) {
+        if ownsGradients { gradients?.deallocate() }
+        gradients = buffer
+        ownsGradients = false
     }
 
     public func zeroGradients() {

@@ -1,6 +1,7 @@
 // What data-parallel training needs from its ranks: who am I, how many are we, copy a
 // buffer from one rank to all, sum a buffer over all ranks (blocking, or started now and
-// finished later so it overlaps backward), gather one number from each, wait for all.
+// finished later so it overlaps backward), gather one number from each, wait for all, and
+// memory shared by the ranks of one machine.
 // `SingleProcessCommunicator` is the default; `MPICommunicator` (built with `--traits MPI`)
 // runs the ranks `mpirun` starts. No transport of our own: MPI moves the bytes.
 
@@ -25,6 +26,10 @@ public protocol Communicator: AnyObject {
     /// Every rank's `value`, in rank order.
     func allGather(_ value: UInt64) throws -> [UInt64]
     func barrier() throws
+    /// A segment of `count` floats per rank that all ranks can read and write, when all of them
+    /// share one machine's memory; nil otherwise (ranks on several machines, or one process).
+    /// Collective: every rank calls it with the same count. The memory lives until `finish`.
+    func sharedSegments(count: Int) throws -> SharedSegments?
     /// Ends the whole job: after an error on one rank the others would wait for it forever.
     func abort(status: Int32) -> Never
     /// Leaves the job cleanly; call once, after the last collective.

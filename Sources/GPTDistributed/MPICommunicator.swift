@@ -10,6 +10,8 @@ public final class MPICommunicator: Communicator {
     private let world = cmpi_comm_world()
     /// Reductions started and not yet finished.
     private var pending: [MPI_Request?] = []
+    /// Shared-memory windows and their node communicators, freed by `finish`.
+    private var windows: [(window: MPI_Win?, node: MPI_Comm?)] = []
     /// MPI counts are Int32: larger buffers go in pieces of this many elements.
     private static let maximumCount = 1 << 30
 
@@ -97,11 +99,56 @@ public final class MPICommunicator: Communicator {
 
     public func barrier() throws { try Self.check(MPI_Barrier(world), "MPI_Barrier") }
 
+    public func sharedSegments(count: Int) throws -> SharedSegments? {
+        // The ranks that can share memory with this one, ordered as in the world.
+        var node: MPI_Comm? = nil
+        try Self.check(MPI_Comm_split_type(world, cmpi_comm_type_shared(), Int32(rank), cmpi_info_null(), &node),
+                       "MPI_Comm_split_type")
+        var nodeSize: Int32 = 0
+        try Self.check(MPI_Comm_size(node, &nodeSize), "MPI_Comm_size")
+        guard Int(nodeSize) == size else {
+            MPI_Comm_free(&node)
+            return nil
+        }
+        // Whole pages per rank, so that every segment of the contiguous window starts page-aligned.
+        let bytes = (max(1, count) * MemoryLayout<Float>.stride + 4095) / 4096 * 4096
+        var base: UnsafeMutableRawPointer? = nil
+        var window: MPI_Win? = nil
+        try Self.check(MPI_Win_allocate_shared(MPI_Aint(bytes), 4, cmpi_info_null(), node, &base, &window),
+                       "MPI_Win_allocate_shared")
+        windows.append((window, node))
+        // One passive epoch for the window's life; fences order the ranks' loads and stores.
+        try Self.check(MPI_Win_lock_all(cmpi_mode_nocheck(), window), "MPI_Win_lock_all")
+        var segments: [UnsafeMutablePointer<Float>] = []
+        for r in 0..<size {
+            var segmentBytes: MPI_Aint = 0, unit: Int32 = 0
+            var segment: UnsafeMutableRawPointer? = nil
+            try Self.check(MPI_Win_shared_query(window, Int32(r), &segmentBytes, &unit, &segment), "MPI_Win_shared_query")
+            guard let segment, Int(segmentBytes) >= count * MemoryLayout<Float>.stride else {
+                throw CommunicatorError.call("MPI_Win_shared_query (rank \(r)'s segment is missing or short)", code: -1)
+            }
+            segments.append(segment.bindMemory(to: Float.self, capacity: max(1, count)))
+        }
+        return SharedSegments(count: count, segments: segments) {
+            try Self.check(MPI_Win_sync(window), "MPI_Win_sync")
+            try Self.check(MPI_Barrier(node), "MPI_Barrier")
+            try Self.check(MPI_Win_sync(window), "MPI_Win_sync")
+        }
+    }
+
     public func abort(status: Int32) -> Never {
         MPI_Abort(world, status)
         exit(status)
     }
 
-    public func finish() { MPI_Finalize() }
+    public func finish() {
+        for var (window, node) in windows {
+            MPI_Win_unlock_all(window)
+            MPI_Win_free(&window)
+            MPI_Comm_free(&node)
+        }
+        windows.removeAll()
+        MPI_Finalize()
+    }
 }
 #endif

@@ -14,6 +14,7 @@ public final class SingleProcessCommunicator: Communicator {
     public func waitForReductions() throws {}
     public func allGather(_ value: UInt64) throws -> [UInt64] { [value] }
     public func barrier() throws {}
+    public func sharedSegments(count: Int) throws -> SharedSegments? { nil }
     public func abort(status: Int32) -> Never { exit(status) }
     public func finish() {}
 }

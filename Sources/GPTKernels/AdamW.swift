@@ -57,27 +57,43 @@ public enum AdamWKernel {
 }
 
 public enum Reduction {
-    static let chunk = 1 << 14
+    /// Elements per partial sum of `sumOfSquares`.
+    public static let chunk = 1 << 14
 
     /// Σ x² in Double over fixed-size chunks summed in index order: the same value for any thread count.
     public static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int, pool: ThreadPool) -> Double {
-        let chunks = (count + chunk - 1) / chunk
+        let chunks = chunkCount(count)
         guard chunks > 0 else { return 0 }
         return withUnsafeTemporaryAllocation(of: Double.self, capacity: chunks) { partial in
-            pool.parallelFor(chunks) { range in
-                for q in range {
-                    let lo = q * chunk, hi = min(count, lo + chunk)
-                    var acc = Vec16()
-                    var i = lo
-                    while i + 16 <= hi { let v = load16(x + i); acc.addProduct(v, v); i += 16 }
-                    var s = Double(acc.sum())
-                    while i < hi { s += Double(x[i] * x[i]); i += 1 }
-                    partial[q] = s
-                }
-            }
-            var total = 0.0
-            for q in 0..<chunks { total += partial[q] }
-            return total
+            chunkSumsOfSquares(x, count: count, chunks: 0..<chunks, into: partial.baseAddress!, pool: pool)
+            return total(UnsafeBufferPointer(partial))
         }
+    }
+
+    /// Chunks of `count` elements.
+    public static func chunkCount(_ count: Int) -> Int { (count + chunk - 1) / chunk }
+
+    /// partial[q] = Σ x² over chunk q (elements q·chunk ..< min(count, (q+1)·chunk)), for q in `chunks`:
+    /// ranks that each own whole chunks compute their parts of `sumOfSquares` with it.
+    public static func chunkSumsOfSquares(_ x: UnsafePointer<Float>, count: Int, chunks: Range<Int>,
+                                          into partial: UnsafeMutablePointer<Double>, pool: ThreadPool) {
+        pool.parallelFor(chunks.count) { range in
+            for q in range.lowerBound + chunks.lowerBound..<range.upperBound + chunks.lowerBound {
+                let lo = q * chunk, hi = min(count, lo + chunk)
+                var acc = Vec16()
+                var i = lo
+                while i + 16 <= hi { let v = load16(x + i); acc.addProduct(v, v); i += 16 }
+                var s = Double(acc.sum())
+                while i < hi { s += Double(x[i] * x[i]); i += 1 }
+                partial[q] = s
+            }
+        }
+    }
+
+    /// The chunks' sums added in index order, as `sumOfSquares` adds them.
+    public static func total(_ partial: UnsafeBufferPointer<Double>) -> Double {
+        var total = 0.0
+        for s in partial { total += s }
+        return total
     }
 }

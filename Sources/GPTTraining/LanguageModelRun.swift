@@ -32,6 +32,8 @@ public final class LanguageModelRun: DataParallelRun {
 
     public func shareRestoredState() throws { try trainer.synchronize() }
 
+    public func prepareCheckpoint() throws { try trainer.gatherOptimizerState() }
+
     public func evaluationDue(after record: StepRecord) -> Bool { trainer.evaluationDue(after: record.step) }
 
     public func evaluate(after record: StepRecord) throws -> EvaluationRecord {

@@ -70,6 +70,8 @@ public protocol TrainingRun: AnyObject {
 public protocol DataParallelRun: TrainingRun {
     /// After rank 0 restored a checkpoint, gives every rank its weights and state.
     func shareRestoredState() throws
+    /// Before rank 0 writes a checkpoint, brings to it whatever other ranks hold (every rank calls it).
+    func prepareCheckpoint() throws
 }
 
 /// Watches the loop.
@@ -215,6 +217,7 @@ public final class RunLoop {
     /// Saves on rank 0 (nil elsewhere).
     @discardableResult
     private func save() throws -> URL? {
+        if communicator.size > 1, let shared = run as? any DataParallelRun { try shared.prepareCheckpoint() }
         guard let directory else { savedAtStep = run.stepsDone; return nil }
         let saved = try directory.saveCheckpoint(name: "\(run.stepsDone)", keep: options.keepCheckpoints) {
             try run.writeCheckpoint(to: $0)

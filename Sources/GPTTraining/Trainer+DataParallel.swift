@@ -23,6 +23,14 @@ extension Trainer {
         try verifySameWeights(position: stepsDone == 0 ? "at the start" : "after resuming at step \(stepsDone)")
     }
 
+    /// Brings the AdamW moments of every rank up to date before a checkpoint: with the optimizer step
+    /// split over the ranks, each rank keeps only its own part current. Collective.
+    public func gatherOptimizerState() throws {
+        guard let shards else { return }
+        try shards.share(optimizer.m)
+        try shards.share(optimizer.v)
+    }
+
     /// Stops the run, naming the ranks whose weights differ from rank 0's.
     public func verifySameWeights(position: String) throws {
         let sums = try communicator.allGather(weightChecksum)

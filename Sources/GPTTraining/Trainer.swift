@@ -22,6 +22,9 @@ public struct TrainingOptions: Sendable {
     /// as data-parallel ranks sum theirs: N ranks reproduce one process's step bit for bit.
     /// Costs one more gradient buffer and two passes over it per micro-batch.
     public var orderedAccumulation = false
+    /// Data-parallel ranks that share one machine's memory split the optimizer step (OptimizerShards)
+    /// instead of all-reducing the gradients through MPI. Off: the all-reduce, as across machines.
+    public var shardOptimizerInSharedMemory = true
     /// On a non-finite loss, skip that step's update instead of stopping.
     public var skipNonFinite = false
     public var evalEvery = 250
@@ -77,9 +80,13 @@ public final class Trainer {
     public internal(set) var stepsDone = 0
     /// The data-parallel ranks this trainer is one of (one process by default).
     public let communicator: any Communicator
-    /// Of the last step, the time spent waiting for the gradient sums after backward: the part of
-    /// the communication that backward did not hide (data-parallel runs).
+    /// The optimizer step split over ranks on one machine (nil: one process, or gradients all-reduced).
+    let shards: OptimizerShards?
+    /// Of the last step, the time spent combining gradients after backward: the part of the
+    /// communication that backward did not hide (data-parallel runs).
     public private(set) var lastReductionWaitMilliseconds: Double = 0
+    /// How the ranks combine gradients: "shared-memory shards", "all-reduce" or "none" (one process).
+    public var gradientExchange: String { communicator.size == 1 ? "none" : shards != nil ? "shared-memory shards" : "all-reduce" }
     /// The step's gradient so far while the next micro-batch's is computed (ordered accumulation).
     private var accumulated: UnsafeMutablePointer<Float>?
 
@@ -103,6 +110,13 @@ public final class Trainer {
         self.validation = validation
         model.dropoutSeed = options.seed
         self.communicator = communicator
+        if communicator.size > 1 && options.shardOptimizerInSharedMemory,
+           let segments = try communicator.sharedSegments(count: model.layout.count) {
+            shards = OptimizerShards(segments: segments, rank: communicator.rank, ranks: communicator.size, count: model.layout.count)
+            model.placeGradients(in: segments.segments[communicator.rank])
+        } else {
+            shards = nil
+        }
         try synchronize()
     }
 
@@ -139,7 +153,7 @@ public final class Trainer {
         // Each micro-batch's loss in its own slot: summing the slots over ranks is exact.
         var losses = [Float](repeating: 0, count: micro)
         let firstPass = model.passCount
-        let buckets = ranks > 1 ? GradientBuckets(communicator: communicator, gradients: model.gradients!, pool: model.pool) : nil
+        let buckets = ranks > 1 && shards == nil ? GradientBuckets(communicator: communicator, gradients: model.gradients!, pool: model.pool) : nil
         var taken = 0
         for m in 0..<micro {
             guard m % ranks == communicator.rank else { train.skip(batch: batch, seq: seq); continue }
@@ -161,17 +175,23 @@ public final class Trainer {
                 Residual.forward(out: model.gradients!, model.gradients!, stashed, count: model.layout.count, pool: model.pool)
             }
         }
-        if let buckets {
+        if ranks > 1 {
             let waitStart = DispatchTime.now().uptimeNanoseconds
-            try buckets.wait()
+            try buckets?.wait()
             lastReductionWaitMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - waitStart) / 1e6
             model.passCount = firstPass &+ UInt64(micro)
             try losses.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
         }
         var loss: Float = 0
         for part in losses { loss += part / Float(micro) }
+        let maxNorm = options.gradientClip > 0 ? options.gradientClip : nil
         if loss.isFinite {
-            optimizer.update(model, learningRate: lr, maxGradientNorm: options.gradientClip > 0 ? options.gradientClip : nil)
+            if let shards {
+                lastReductionWaitMilliseconds = try shards.update(model, optimizer: optimizer, learningRate: lr, maxGradientNorm: maxNorm,
+                                                                  communicator: communicator).exchangeMilliseconds
+            } else {
+                optimizer.update(model, learningRate: lr, maxGradientNorm: maxNorm)
+            }
         } else if !options.skipNonFinite {
             throw TrainingError.nonFiniteLoss(step: step)
         }

@@ -72,7 +72,9 @@ struct FinetuneLM: ParsableCommand {
         let weights = source.appendingPathComponent("model.safetensors")
         guard FileManager.default.fileExists(atPath: weights.path) else { throw CheckpointError.missingFile(weights.path) }
         try HuggingFaceGPT2.loadWeights(SafeTensorsFile(contentsOf: weights), into: model)
-        let trainer = try Trainer(model: model, train: corpus.train, validation: corpus.validation, options: config.options,
+        var options = config.options
+        options.shardOptimizerInSharedMemory = DataParallelCommand.splitsOptimizerInSharedMemory
+        let trainer = try Trainer(model: model, train: corpus.train, validation: corpus.validation, options: options,
                                   communicator: world)
 
         let directory = try world.isRoot ? runDirectory.open(out) : nil
@@ -85,7 +87,7 @@ struct FinetuneLM: ParsableCommand {
         }
         if world.isRoot { print("fine-tuning \(source.path): \(model.parameterCount) parameters, tokenizer \(tokens.name); "
               + "\(corpus.train.count + corpus.validation.count) tokens; \(config.steps) steps of \(config.batchSize)×\(config.model.contextLength), "
-              + "lr \(config.learningRate)" + (world.size > 1 ? " on \(world.size) ranks" : "")) }
+              + "lr \(config.learningRate)" + (world.size > 1 ? " on \(world.size) ranks (gradients: \(trainer.gradientExchange))" : "")) }
         let sampler = world.isRoot ? LanguageModelRun.sampler(model, tokens, seed: seed) : nil
         let outcome = try LanguageModelRun(trainer: trainer, tokenizer: tokens, sampler: sampler)
             .start(in: directory, resume: runDirectory.resume, title: "gpt finetune lm", logEvery: logEvery, checkpointEvery: checkpointEvery,

@@ -80,6 +80,10 @@ struct RunDirectoryOptions: ParsableArguments {
 /// A training command as one of the ranks mpirun started, or alone: it joins the job, and an
 /// error on any rank ends every rank at once (the others would wait for it forever).
 enum DataParallelCommand {
+    /// GPT_MPI_SHARED_MEMORY=0: ranks on one machine all-reduce their gradients through MPI, as ranks
+    /// on several machines do, instead of splitting the optimizer step in shared memory (to compare).
+    static var splitsOptimizerInSharedMemory: Bool { ProcessInfo.processInfo.environment["GPT_MPI_SHARED_MEMORY"] != "0" }
+
     static func run(_ body: (any Communicator) throws -> Void) throws {
         let world = try World.join()
         do {

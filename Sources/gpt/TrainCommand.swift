@@ -186,12 +186,13 @@ struct Train: ParsableCommand {
         let model = try GPT(config: config.model, seed: config.seed, pool: pool)
         var options = config.options
         options.skipNonFinite = skipNonfinite
+        options.shardOptimizerInSharedMemory = DataParallelCommand.splitsOptimizerInSharedMemory
         let trainer = try Trainer(model: model, train: corpus.train, validation: corpus.validation, options: options,
                                   communicator: world)
         say("\(corpus.train.count + corpus.validation.count) tokens (\(corpus.tokenizer.name)), vocabulary \(corpus.tokenizer.vocabularySize), "
               + "\(model.parameterCount) parameters, \(options.steps) steps of "
               + "\(options.gradientAccumulation)×\(options.batchSize)×\(config.model.contextLength) tokens, \(threading.threads) threads"
-              + (world.size > 1 ? " on each of \(world.size) ranks" : ""))
+              + (world.size > 1 ? " on each of \(world.size) ranks (gradients: \(trainer.gradientExchange))" : ""))
         let sampler = world.isRoot ? LanguageModelRun.sampler(model, corpus.tokenizer, seed: config.seed) : nil
         let outcome = try LanguageModelRun(trainer: trainer, tokenizer: corpus.tokenizer, sampler: sampler)
             .start(in: directory, resume: runDirectory.resume, title: "gpt train: \(name)", logEvery: logEvery, checkpointEvery: checkpointEvery,

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Data-parallel training on 2 MPI ranks, end to end, with a gpt built with `--traits MPI`:
 #   1. equivalence: 2 ranks × grad_accumulation 1 against one process × grad_accumulation 2,
-#      20 steps: losses within 1e-6 relative and weights within 1e-6 (and whether bit-identical);
+#      20 steps: losses within 1e-6 relative and weights within 1e-6 (and whether bit-identical),
+#      with the optimizer step split in shared memory (the default on one machine) and with the
+#      gradients all-reduced through MPI (GPT_MPI_SHARED_MEMORY=0);
 #   2. resume: 10 steps, then --resume to 20, equals the uninterrupted 2-rank run bit for bit;
 #      resuming on 1 rank with other micro-batches per step is refused with the reason;
 #   3. a rank killed with SIGKILL ends the job within seconds, naming the rank; the last
@@ -46,11 +48,17 @@ rel = max(abs(x - y) / abs(x) for x, y in zip(ta + va, tb + vb))
 wa, wb = weights(a, "model.safetensors"), weights(b, "model.safetensors")
 assert wa.keys() == wb.keys()
 wdiff = max(max(abs(x - y) for x, y in zip(wa[k], wb[k])) for k in wa)
-print(f"losses: max relative difference {rel:.3g} over {len(ta)} steps; weights: max absolute difference {wdiff:.3g}")
+ma, mb = weights(a, "optimizer.safetensors"), weights(b, "optimizer.safetensors")
+assert ma.keys() == mb.keys()
+mdiff = max(max(abs(x - y) for x, y in zip(ma[k], mb[k])) for k in ma)
+print(f"losses: max relative difference {rel:.3g} over {len(ta)} steps; weights: max absolute difference {wdiff:.3g}; "
+      f"AdamW moments: {mdiff:.3g}")
 assert rel <= 1e-6, "losses within 1e-6 relative"
 assert wdiff <= 1e-6, "weights within 1e-6"
-same = ta == tb and va == vb and open(f"{a}/checkpoint/model.safetensors", "rb").read() == open(f"{b}/checkpoint/model.safetensors", "rb").read()
-print("bit-identical losses and weights" if same else "NOT bit-identical (within tolerance)")
+assert mdiff <= 1e-6, "the checkpoint's AdamW moments within 1e-6 (gathered from every rank)"
+same = ta == tb and va == vb and all(open(f"{a}/checkpoint/{f}", "rb").read() == open(f"{b}/checkpoint/{f}", "rb").read()
+                                     for f in ["model.safetensors", "optimizer.safetensors"])
+print("bit-identical losses, weights and moments" if same else "NOT bit-identical (within tolerance)")
 PY
 }
 
@@ -58,6 +66,12 @@ echo "== equivalence: 2 ranks × B=4 against 1 process × grad_accumulation 2"
 "$gpt" train "${common[@]}" --set grad_accumulation=2 --steps 20 --out one > one.log 2>&1 || { cat one.log; fail "one process"; }
 "${mpirun_2[@]}" "$gpt" train "${common[@]}" --set grad_accumulation=1 --steps 20 --out two > two.log 2>&1 || { cat two.log; fail "2 ranks"; }
 equivalent one two 20
+grep -q "gradients: shared-memory shards" two.log || { cat two.log; fail "2 ranks on one machine split the optimizer step in shared memory"; }
+echo "== equivalence with the gradients all-reduced through MPI (GPT_MPI_SHARED_MEMORY=0), as across machines"
+"${mpirun_2[@]}" -x GPT_MPI_SHARED_MEMORY=0 "$gpt" train "${common[@]}" --set grad_accumulation=1 --steps 20 --out two-allreduce \
+  > two-allreduce.log 2>&1 || { cat two-allreduce.log; fail "2 ranks, all-reduce"; }
+grep -q "gradients: all-reduce" two-allreduce.log || { cat two-allreduce.log; fail "GPT_MPI_SHARED_MEMORY=0 all-reduces"; }
+equivalent one two-allreduce 20
 
 echo "== resume: 10 steps on 2 ranks, then --resume to 20"
 "${mpirun_2[@]}" "$gpt" train "${common[@]}" --steps 10 --out resumed > resumed.log 2>&1 || { cat resumed.log; fail "first half"; }

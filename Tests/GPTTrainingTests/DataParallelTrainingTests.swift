@@ -14,11 +14,12 @@ import GPTTraining
 final class DataParallelTrainingTests: XCTestCase {
     let text = String(repeating: "the quick brown fox jumps over the lazy dog. pack my box with five dozen jugs. ", count: 40)
 
-    struct Outcome { var losses: [Float]; var evaluations: [Float]; var weights: [Float] }
+    struct Outcome { var losses: [Float]; var evaluations: [Float]; var weights: [Float]; var moments: [Float] = [] }
 
     /// Trains 8 steps (evaluating after steps 3 and 7) with dropout, so the masks must match too.
+    /// `sharedMemory`: ranks split the optimizer step in shared memory (OptimizerShards), else all-reduce the gradients.
     func train(accumulation: Int, ordered: Bool, communicator: any Communicator = SingleProcessCommunicator(),
-               shards: (train: TokenShards, validation: TokenShards)? = nil) throws -> Outcome {
+               shards: (train: TokenShards, validation: TokenShards)? = nil, sharedMemory: Bool = true) throws -> Outcome {
         let tokenizer = CharTokenizer(characters: text.unicodeScalars)
         let ids = try tokenizer.encode(text).map(Int32.init)
         let config = GPTConfig(vocabSize: tokenizer.vocabularySize, contextLength: 16, embeddingSize: 32, layerCount: 2,
@@ -27,6 +28,7 @@ final class DataParallelTrainingTests: XCTestCase {
         var options = TrainingOptions()
         options.batchSize = 3; options.steps = 8; options.evalEvery = 4; options.evalBatches = 5
         options.gradientAccumulation = accumulation; options.orderedAccumulation = ordered
+        options.shardOptimizerInSharedMemory = sharedMemory
         options.schedule = LearningRateSchedule(maxRate: 3e-3, minRate: 3e-4, warmupSteps: 2, decaySteps: 8)
         let trainer = try Trainer(model: model, train: shards?.train ?? TokenShards(tokens: Array(ids.prefix(2500))),
                                   validation: shards?.validation ?? TokenShards(tokens: Array(ids.suffix(600))),
@@ -37,18 +39,42 @@ final class DataParallelTrainingTests: XCTestCase {
             if let e = report.evaluation { outcome.evaluations += [e.train, e.validation] }
         }
         outcome.weights = Array(UnsafeBufferPointer(start: model.parameters, count: model.layout.count))
+        XCTAssertEqual(trainer.gradientExchange, communicator.size == 1 ? "none" : sharedMemory ? "shared-memory shards" : "all-reduce")
+        try trainer.gatherOptimizerState()
+        outcome.moments = Array(UnsafeBufferPointer(start: trainer.optimizer.m, count: model.layout.count))
+            + Array(UnsafeBufferPointer(start: trainer.optimizer.v, count: model.layout.count))
         return outcome
     }
 
     func testTwoAndThreeRanksMatchOneProcessWithOrderedAccumulationBitForBit() throws {
         for ranks in [2, 3] {
             let single = try train(accumulation: ranks, ordered: true)
-            let shared = try ThreadRankGroup(size: ranks).run { try self.train(accumulation: 1, ordered: true, communicator: $0) }
-            for (rank, outcome) in shared.enumerated() {
-                XCTAssertEqual(outcome.losses, single.losses, "\(ranks) ranks, rank \(rank): step losses")
-                XCTAssertEqual(outcome.evaluations, single.evaluations, "\(ranks) ranks, rank \(rank): evaluation losses")
-                XCTAssertTrue(outcome.weights == single.weights, "\(ranks) ranks, rank \(rank): weights bit for bit")
+            for sharedMemory in [true, false] {
+                let shared = try ThreadRankGroup(size: ranks).run {
+                    try self.train(accumulation: 1, ordered: true, communicator: $0, sharedMemory: sharedMemory)
+                }
+                for (rank, outcome) in shared.enumerated() {
+                    let label = "\(ranks) ranks, \(sharedMemory ? "shared-memory shards" : "all-reduce"), rank \(rank)"
+                    XCTAssertEqual(outcome.losses, single.losses, "\(label): step losses")
+                    XCTAssertEqual(outcome.evaluations, single.evaluations, "\(label): evaluation losses")
+                    XCTAssertTrue(outcome.weights == single.weights, "\(label): weights bit for bit")
+                    XCTAssertTrue(outcome.moments == single.moments, "\(label): AdamW moments bit for bit once gathered")
+                }
             }
+        }
+    }
+
+    /// The optimizer step split over ranks gives each rank whole chunks of the norm's sum, and every
+    /// element to exactly one rank.
+    func testOptimizerPartsCoverTheLayoutInWholeChunks() throws {
+        for (count, ranks) in [(100_000, 2), (100_000, 3), (40_000, 3), (10, 2), (Reduction.chunk * 4, 4)] {
+            let parts = OptimizerShards.parts(count: count, ranks: ranks)
+            XCTAssertEqual(parts.first?.lowerBound, 0); XCTAssertEqual(parts.last?.upperBound, count)
+            for (a, b) in zip(parts, parts.dropFirst()) { XCTAssertEqual(a.upperBound, b.lowerBound, "\(count), \(ranks) ranks: contiguous") }
+            for part in parts where part.lowerBound < count {
+                XCTAssertEqual(part.lowerBound % Reduction.chunk, 0, "\(count), \(ranks) ranks: \(part) starts on a chunk")
+            }
+            if count >= Reduction.chunk * ranks { XCTAssertFalse(parts.contains { $0.isEmpty }, "\(count), \(ranks) ranks: every rank owns a part") }
         }
     }
 

@@ -9,8 +9,12 @@ final class ThreadRankGroup: @unchecked Sendable {
     private let condition = NSCondition()
     private var arrived = 0, generation = 0
     fileprivate var slots: [UnsafeMutableRawPointer?]
+    /// Segments the ranks allocated for `sharedSegments`, freed with the group.
+    fileprivate var segments: [UnsafeMutablePointer<Float>] = []
 
     init(size: Int) { self.size = size; slots = Array(repeating: nil, count: size) }
+
+    deinit { for segment in segments { segment.deallocate() } }
 
     func barrier() {
         condition.lock()
@@ -102,6 +106,20 @@ final class ThreadRank: Communicator {
     }
 
     func barrier() throws { group.barrier() }
+
+    /// Threads share all memory: each rank's segment is its own allocation, published to the others.
+    func sharedSegments(count: Int) throws -> SharedSegments? {
+        let mine = UnsafeMutablePointer<Float>.allocate(capacity: max(1, count))
+        mine.initialize(repeating: .nan, count: max(1, count))  // nothing may read it before writing
+        var all: [UnsafeMutablePointer<Float>] = []
+        group.rendezvous(rank: rank, UnsafeMutableRawPointer(mine)) { pointers in
+            all = pointers.map { $0!.assumingMemoryBound(to: Float.self) }
+        }
+        group.barrier()
+        if rank == 0 { group.segments += all }
+        return SharedSegments(count: count, segments: all) { [group] in group.barrier() }
+    }
+
     func abort(status: Int32) -> Never { fatalError("rank \(rank) aborted with status \(status)") }
     func finish() {}
 }
