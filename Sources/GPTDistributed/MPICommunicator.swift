@@ -112,6 +112,20 @@ public final class MPICommunicator: Communicator {
         }
         // Whole pages per rank, so that every segment of the contiguous window starts page-aligned.
         let bytes = (max(1, count) * MemoryLayout<Float>.stride + 4095) / 4096 * 4096
+        // Open MPI backs the window with a file in /dev/shm (osc_sm_backing_directory); a container's
+        // is often small, and a failed allocation would end the job. Too little room anywhere: all
+        // ranks fall back to the all-reduce.
+        var room = statvfs()
+        let needed = bytes * size + (64 << 20)  // and room for MPI's own buffers
+        let fits = statvfs("/dev/shm", &room) == 0 && Int(room.f_bavail) * Int(room.f_frsize) >= needed
+        guard try allReduceMax(fits ? 0 : 1) == 0 else {
+            MPI_Comm_free(&node)
+            if rank == 0 {
+                FileHandle.standardError.write(Data(("gpt: /dev/shm has less than the \(needed >> 20) MiB free that sharing "
+                    + "the optimizer step needs; the ranks all-reduce their gradients instead\n").utf8))
+            }
+            return nil
+        }
         var base: UnsafeMutableRawPointer? = nil
         var window: MPI_Win? = nil
         try Self.check(MPI_Win_allocate_shared(MPI_Aint(bytes), 4, cmpi_info_null(), node, &base, &window),

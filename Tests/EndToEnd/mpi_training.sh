@@ -3,7 +3,7 @@
 #   1. equivalence: 2 ranks × grad_accumulation 1 against one process × grad_accumulation 2,
 #      20 steps: losses within 1e-6 relative and weights within 1e-6 (and whether bit-identical),
 #      with the optimizer step split in shared memory (the default on one machine) and with the
-#      gradients all-reduced through MPI (GPT_MPI_SHARED_MEMORY=0);
+#      gradients all-reduced through MPI (GPT_MPI_SHARED_MEMORY=0, and when /dev/shm is too small);
 #   2. resume: 10 steps, then --resume to 20, equals the uninterrupted 2-rank run bit for bit;
 #      resuming on 1 rank with other micro-batches per step is refused with the reason;
 #   3. a rank killed with SIGKILL ends the job within seconds, naming the rank; the last
@@ -72,6 +72,18 @@ echo "== equivalence with the gradients all-reduced through MPI (GPT_MPI_SHARED_
   > two-allreduce.log 2>&1 || { cat two-allreduce.log; fail "2 ranks, all-reduce"; }
 grep -q "gradients: all-reduce" two-allreduce.log || { cat two-allreduce.log; fail "GPT_MPI_SHARED_MEMORY=0 all-reduces"; }
 equivalent one two-allreduce 20
+echo "== a /dev/shm too small for the shared optimizer step (as in many containers): the all-reduce instead"
+if unshare -m true 2>/dev/null; then
+  unshare -m sh -c 'mount -t tmpfs -o size=32m tmpfs /dev/shm && exec "$@"' sh \
+    "${mpirun_2[@]}" "$gpt" train "${common[@]}" --set grad_accumulation=1 --steps 20 --out two-small-shm > two-small-shm.log 2>&1 \
+    || { cat two-small-shm.log; fail "2 ranks with a small /dev/shm"; }
+  grep -q "/dev/shm has less than the .* MiB free that sharing the optimizer step needs" two-small-shm.log \
+    || { cat two-small-shm.log; fail "the fallback is announced"; }
+  grep -q "gradients: all-reduce" two-small-shm.log || { cat two-small-shm.log; fail "a small /dev/shm falls back to the all-reduce"; }
+  equivalent one two-small-shm 20
+else
+  echo "skipped: unshare -m is not permitted here (it needs root), so /dev/shm cannot be made small"
+fi
 
 echo "== resume: 10 steps on 2 ranks, then --resume to 20"
 "${mpirun_2[@]}" "$gpt" train "${common[@]}" --steps 10 --out resumed > resumed.log 2>&1 || { cat resumed.log; fail "first half"; }
