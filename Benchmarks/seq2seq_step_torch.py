@@ -7,35 +7,19 @@ source, target and causal masks. Median of 4 steps after one warm-up, on torch's
 (set to 2 here, as the machine has). Run under the shared lock:
   flock /tmp/swift-build.lock python3 Benchmarks/seq2seq_step_torch.py
 """
-import math, time
+import os, sys, time
 import torch, torch.nn as nn
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "scripts"))
+from torch_seq2seq import Seq2Seq  # our encoder-decoder in PyTorch (embedding dropout included)
 
 torch.manual_seed(1)
 torch.set_num_threads(2)
 V, D, H, F, L = 8000, 256, 4, 1024, 6
 
 
-class Model(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.shared = nn.Embedding(V, D)
-        self.transformer = nn.Transformer(D, H, L, L, F, dropout=0.1, activation="relu", batch_first=True)
-        pe = torch.zeros(256, D)
-        pos = torch.arange(256.0).unsqueeze(1)
-        div = torch.pow(10000.0, torch.arange(0, D, 2) / D)
-        pe[:, 0::2] = torch.sin(pos / div); pe[:, 1::2] = torch.cos(pos / div)
-        self.register_buffer("pe", pe)
-
-    def forward(self, src, tgt, sp, tp):
-        x = self.shared(src) * math.sqrt(D) + self.pe[: src.shape[1]]
-        y = self.shared(tgt) * math.sqrt(D) + self.pe[: tgt.shape[1]]
-        t = tgt.shape[1]
-        causal = torch.triu(torch.ones(t, t, dtype=torch.bool), 1)
-        h = self.transformer(x, y, tgt_mask=causal, src_key_padding_mask=sp, tgt_key_padding_mask=tp, memory_key_padding_mask=sp)
-        return h @ self.shared.weight.T
-
-
-model = Model().train()
+# Tables, then the transformer, as before the shared module: the same initial weights.
+model = Seq2Seq(V, D, H, F, L, L, 256, dropout=0.1).train()
 opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.98), eps=1e-9, weight_decay=0)
 for rows, length in [(128, 32), (64, 64)]:
     g = torch.Generator().manual_seed(2)

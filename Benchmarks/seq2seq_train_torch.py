@@ -8,10 +8,8 @@ step and the same hyper-parameters as a `gpt train --pairs` run.
 
 EXPORT (written by --export-batches; see Sources/GPTTraining/Seq2SeqPeerExport.swift) holds the
 initial model (config.json + model.safetensors in nn.Transformer's names), training.json and
-batches.bin. The model is our Seq2SeqTransformer's definition in PyTorch: shared embedding table
-scaled by sqrt(d_model) plus the interleaved sinusoidal table, dropout on the embeddings,
-nn.Transformer (post-LN unless norm_first, ReLU, batch_first; encoder.norm and decoder.norm removed
-when final_norm is false), output tied to the table; label-smoothed cross-entropy over the
+batches.bin. The model is our Seq2SeqTransformer's definition in PyTorch, Tests/scripts/torch_seq2seq.py
+(the one the parity fixtures come from); label-smoothed cross-entropy over the
 non-padding targets; clip_grad_norm_; torch.optim.AdamW (decay only on tensors of 2+ dimensions).
 
 Trains until the steps run out or --minutes of step time have passed, and writes OUT/metrics.jsonl
@@ -19,10 +17,13 @@ Trains until the steps run out or --minutes of step time have passed, and writes
 `gpt eval --pairs` and `gpt translate` load: EXPORT's config.json and tokenizer beside the weights),
 and prints steps/s (median step time) at the end.
 """
-import argparse, json, math, os, shutil, struct, sys, time
+import argparse, json, os, shutil, struct, sys, time
 import numpy as np
 import torch, torch.nn as nn
 from safetensors.torch import load_file, save_file
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "scripts"))
+from torch_seq2seq import Seq2Seq, ours_name, torch_name  # the model the parity fixtures come from
 
 ap = argparse.ArgumentParser()
 ap.add_argument("export")
@@ -38,54 +39,12 @@ torch.manual_seed(a.seed)
 
 cfg = json.load(open(os.path.join(a.export, "config.json")))
 hp = json.load(open(os.path.join(a.export, "training.json")))
-V, D, H, F = cfg["vocab_size"], cfg["d_model"], cfg["n_head"], cfg["dim_feedforward"]
+V = cfg["vocab_size"]
 assert cfg.get("share_embeddings", True), "this peer ties one shared table, as translate-small does"
 
 
-def sinusoidal(n, d):
-    pe = torch.zeros(n, d, dtype=torch.float64)
-    pos = torch.arange(n, dtype=torch.float64).unsqueeze(1)
-    angle = pos / torch.pow(10000.0, torch.arange(0, d, 2, dtype=torch.float64) / d)
-    pe[:, 0::2] = torch.sin(angle)
-    pe[:, 1::2] = torch.cos(angle[:, : d // 2])
-    return pe.float()
-
-
-class Seq2Seq(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.shared = nn.Embedding(V, D)
-        self.transformer = nn.Transformer(d_model=D, nhead=H, num_encoder_layers=cfg["num_encoder_layers"],
-                                          num_decoder_layers=cfg["num_decoder_layers"], dim_feedforward=F,
-                                          dropout=hp["dropout"], activation="relu", batch_first=True,
-                                          norm_first=cfg.get("norm_first", False), layer_norm_eps=cfg.get("layer_norm_eps", 1e-5))
-        if not cfg.get("final_norm", True):
-            self.transformer.encoder.norm = None
-            self.transformer.decoder.norm = None
-        self.drop = nn.Dropout(hp["dropout"])
-        self.register_buffer("pe", sinusoidal(cfg["max_position_embeddings"], D), persistent=False)
-
-    def forward(self, src, tgt, src_pad, tgt_pad):
-        scale = math.sqrt(D)
-        x = self.drop(self.shared(src) * scale + self.pe[: src.shape[1]])
-        y = self.drop(self.shared(tgt) * scale + self.pe[: tgt.shape[1]])
-        t = tgt.shape[1]
-        causal = torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
-        h = self.transformer(x, y, tgt_mask=causal, src_key_padding_mask=src_pad,
-                             tgt_key_padding_mask=tgt_pad, memory_key_padding_mask=src_pad)
-        return h @ self.shared.weight.T
-
-
-def ours_to_torch(name):
-    return name if name == "shared.weight" else "transformer." + name
-
-
-def torch_to_ours(name):
-    return name[len("transformer."):] if name.startswith("transformer.") else name
-
-
-model = Seq2Seq()
-state = {ours_to_torch(k): v for k, v in load_file(os.path.join(a.export, "model.safetensors")).items()}
+model = Seq2Seq.from_config(cfg, dropout=hp["dropout"])
+state = {torch_name(k): v for k, v in load_file(os.path.join(a.export, "model.safetensors")).items()}
 missing, unexpected = model.load_state_dict(state, strict=False)
 assert not missing and not unexpected, (missing, unexpected)
 model.train()
@@ -120,7 +79,7 @@ def batches(path):
 
 def save(directory):
     os.makedirs(directory, exist_ok=True)
-    save_file({torch_to_ours(n): p.detach().clone().contiguous() for n, p in model.named_parameters()},
+    save_file({ours_name(n): p.detach().clone().contiguous() for n, p in model.named_parameters()},
               os.path.join(directory, "model.safetensors"))
     for name in os.listdir(a.export):
         if name not in ("model.safetensors", "batches.bin", "training.json"):

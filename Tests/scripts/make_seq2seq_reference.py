@@ -5,13 +5,11 @@ The Seq2Seq parity test (Tests/GPTCoreTests/Seq2SeqParityTests.swift) loads what
 and checks our model against an independent one: same weights, same padded batch, then
 logits, loss, every gradient, the weights after one AdamW step, and ten training losses.
 
-The model: nn.Transformer(batch_first=True, activation='relu', dropout=0) between
-nn.Embedding tables scaled by sqrt(d_model) plus the sinusoidal table of "Attention Is All
-You Need" sec. 3.5 (pe[t, 2i] = sin(t / 10000^(2i/d)), pe[t, 2i+1] = cos(...), the PyTorch
-tutorial's formula), and an output projection tied to the target embedding (logits =
-h @ E.T, no bias). With --share, one table `shared.weight` is the source embedding, the
-target embedding and the output projection (the paper's three-way tying, joint vocabulary);
-otherwise `src_embed.weight` and `tgt_embed.weight`.
+The model: torch_seq2seq.Seq2Seq beside this script (nn.Transformer between embedding tables
+scaled by sqrt(d_model) plus sinusoids, output tied to the target table), with dropout 0. With
+--share, one table `shared.weight` is the source embedding, the target embedding and the output
+projection (the paper's three-way tying, joint vocabulary); otherwise `src_embed.weight` and
+`tgt_embed.weight`.
 
 Masks: source padding (src_key_padding_mask, also memory_key_padding_mask for
 cross-attention), and causal plus target padding in the decoder's self-attention. Every
@@ -38,10 +36,11 @@ The committed fixtures (Tests/fixtures/seq2seq/*) were made by:
   python3 Tests/scripts/make_seq2seq_reference.py Tests/fixtures/seq2seq/post-ln-no-final-norm \
       --vocab 31 --d 20 --heads 4 --ff 30 --enc 2 --dec 2 --share --no-final-norm --seed 29
 """
-import argparse, json, math, os
+import argparse, json, os
 import torch
 import torch.nn as nn
 from safetensors.torch import save_file
+from torch_seq2seq import Seq2Seq, ours_name
 
 p = argparse.ArgumentParser()
 p.add_argument("out")
@@ -65,48 +64,8 @@ PAD, BOS, EOS = 0, 1, 2
 torch.manual_seed(a.seed)
 
 
-def sinusoidal(n, d):
-    pe = torch.zeros(n, d, dtype=torch.float64)
-    pos = torch.arange(n, dtype=torch.float64).unsqueeze(1)
-    i = torch.arange(0, d, 2, dtype=torch.float64)
-    angle = pos / torch.pow(10000.0, i / d)
-    pe[:, 0::2] = torch.sin(angle)
-    pe[:, 1::2] = torch.cos(angle[:, : d // 2])
-    return pe.float()
-
-
-class Seq2Seq(nn.Module):
-    def __init__(self):
-        super().__init__()
-        if a.share:
-            self.shared = nn.Embedding(a.vocab, a.d)
-        else:
-            self.src_embed = nn.Embedding(a.vocab, a.d)
-            self.tgt_embed = nn.Embedding(a.vocab, a.d)
-        self.transformer = nn.Transformer(d_model=a.d, nhead=a.heads, num_encoder_layers=a.enc,
-                                          num_decoder_layers=a.dec, dim_feedforward=a.ff, dropout=0.0,
-                                          activation="relu", batch_first=True, norm_first=a.norm_first)
-        if a.no_final_norm:
-            self.transformer.encoder.norm = None
-            self.transformer.decoder.norm = None
-        self.register_buffer("pe", sinusoidal(a.positions, a.d), persistent=False)
-
-    def tables(self):
-        return (self.shared, self.shared) if a.share else (self.src_embed, self.tgt_embed)
-
-    def forward(self, src, tgt, src_pad, tgt_pad):
-        es, et = self.tables()
-        scale = math.sqrt(a.d)
-        x = es(src) * scale + self.pe[: src.shape[1]]
-        y = et(tgt) * scale + self.pe[: tgt.shape[1]]
-        t = tgt.shape[1]
-        causal = torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
-        h = self.transformer(x, y, tgt_mask=causal, src_key_padding_mask=src_pad,
-                             tgt_key_padding_mask=tgt_pad, memory_key_padding_mask=src_pad)
-        return h @ et.weight.T
-
-
-model = Seq2Seq().float()
+model = Seq2Seq(a.vocab, a.d, a.heads, a.ff, a.enc, a.dec, a.positions, dropout=0.0, norm_first=a.norm_first,
+                final_norm=not a.no_final_norm, share=a.share).float()
 with torch.no_grad():
     for n, t in model.named_parameters():
         if "embed" in n or "shared" in n:
@@ -157,12 +116,9 @@ if a.warm_steps:
 params = dict(model.named_parameters())
 
 
-def file_name(n):
-    return n[len("transformer."):] if n.startswith("transformer.") else n
-
 
 os.makedirs(a.out, exist_ok=True)
-save_file({file_name(n): t.detach().clone().contiguous() for n, t in params.items()},
+save_file({ours_name(n): t.detach().clone().contiguous() for n, t in params.items()},
           os.path.join(a.out, "model.safetensors"))
 config = {"model_type": "transformer", "vocab_size": a.vocab, "d_model": a.d, "n_head": a.heads,
           "dim_feedforward": a.ff, "num_encoder_layers": a.enc, "num_decoder_layers": a.dec,
@@ -182,7 +138,7 @@ ref = {"source": src, "source_lengths": torch.tensor(src_lengths, dtype=torch.in
        "target_input": tin, "targets": tout, "target_lengths": torch.tensor(tgt_lengths, dtype=torch.int64),
        "logits": logits.detach().contiguous(), "loss": loss.detach().reshape(1)}
 for n, t in params.items():
-    ref["grad." + file_name(n)] = t.grad.detach().clone().contiguous()
+    ref["grad." + ours_name(n)] = t.grad.detach().clone().contiguous()
 
 hp = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.98, "eps": 1e-8, "weight_decay": 0.1}
 decay = [t for t in params.values() if t.dim() >= 2]
@@ -192,7 +148,7 @@ opt = torch.optim.AdamW([{"params": decay, "weight_decay": hp["weight_decay"]},
                         lr=hp["lr"], betas=(hp["beta1"], hp["beta2"]), eps=hp["eps"])
 opt.step()
 for n, t in params.items():
-    ref["after_step." + file_name(n)] = t.detach().clone().contiguous()
+    ref["after_step." + ours_name(n)] = t.detach().clone().contiguous()
 losses = [loss.item()]
 for _ in range(9):
     opt.zero_grad(set_to_none=True)
