@@ -79,6 +79,7 @@ struct FinetuneChat: ParsableCommand {
     }
 
     func run() throws {
+        try DataParallelCommand.refuseRanks("gpt finetune chat")
         let source = try checkpointSource.directory()
         try CheckpointLocation.refuseOutput(out, holding: source)
         var config = try HuggingFaceGPT2.loadConfig(source.appendingPathComponent("config.json"))

@@ -82,10 +82,7 @@ struct FinetuneClassify: ParsableCommand {
     }
 
     func run() throws {
-        if let ranks = World.launchedSize, ranks > 1 {
-            throw CommandError("gpt finetune classify runs in one process, not on \(ranks) MPI ranks; start it without mpirun "
-                               + "(gpt train and gpt finetune lm run data-parallel)")
-        }
+        try DataParallelCommand.refuseRanks("gpt finetune classify")
         let source = try checkpointSource.directory()
         try CheckpointLocation.refuseOutput(out, holding: source)
         var config = try HuggingFaceGPT2.loadConfig(source.appendingPathComponent("config.json"))

@@ -80,6 +80,15 @@ struct RunDirectoryOptions: ParsableArguments {
 /// A training command as one of the ranks mpirun started, or alone: it joins the job, and an
 /// error on any rank ends every rank at once (the others would wait for it forever).
 enum DataParallelCommand {
+    /// For a training command that runs in one process: refuses to start as one of several MPI
+    /// ranks, which would train N unconnected copies into one run directory.
+    static func refuseRanks(_ command: String) throws {
+        if let ranks = World.launchedSize, ranks > 1 {
+            throw CommandError("\(command) runs in one process, not on \(ranks) MPI ranks; start it without mpirun "
+                               + "(gpt train and gpt finetune lm run data-parallel)")
+        }
+    }
+
     /// GPT_MPI_SHARED_MEMORY=0: ranks on one machine all-reduce their gradients through MPI, as ranks
     /// on several machines do, instead of splitting the optimizer step in shared memory (to compare).
     static var splitsOptimizerInSharedMemory: Bool { ProcessInfo.processInfo.environment["GPT_MPI_SHARED_MEMORY"] != "0" }

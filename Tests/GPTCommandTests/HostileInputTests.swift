@@ -14,6 +14,25 @@ extension CommandLineTests {
         return first
     }
 
+    /// Started by mpirun as one of 2 ranks, the commands that train in one process refuse rather than
+    /// train 2 unconnected copies into one run directory, and a gpt built without MPI says how to build one.
+    func testTrainingAsSeveralRanksIsRefusedWhereTheRanksCannotWorkTogether() throws {
+        let ranks = ["OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_RANK": "0"]
+        let examples = work.appendingPathComponent("examples.jsonl").path
+        try "{\"text\": \"good\", \"label\": 1}\n".write(toFile: examples, atomically: true, encoding: .utf8)
+        for command in [["finetune", "classify", "--checkpoint", work.path, "--train", examples, "--test", examples, "--out", work.path + "/c"],
+                        ["finetune", "chat", "--checkpoint", work.path, "--train", examples, "--out", work.path + "/h"]] {
+            let (status, _, error) = try gpt(command, environment: ranks)
+            XCTAssertNotEqual(status, 0, command[1])
+            XCTAssertTrue(error.contains("gpt finetune \(command[1]) runs in one process, not on 2 MPI ranks; start it without mpirun"),
+                          "\(command[1]): \(error)")
+        }
+        let (status, _, error) = try gpt(["train", "--steps", "1", "--out", work.path + "/t"], environment: ranks)
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(error.contains("started as one of 2 MPI ranks, but this gpt was built without MPI"), error)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: work.path + "/t"), "nothing written")
+    }
+
     func testPrepareNeverReadsOrEmptiesItsOwnOutput() throws {
         let dir = work.appendingPathComponent("corpus")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
