@@ -35,7 +35,8 @@ for data in ["rt-polarity", "rt-polarity-3000", "rt-polarity-1000"]:
 # Each point: (b) over the seeds fine-tuned from that checkpoint, minus (a) over the same seeds. The curve
 # uses the seeds every point has (the curve's seeds), so that its points differ only in pre-training;
 # the final checkpoint's mean over all seeds is drawn beside it.
-steps = sorted({int(n.split("-")[1]) for n in os.listdir(os.path.join(work, "results")) if n.startswith("curve-")})
+steps = sorted({int(n.split("-")[1]) for n in os.listdir(os.path.join(work, "results"))
+                if n.startswith("curve-") and n.endswith(".json")})  # not a running one's .json.tmp
 curve_name = lambda step, s: f"rt-polarity-b-{s}" if step == final_step else f"curve-{step}-b-{s}"
 has = lambda step, s: accuracy(curve_name(step, s)) is not None and accuracy(f"rt-polarity-a-{s}") is not None
 curve_seeds = [s for s in seeds if all(has(step, s) for step in steps + [final_step])]
