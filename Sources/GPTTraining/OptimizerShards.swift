@@ -20,10 +20,13 @@ public final class OptimizerShards {
     /// Rank r's part of the layout.
     let parts: [Range<Int>]
     let count: Int
+    /// The norm's chunk sums: this rank's chunks, zeros elsewhere, then summed over the ranks.
+    private var partial: [Double]
 
     init(segments: SharedSegments, rank: Int, ranks: Int, count: Int) {
         self.segments = segments; self.rank = rank; self.count = count
         parts = Self.parts(count: count, ranks: ranks)
+        partial = [Double](repeating: 0, count: Reduction.chunkCount(count))
     }
 
     /// The ranks' parts of a layout of `count`: contiguous, in rank order, about equal, each starting
@@ -52,14 +55,13 @@ public final class OptimizerShards {
                 Residual.accumulate(all[rank] + mine.lowerBound, all[r] + mine.lowerBound, count: mine.count, pool: pool)
             }
         }
-        var partial = [Double](repeating: 0, count: Reduction.chunkCount(count))
-        // A part that is empty (fewer chunks than ranks) sums no chunk, even where it starts inside the last.
-        let chunk = Reduction.chunk, firstChunk = mine.lowerBound / chunk
-        let chunks = mine.isEmpty ? firstChunk..<firstChunk : firstChunk..<(mine.upperBound + chunk - 1) / chunk
-        partial.withUnsafeMutableBufferPointer {
+        // Parts start on chunks, so this rank's chunks are exactly those its part covers (none if it is empty).
+        let chunks = mine.isEmpty ? 0..<0 : mine.lowerBound / Reduction.chunk..<Reduction.chunkCount(mine.upperBound)
+        try partial.withUnsafeMutableBufferPointer {
+            $0.update(repeating: 0)
             Reduction.chunkSumsOfSquares(all[rank], count: count, chunks: chunks, into: $0.baseAddress!, pool: pool)
+            try communicator.allReduceSum($0)
         }
-        try partial.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
         let norm = partial.withUnsafeBufferPointer { Reduction.total($0) }.squareRoot()
         let scale = maxGradientNorm.map { AdamW.clippingScale(norm: norm, maxNorm: $0) } ?? 1
         let adamStart = DispatchTime.now().uptimeNanoseconds

@@ -112,8 +112,9 @@ public final class Trainer {
         self.communicator = communicator
         if communicator.size > 1 && options.shardOptimizerInSharedMemory,
            let segments = try communicator.sharedSegments(count: model.layout.count) {
-            shards = OptimizerShards(segments: segments, rank: communicator.rank, ranks: communicator.size, count: model.layout.count)
-            model.placeGradients(in: segments.segments[communicator.rank])
+            let shards = OptimizerShards(segments: segments, rank: communicator.rank, ranks: communicator.size, count: model.layout.count)
+            model.placeGradients(in: shards.gradients)
+            self.shards = shards
         } else {
             shards = nil
         }
